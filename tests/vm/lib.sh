@@ -1,0 +1,162 @@
+# Helpers for test-VM scenarios (sourced inside the guest, run as root).
+# Topology (see docs/testing.md):
+#   initial netns: veth "vt" 10.77.0.1/24 with rxe device "rxet"  (targets, userspace hosts)
+#   netns "hst":   veth "vh" 10.77.0.2/24 with rxe device "rxeh"  (a kernel host)
+#   netns "hst2":  veth "vh2" 10.77.2.2/24 <-> "vt2" 10.77.2.1/24 with "rxet2"/"rxeh2"
+#                  (a second kernel host; made only by topo_up_second_host)
+# Scenarios exit 0 on success and non-zero on any failure; they never skip inside the guest.
+
+set -uo pipefail
+: "${DISNVME_SRC:?}" "${DISNVME_BUILD:?}" "${DISNVME_OUT:=/vmout}"
+TGT_ADDR=10.77.0.1
+HOST_ADDR=10.77.0.2
+TGT_ADDR2=10.77.2.1
+HOST_ADDR2=10.77.2.2
+PORT=4420
+DISNVME_TARGET=$DISNVME_BUILD/target/disnvme-target
+DISNVME=$DISNVME_BUILD/host/disnvme
+export PATH=$DISNVME_BUILD/target:$DISNVME_BUILD/host:$PATH
+
+_cleanups=()
+log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
+fail() { log "FAIL: $*"; exit 1; }
+pass() { log "PASS: $*"; }
+# run a command, fail the scenario with a message if it fails
+must() { "$@" || fail "command failed ($?): $*"; }
+# run a command that must fail
+must_fail() { if "$@"; then fail "command unexpectedly succeeded: $*"; fi; }
+on_exit() { _cleanups=("$*" "${_cleanups[@]}"); }
+_run_cleanups() {
+	local c
+	for c in "${_cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+}
+trap _run_cleanups EXIT
+
+load_modules() {
+	local m
+	for m in "$@"; do modprobe "$m" || fail "modprobe $m"; done
+}
+
+# rxe over a veth pair: target side in the initial namespace, host side in netns "hst".
+topo_up() {
+	load_modules veth rdma_rxe
+	ip link add vt type veth peer name vh || fail "veth"
+	ip addr add $TGT_ADDR/24 dev vt
+	ip link set vt up
+	rdma link add rxet type rxe netdev vt || fail "rdma link add rxet"
+	ip netns add hst
+	ip link set vh netns hst
+	ip -n hst addr add $HOST_ADDR/24 dev vh
+	ip -n hst link set vh up
+	ip -n hst link set lo up
+	ip netns exec hst rdma link add rxeh type rxe netdev vh || fail "rdma link add rxeh"
+	on_exit topo_down
+	log "topology up: $TGT_ADDR (rxet) <-> hst:$HOST_ADDR (rxeh)"
+}
+
+topo_up_second_host() {
+	ip link add vt2 type veth peer name vh2 || fail "veth2"
+	ip addr add $TGT_ADDR2/24 dev vt2
+	ip link set vt2 up
+	rdma link add rxet2 type rxe netdev vt2 || fail "rdma link add rxet2"
+	ip netns add hst2
+	ip link set vh2 netns hst2
+	ip -n hst2 addr add $HOST_ADDR2/24 dev vh2
+	ip -n hst2 link set vh2 up
+	ip -n hst2 link set lo up
+	# the second host reaches the target's first address through the target side
+	ip -n hst2 route add 10.77.0.0/24 via $TGT_ADDR2
+	sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec hst2 rdma link add rxeh2 type rxe netdev vh2 || fail "rdma link add rxeh2"
+	log "second host: hst2:$HOST_ADDR2 (rxeh2)"
+}
+
+topo_down() {
+	ip netns del hst2 2>/dev/null
+	ip netns del hst 2>/dev/null
+	rdma link del rxet2 2>/dev/null
+	rdma link del rxet 2>/dev/null
+	ip link del vt2 2>/dev/null
+	ip link del vt 2>/dev/null
+}
+
+# a tmpfs for backing files (the guest's RAM; 9p does not do O_DIRECT well)
+DATA=/srv/data
+data_dir() {
+	mkdir -p $DATA
+	mountpoint -q $DATA || mount -t tmpfs -o size=${1:-1200M} tmpfs $DATA || fail "tmpfs $DATA"
+}
+
+in_host() { ip netns exec hst "$@"; }
+in_host2() { ip netns exec hst2 "$@"; }
+
+# knvmet_up SUBNQN BACKING_PATH [ADDR] [TRTYPE]: a Linux nvmet target with one namespace,
+# any host allowed, on ADDR:4420.
+KNVMET=/sys/kernel/config/nvmet
+knvmet_up() {
+	local nqn=$1 path=$2 addr=${3:-$TGT_ADDR} tr=${4:-rdma}
+	load_modules nvmet "nvmet-$tr" "nvme-$tr"
+	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+	mkdir "$KNVMET/subsystems/$nqn" || fail "nvmet subsystem $nqn"
+	echo 1 >"$KNVMET/subsystems/$nqn/attr_allow_any_host"
+	mkdir "$KNVMET/subsystems/$nqn/namespaces/1"
+	echo -n "$path" >"$KNVMET/subsystems/$nqn/namespaces/1/device_path"
+	echo 1 >"$KNVMET/subsystems/$nqn/namespaces/1/enable" || fail "nvmet namespace enable"
+	mkdir -p "$KNVMET/ports/1"
+	echo "$tr" >"$KNVMET/ports/1/addr_trtype"
+	echo ipv4 >"$KNVMET/ports/1/addr_adrfam"
+	echo "$addr" >"$KNVMET/ports/1/addr_traddr"
+	echo $PORT >"$KNVMET/ports/1/addr_trsvcid"
+	ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/1/subsystems/$nqn" || fail "nvmet port link"
+	on_exit knvmet_down
+	log "kernel nvmet-$tr target: $nqn on $addr:$PORT backed by $path"
+}
+
+knvmet_down() {
+	local l s
+	for l in "$KNVMET"/ports/*/subsystems/*; do [[ -L $l ]] && rm -f "$l"; done
+	for s in "$KNVMET"/subsystems/*; do
+		[[ -d $s ]] || continue
+		for l in "$s"/namespaces/*; do
+			[[ -d $l ]] || continue
+			echo 0 >"$l/enable"; rmdir "$l"
+		done
+		rmdir "$s"
+	done
+	for l in "$KNVMET"/ports/*; do [[ -d $l ]] && rmdir "$l"; done
+}
+
+# kernel host (in netns hst) helpers
+khost_connect() { # SUBNQN [ADDR] [extra nvme connect args...]
+	local nqn=$1 addr=${2:-$TGT_ADDR}
+	shift 2 || shift $#
+	load_modules nvme-rdma
+	in_host nvme connect -t rdma -a "$addr" -s $PORT -n "$nqn" "$@" || fail "nvme connect $nqn"
+	on_exit "nvme disconnect -n '$nqn'"
+}
+
+# newest /dev/nvmeXnY (multipath head or plain) whose subsystem NQN is $1; waits up to 20 s
+khost_ns_dev() {
+	local nqn=$1 i n
+	for i in $(seq 1 40); do
+		for n in $(ls -t /sys/block 2>/dev/null | grep -E '^nvme[0-9]+n[0-9]+$'); do
+			[[ $(cat "/sys/block/$n/device/subsysnqn" 2>/dev/null) == "$nqn" ]] || continue
+			[[ $(cat "/sys/block/$n/size") != 0 ]] || continue
+			echo "/dev/$n"; return 0
+		done
+		sleep 0.5
+	done
+	return 1
+}
+
+# fio_verify DEV [extra fio args...]: random writes 4k..128k then verify, direct I/O
+fio_verify() {
+	local dev=$1; shift
+	fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 --rw=randwrite \
+		--bsrange=4k-128k --iodepth=16 --size=64M --verify=crc32c --verify_fatal=1 \
+		--do_verify=1 --randrepeat=1 --group_reporting --output-format=terse --terse-version=3 \
+		"$@" >"$DISNVME_OUT/fio-$$.terse" 2>"$DISNVME_OUT/fio-$$.err"
+	local rc=$?
+	[[ $rc == 0 ]] || { cat "$DISNVME_OUT/fio-$$.err"; }
+	return $rc
+}

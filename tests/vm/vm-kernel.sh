@@ -1,0 +1,98 @@
+# Sourced by run-vm.sh: makes sure qemu and the guest kernel + initrd are at hand.
+# The kernel is Debian bookworm-backports' 6.12 (it has rdma_rxe, ublk_drv, nvme, nvme-rdma,
+# nvmet-rdma, veth); bookworm's own 6.1 has no ublk. It is fetched once with apt from the
+# Debian mirror this machine's apt already uses, and cached.
+
+VM_CACHE=${DISNVME_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/disnvme-test-vm}
+VM_KPKG=linux-image-6.12.95+deb12-amd64-unsigned
+VM_KVER=6.12.95+deb12-amd64
+# needed by the initrd before the root file system is mounted
+VM_EARLY_MODS="netfs 9pnet 9pnet_virtio 9p overlay"
+
+vm_need() { command -v "$1" >/dev/null 2>&1; }
+
+vm_ensure_tools() {
+	if ! vm_need qemu-system-x86_64 || ! vm_need busybox || ! vm_need modprobe ||
+		! vm_need cpio || ! vm_need xz; then
+		if [[ $(id -u) == 0 ]] && vm_need apt-get; then
+			apt-get update -qq >/dev/null || true
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+				qemu-system-x86 busybox-static kmod cpio xz-utils iproute2 >/dev/null || true
+		fi
+	fi
+	if ! vm_need qemu-system-x86_64; then
+		echo "run-vm: qemu-system-x86_64 is not installed and cannot be installed: skipping" >&2
+		return 1
+	fi
+	for t in busybox modprobe cpio xz depmod; do
+		vm_need "$t" || { echo "run-vm: $t is missing (apt-get install busybox-static kmod cpio xz-utils)" >&2; exit 1; }
+	done
+}
+
+vm_mirror() {
+	local m
+	m=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		grep -v security | head -1 | awk '{print $1}')
+	[[ -n $m ]] || m=$(awk '$1 == "deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+	echo "$m"
+}
+
+vm_ensure_kernel() {
+	[[ -f $VM_CACHE/vmlinuz && -d $VM_CACHE/root/lib/modules/$VM_KVER ]] && return 0
+	local apt_dir=$VM_CACHE/apt mirror
+	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+	mirror=$(vm_mirror)
+	[[ -n $mirror ]] || { echo "run-vm: cannot find the Debian mirror apt uses" >&2; exit 1; }
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror bookworm-backports main" \
+		>"$apt_dir/sources.list"
+	local opts=(-o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+		-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir")
+	echo "run-vm: fetching the guest kernel $VM_KPKG (once)" >&2
+	apt-get "${opts[@]}" -o APT::Sandbox::User=root update -qq
+	(cd "$apt_dir" && apt-get "${opts[@]}" -o APT::Sandbox::User=root download "$VM_KPKG" >/dev/null)
+	rm -rf "$VM_CACHE/root" && mkdir -p "$VM_CACHE/root"
+	dpkg -x "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/root"
+	depmod -b "$VM_CACHE/root" "$VM_KVER"
+	rm -f "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/initrd-v2.img"
+	cp "$VM_CACHE/root/boot/vmlinuz-$VM_KVER" "$VM_CACHE/vmlinuz.tmp"
+	mv "$VM_CACHE/vmlinuz.tmp" "$VM_CACHE/vmlinuz"
+}
+
+vm_ensure_initrd() {
+	[[ -f $VM_CACHE/initrd-v2.img ]] && return 0
+	local ird m f
+	ird=$(mktemp -d)
+	mkdir -p "$ird"/{bin,mods,proc,sys,dev,mnt/host,mnt/mods,mnt/rw,newroot}
+	cp "$(command -v busybox)" "$ird/bin/"
+	for m in $VM_EARLY_MODS; do
+		f=$(modprobe -d "$VM_CACHE/root" -S "$VM_KVER" --show-depends "$m" | awk '{print $2}' | tail -1)
+		xz -dc "$f" >"$ird/mods/$m.ko"
+	done
+	cat >"$ird/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in netfs 9pnet 9pnet_virtio 9p overlay; do insmod /mods/$m.ko; done
+o=trans=virtio,version=9p2000.L
+mount -t 9p -o $o,ro,cache=loose hostroot /mnt/host || poweroff -f
+mount -t 9p -o $o,ro mods /mnt/mods
+mount -t tmpfs tmp /mnt/rw; mkdir -p /mnt/rw/upper /mnt/rw/work
+mount -t overlay overlay -o lowerdir=/mnt/host,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work /newroot || poweroff -f
+mkdir -p /newroot/lib/modules /newroot/vmout
+mount --bind /mnt/mods /newroot/lib/modules
+mount -t 9p -o $o out /newroot/vmout
+if grep -q 'disnvme.init=systemd' /proc/cmdline; then
+	exec switch_root /newroot /lib/systemd/systemd
+fi
+exec switch_root /newroot /bin/sh -c '
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /run; hostname testvm; ip link set lo up
+cd /vmout; sh /vmout/.guest.sh >/vmout/guest.log 2>&1; echo $? >/vmout/guest.rc; sync
+echo o >/proc/sysrq-trigger; poweroff -f'
+INIT
+	chmod +x "$ird/init"
+	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$VM_CACHE/initrd-v2.img.tmp")
+	mv "$VM_CACHE/initrd-v2.img.tmp" "$VM_CACHE/initrd-v2.img"
+	rm -rf "$ird"
+}
