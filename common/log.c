@@ -21,9 +21,11 @@ void dn_log_init(const char *ident, int verbosity)
 
 void dn_log(int level, const char *fmt, ...)
 {
-	static const char *names[] = { [DN_LOG_ERR] = "error", [DN_LOG_WARN] = "warning",
-				       [DN_LOG_NOTICE] = "notice", [DN_LOG_INFO] = "info",
-				       [DN_LOG_DEBUG] = "debug" };
+	static const char *names[] = {[DN_LOG_ERR] = "error",
+				      [DN_LOG_WARN] = "warning",
+				      [DN_LOG_NOTICE] = "notice",
+				      [DN_LOG_INFO] = "info",
+				      [DN_LOG_DEBUG] = "debug"};
 	char buf[1024];
 	va_list ap;
 	int n = 0;
@@ -38,9 +40,10 @@ void dn_log(int level, const char *fmt, ...)
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
-		n = snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03ld %s: %s: ", tm.tm_hour,
-			     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_ident,
-			     names[level < DN_LOG_ERR || level > DN_LOG_DEBUG ? DN_LOG_ERR : level]);
+		n = snprintf(
+			buf, sizeof(buf), "%02d:%02d:%02d.%03ld %s: %s: ", tm.tm_hour, tm.tm_min,
+			tm.tm_sec, ts.tv_nsec / 1000000, log_ident,
+			names[level < DN_LOG_ERR || level > DN_LOG_DEBUG ? DN_LOG_ERR : level]);
 	}
 	va_start(ap, fmt);
 	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);

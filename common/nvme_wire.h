@@ -18,16 +18,16 @@
 /* Status as the code handles it: (SCT << 8) | SC, plus NVME_SC_DNR/NVME_SC_MORE.
  * On the wire the CQE status field is this value shifted left by one (bit 0 is the phase). */
 typedef uint16_t nvme_status_t;
-#define NVME_STATUS(sct, sc) ((nvme_status_t)(((sct) << NVME_SCT_SHIFT) | (sc)))
+#define NVME_STATUS(sct, sc)	 ((nvme_status_t)(((sct) << NVME_SCT_SHIFT) | (sc)))
 #define NVME_STATUS_DNR(sct, sc) ((nvme_status_t)(NVME_STATUS(sct, sc) | NVME_SC_DNR))
-#define NVME_STATUS_SCT(st) (((st) >> NVME_SCT_SHIFT) & NVME_SCT_MASK)
-#define NVME_STATUS_SC(st) ((st) & NVME_SC_MASK)
+#define NVME_STATUS_SCT(st)	 (((st) >> NVME_SCT_SHIFT) & NVME_SCT_MASK)
+#define NVME_STATUS_SC(st)	 ((st)&NVME_SC_MASK)
 
 /* SQE flags byte: PSDT in bits 7:6 */
-#define NVME_CMD_PSDT_SHIFT 6
-#define NVME_CMD_PSDT_MASK 0xc0
+#define NVME_CMD_PSDT_SHIFT	      6
+#define NVME_CMD_PSDT_MASK	      0xc0
 #define NVME_CMD_PSDT_SGL_MPTR_CONTIG 0x40 /* SGLs, metadata pointer is a buffer */
-#define NVME_CMD_FUSE_MASK 0x03
+#define NVME_CMD_FUSE_MASK	      0x03
 
 /* SGL descriptor types (bits 7:4 of the identifier byte) and subtypes (bits 3:0) */
 enum nvme_sgl_type {
@@ -122,7 +122,7 @@ struct nvme_cqe {
 	uint16_t status; /* (nvme_status_t << 1) | phase */
 } __attribute__((packed));
 
-#define NVME_FABRICS_OPCODE 0x7f
+#define NVME_FABRICS_OPCODE    0x7f
 #define NVME_CONNECT_DATA_SIZE 1024
 
 /* Connect Invalid Parameters: where the offending field is (CQE DW0) */
@@ -190,8 +190,14 @@ void nvme_sgl_set_keyed(struct nvme_sgl_desc *d, uint64_t addr, uint32_t len, ui
 			bool invalidate);
 void nvme_sgl_set_inline(struct nvme_sgl_desc *d, uint32_t offset, uint32_t len);
 void nvme_sgl_set_null(struct nvme_sgl_desc *d);
-static inline uint8_t nvme_sgl_type(const struct nvme_sgl_desc *d) { return d->id >> 4; }
-static inline uint8_t nvme_sgl_subtype(const struct nvme_sgl_desc *d) { return d->id & 0xf; }
+static inline uint8_t nvme_sgl_type(const struct nvme_sgl_desc *d)
+{
+	return d->id >> 4;
+}
+static inline uint8_t nvme_sgl_subtype(const struct nvme_sgl_desc *d)
+{
+	return d->id & 0xf;
+}
 uint32_t nvme_sgl_keyed_len(const struct nvme_sgl_desc *d);
 
 /*
@@ -199,9 +205,9 @@ uint32_t nvme_sgl_keyed_len(const struct nvme_sgl_desc *d);
  * nvme_sgl_parse() returns 0 or the NVMe status to complete the command with.
  */
 enum nvme_sgl_kind {
-	NVME_SGL_KIND_NONE,	/* no data (length 0) */
-	NVME_SGL_KIND_INLINE,	/* data in the capsule at offset, length */
-	NVME_SGL_KIND_KEYED,	/* remote memory: addr, length, key */
+	NVME_SGL_KIND_NONE,   /* no data (length 0) */
+	NVME_SGL_KIND_INLINE, /* data in the capsule at offset, length */
+	NVME_SGL_KIND_KEYED,  /* remote memory: addr, length, key */
 };
 
 struct nvme_sgl_info {
@@ -213,8 +219,8 @@ struct nvme_sgl_info {
 	uint32_t offset;
 };
 
-nvme_status_t nvme_sgl_parse(const struct nvme_sqe *sqe, uint32_t incapsule_len,
-			     uint32_t max_len, struct nvme_sgl_info *out);
+nvme_status_t nvme_sgl_parse(const struct nvme_sqe *sqe, uint32_t incapsule_len, uint32_t max_len,
+			     struct nvme_sgl_info *out);
 
 /* Status helpers (status.c) */
 nvme_status_t errno_to_nvme_status(int err);

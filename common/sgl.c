@@ -14,7 +14,8 @@ void nvme_sgl_set_keyed(struct nvme_sgl_desc *d, uint64_t addr, uint32_t len, ui
 	d->keyed.length[2] = (len >> 16) & 0xff;
 	d->keyed.key = htole32(key);
 	d->id = NVME_SGL_ID(NVME_SGL_TYPE_KEYED_DATA_BLOCK,
-			    invalidate ? NVME_SGL_SUBTYPE_INVALIDATE_KEY : NVME_SGL_SUBTYPE_ADDRESS);
+			    invalidate ? NVME_SGL_SUBTYPE_INVALIDATE_KEY
+				       : NVME_SGL_SUBTYPE_ADDRESS);
 }
 
 void nvme_sgl_set_inline(struct nvme_sgl_desc *d, uint32_t offset, uint32_t len)
@@ -37,15 +38,16 @@ uint32_t nvme_sgl_keyed_len(const struct nvme_sgl_desc *d)
 	       (uint32_t)d->keyed.length[2] << 16;
 }
 
-nvme_status_t nvme_sgl_parse(const struct nvme_sqe *sqe, uint32_t incapsule_len,
-			     uint32_t max_len, struct nvme_sgl_info *out)
+nvme_status_t nvme_sgl_parse(const struct nvme_sqe *sqe, uint32_t incapsule_len, uint32_t max_len,
+			     struct nvme_sgl_info *out)
 {
 	const struct nvme_sgl_desc *d = &sqe->common.dptr;
 	uint8_t type = nvme_sgl_type(d), sub = nvme_sgl_subtype(d);
 
 	memset(out, 0, sizeof(*out));
 	if ((sqe->flags & NVME_CMD_PSDT_MASK) == 0)
-		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD); /* PRPs on fabrics */
+		return NVME_STATUS_DNR(NVME_SCT_GENERIC,
+				       NVME_SC_INVALID_FIELD); /* PRPs on fabrics */
 
 	switch (type) {
 	case NVME_SGL_TYPE_KEYED_DATA_BLOCK:

@@ -79,33 +79,60 @@ int nvme_status_to_errno(nvme_status_t st)
 const char *nvme_status_str(nvme_status_t st)
 {
 	switch (st & ~(NVME_SC_DNR | NVME_SC_MORE | NVME_SC_CRD)) {
-	case 0: return "success";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE): return "invalid opcode";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD): return "invalid field";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_DATA_XFER_ERROR): return "data transfer error";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL): return "internal error";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ): return "abort requested";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_NS): return "invalid namespace";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR): return "command sequence error";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA): return "SGL data length invalid";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_TYPE): return "SGL type invalid";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_OFFSET): return "SGL offset invalid";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_WRITE_PROTECTED): return "namespace write protected";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR): return "transient transport error";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE): return "LBA out of range";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_CAP_EXCEEDED): return "capacity exceeded";
-	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY): return "namespace not ready";
-	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_QID_INVALID): return "invalid queue identifier";
-	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_QUEUE_SIZE): return "invalid queue size";
-	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_INVALID_LOG_PAGE): return "invalid log page";
-	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_FEATURE_NOT_CHANGEABLE): return "feature not changeable";
-	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_FORMAT): return "connect: incompatible format";
-	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_CTRL_BUSY): return "connect: controller busy";
-	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_PARAM): return "connect: invalid parameters";
-	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST): return "connect: host not allowed";
-	case NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_WRITE_FAULT): return "write fault";
-	case NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_READ_ERROR): return "unrecovered read error";
-	case NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_COMPARE_FAILED): return "compare failure";
+	case 0:
+		return "success";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE):
+		return "invalid opcode";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD):
+		return "invalid field";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_DATA_XFER_ERROR):
+		return "data transfer error";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL):
+		return "internal error";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ):
+		return "abort requested";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INVALID_NS):
+		return "invalid namespace";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR):
+		return "command sequence error";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA):
+		return "SGL data length invalid";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_TYPE):
+		return "SGL type invalid";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_OFFSET):
+		return "SGL offset invalid";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_WRITE_PROTECTED):
+		return "namespace write protected";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR):
+		return "transient transport error";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE):
+		return "LBA out of range";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_CAP_EXCEEDED):
+		return "capacity exceeded";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY):
+		return "namespace not ready";
+	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_QID_INVALID):
+		return "invalid queue identifier";
+	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_QUEUE_SIZE):
+		return "invalid queue size";
+	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_INVALID_LOG_PAGE):
+		return "invalid log page";
+	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_FEATURE_NOT_CHANGEABLE):
+		return "feature not changeable";
+	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_FORMAT):
+		return "connect: incompatible format";
+	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_CTRL_BUSY):
+		return "connect: controller busy";
+	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_PARAM):
+		return "connect: invalid parameters";
+	case NVME_STATUS(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST):
+		return "connect: host not allowed";
+	case NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_WRITE_FAULT):
+		return "write fault";
+	case NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_READ_ERROR):
+		return "unrecovered read error";
+	case NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_COMPARE_FAILED):
+		return "compare failure";
 	}
 	return "other NVMe error";
 }

@@ -13,7 +13,7 @@
 #include <liburing.h>
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 struct dn_event {
@@ -31,7 +31,7 @@ static inline unsigned int dn_event_dispatch(struct io_uring *ring)
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
 
-	io_uring_for_each_cqe(ring, head, cqe) {
+	io_uring_for_each_cqe (ring, head, cqe) {
 		struct dn_event *ev = (struct dn_event *)io_uring_cqe_get_data(cqe);
 
 		if (ev)

@@ -11,8 +11,8 @@
 static void test_keyed_encoding(void **state)
 {
 	struct nvme_sgl_desc d;
-	static const uint8_t want[16] = { 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
-					  0x00, 0x20, 0x01, 0xef, 0xbe, 0xad, 0xde, 0x40 };
+	static const uint8_t want[16] = {0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+					 0x00, 0x20, 0x01, 0xef, 0xbe, 0xad, 0xde, 0x40};
 
 	memset(&d, 0xff, sizeof(d));
 	nvme_sgl_set_keyed(&d, 0x1122334455667788ull, 0x012000, 0xdeadbeef, false);
@@ -25,7 +25,7 @@ static void test_keyed_encoding(void **state)
 static void test_inline_encoding(void **state)
 {
 	struct nvme_sgl_desc d;
-	static const uint8_t want[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0x01 };
+	static const uint8_t want[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0x01};
 
 	memset(&d, 0xff, sizeof(d));
 	nvme_sgl_set_inline(&d, 0, 4096);
@@ -115,7 +115,7 @@ static void test_parse_rejects(void **state)
 
 static void test_wire_str(void **state)
 {
-	char f[4] = { 'a', 'b', 'c', 'd' };
+	char f[4] = {'a', 'b', 'c', 'd'};
 
 	assert_false(nvme_wire_str_ok(f, sizeof(f)));
 	f[3] = 0;

@@ -36,10 +36,11 @@ static void test_status_to_errno(void **state)
 static void test_cqe_status(void **state)
 {
 	struct nvme_cqe c;
-	static const uint8_t want[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x04, 0x83 };
+	static const uint8_t want[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x04, 0x83};
 
 	memset(&c, 0, sizeof(c));
-	nvme_cqe_set_status(&c, NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_PARAM));
+	nvme_cqe_set_status(&c,
+			    NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_PARAM));
 	assert_memory_equal(&c, want, 16);
 	assert_int_equal(nvme_cqe_status(&c), 0x4182);
 	assert_string_equal(nvme_status_str(0x4182), "connect: invalid parameters");

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The full test suite: installs what is missing, builds with -Werror and ASan+UBSan, runs the
+# libFuzzer targets for a bounded time (clang build), then one ctest run with every test:
+# unit tests, lint checks and the test-VM scenarios against the real kernel peers.
+#
+#   sudo tests/run-tests.sh            (README's second command; .ci/run calls it)
+# Environment: DISNVME_CI_BUILD (build dir, default build-ci), DISNVME_FUZZ_SECONDS (default 20),
+# CTEST_ARGS (extra ctest arguments, e.g. "-L unit").
+set -euo pipefail
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$src"
+build=${DISNVME_CI_BUILD:-$src/build-ci}
+fuzz_build=$build-fuzz
+jobs=$(nproc)
+t0=$(date +%s)
+
+bash tests/install-deps.sh
+
+echo "=== build (gcc, -Werror, ASan+UBSan): $build"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISNVME_WERROR=ON \
+	-DDISNVME_SANITIZE=ON >"$build.cmake.log" 2>&1 || { cat "$build.cmake.log"; exit 1; }
+cmake --build "$build" -j"$jobs"
+
+if [[ -f tests/fuzz/CMakeLists.txt ]] && grep -q '^disnvme_fuzz(' tests/fuzz/CMakeLists.txt; then
+	echo "=== fuzz targets (clang, libFuzzer, ${DISNVME_FUZZ_SECONDS:-20} s each): $fuzz_build"
+	CC=clang cmake -S . -B "$fuzz_build" -DDISNVME_FUZZ=ON -DDISNVME_SANITIZE=ON \
+		-DDISNVME_FUZZ_SECONDS="${DISNVME_FUZZ_SECONDS:-20}" >"$fuzz_build.cmake.log" 2>&1 ||
+		{ cat "$fuzz_build.cmake.log"; exit 1; }
+	cmake --build "$fuzz_build" -j"$jobs"
+	(cd "$fuzz_build" && ctest -L fuzz --output-on-failure)
+fi
+
+echo "=== tests (unit, lint, test VM)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+rc=0
+(cd "$build" && ctest --output-on-failure ${CTEST_ARGS:-}) || rc=$?
+echo "=== run-tests: wall time $(( $(date +%s) - t0 )) s, exit $rc"
+exit $rc
