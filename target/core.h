@@ -118,6 +118,11 @@ struct dn_tgt_backend_ops {
 };
 
 /* Poll groups (poll_group.c): one thread, one io_uring, many queues. */
+/*
+ * The ring is created with IORING_SETUP_SQE128 | IORING_SETUP_CQE32 (DN_PG_RING_FLAGS): the
+ * passthrough backend queues NVMe commands as IORING_OP_URING_CMD, which needs big SQEs/CQEs.
+ */
+#define DN_PG_RING_FLAGS (IORING_SETUP_SQE128 | IORING_SETUP_CQE32)
 struct io_uring *dn_pg_ring(struct dn_poll_group *pg);
 /* Run fn(arg) on the poll group's thread (an eventfd-driven message queue). */
 int dn_pg_send_msg(struct dn_poll_group *pg, void (*fn)(void *arg), void *arg);
