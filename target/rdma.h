@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The NVMe/RDMA transport of disnvme-target, shared by its three parts: rdma_cm.c (listeners,
+ * the CM private data, accept/reject, CM events), rdma_queue.c (a queue's QP, CQ, buffers and
+ * their lifetime) and rdma_req.c (the request state machine and the completion handling).
+ */
+#ifndef DISNVME_TARGET_RDMA_H
+#define DISNVME_TARGET_RDMA_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "target/core.h"
+#include "target/poll_group.h"
+
+/* In-capsule data bytes a receive buffer holds after the SQE (admin and I/O queues alike). */
+#define DN_RDMA_INCAPSULE 8192u
+/* Outstanding RDMA READs the target issues per queue at most (our initiator depth) */
+#define DN_RDMA_MAX_INITIATOR_DEPTH 16
+
+extern const struct dn_tgt_transport_ops dn_rdma_ops;
+
+/* What an rdma_cm_id's context points at: a listener or a queue. */
+enum dn_rdma_ctx_kind { DN_RDMA_CTX_LISTENER = 1, DN_RDMA_CTX_QUEUE };
+
+/* A device (ibv_context) and its protection domain, shared by every queue on it. */
+struct dn_rdma_dev {
+	struct dn_rdma_dev *next;
+	struct ibv_context *verbs;
+	struct ibv_pd *pd;
+	struct ibv_device_attr attr;
+};
+
+struct dn_rdma_listener {
+	enum dn_rdma_ctx_kind kind;
+	struct dn_tgt_port *port;
+	struct rdma_cm_id *cm_id;
+	char addr[64];
+};
+
+enum dn_rdma_req_state {
+	DN_RDMA_REQ_FREE,
+	DN_RDMA_REQ_NEW,		/* a capsule arrived: parse it */
+	DN_RDMA_REQ_INIT,		/* inside dn_req_init() */
+	DN_RDMA_REQ_NEED_READ,		/* H2C keyed SGL: RDMA READ to post */
+	DN_RDMA_REQ_READING,		/* RDMA READ posted */
+	DN_RDMA_REQ_READY_TO_EXECUTE,
+	DN_RDMA_REQ_EXECUTING,		/* with the core or a backend */
+	DN_RDMA_REQ_COMPLETED,		/* queue_response() called: CQE (and data) to send */
+	DN_RDMA_REQ_SENDING,		/* (RDMA WRITE +) SEND posted */
+};
+
+/* A receive buffer: the SQE followed by up to DN_RDMA_INCAPSULE bytes of capsule data. */
+struct dn_rdma_recv {
+	struct dn_rdma_recv *next;	/* waiting for a free request */
+	struct ibv_recv_wr wr;
+	struct ibv_sge sge;
+	uint8_t *buf;
+	uint32_t byte_len;
+};
+
+struct dn_rdma_queue;
+
+struct dn_rdma_req {
+	struct dn_tgt_req req;
+	struct dn_rdma_queue *rq;
+	enum dn_rdma_req_state state;
+	bool in_process;		/* rdma_req_process() is on the stack for it */
+	struct dn_rdma_req *next_free;
+	struct dn_rdma_recv *recv;
+	uint8_t *buf;			/* own registered data buffer, DN_TGT_MAX_XFER bytes */
+	/* WR ids are the address of these: the completion handler recovers the request */
+	struct ibv_send_wr rdma_wr;	/* RDMA READ (H2C) or RDMA WRITE (C2H) */
+	struct ibv_sge rdma_sge;
+	struct ibv_send_wr send_wr;	/* the response capsule */
+	struct ibv_sge send_sge;
+};
+
+struct dn_rdma_queue {
+	enum dn_rdma_ctx_kind kind;
+	struct dn_tgt_queue q;
+	struct dn_rdma_queue *all_next, **all_prev;	/* in the transport's list */
+	struct dn_rdma_listener *listener;
+	struct rdma_cm_id *cm_id;
+	struct dn_rdma_dev *dev;
+	struct ibv_comp_channel *cc;
+	struct ibv_cq *cq;
+	struct ibv_qp *qp;
+	struct ibv_mr *mr;		/* covers mem: receive buffers, CQEs, data buffers */
+	void *mem;
+	size_t mem_len;
+	uint16_t nr_recv;		/* receive buffers = host SQ entries (hsqsize + 1) */
+	uint16_t nr_reqs;
+	uint16_t hrqsize;		/* host receive queue: responses in flight at most */
+	uint8_t initiator_depth;
+	struct dn_rdma_recv *recvs;
+	struct dn_rdma_req *reqs;
+	struct dn_rdma_req *free_reqs;
+	struct dn_rdma_recv *pending, **pending_tail;	/* capsules waiting for a request */
+	unsigned int nr_in_core;	/* requests in INIT or EXECUTING */
+	unsigned int nr_busy;		/* requests not FREE */
+	unsigned int reads_in_flight;
+	struct dn_rdma_req *read_wait, **read_wait_tail; /* NEED_READ beyond the initiator depth */
+	/* work requests gathered during one loop iteration, posted by flush */
+	struct ibv_recv_wr *recv_head, **recv_tail;
+	struct ibv_send_wr *send_head, **send_tail;
+	struct dn_pg_deferred flush;
+	/* completion channel poll on the group's ring */
+	struct dn_event cc_ev;
+	bool cc_armed;
+	unsigned int cq_events;		/* to ack before destroying the CQ */
+	/* lifetime: flags set from any thread, the rest on the group thread */
+	atomic_uint flags;
+	bool adopted;			/* the group thread owns it */
+	bool dying;			/* no new work: drain, then destroy */
+	bool finishing;			/* waiting for the poll cancellation, then destroy */
+	bool qp_error_logged;
+};
+
+#define DN_RDMA_Q_DELETING (1u << 0)	/* ops->delete_queue ran */
+#define DN_RDMA_Q_LOST (1u << 1)	/* dn_tgt_queue_lost() reported */
+#define DN_RDMA_Q_ESTABLISHED (1u << 2)
+
+/* rdma_cm.c: listeners on the main thread's group */
+int dn_rdma_init(struct dn_poll_group *main_pg, struct dn_poll_group **pgs, unsigned int nr_pgs);
+int dn_rdma_listen_port(struct dn_tgt_port *port);
+void dn_rdma_stop_listening(void);
+void dn_rdma_end_all_queues(void);
+void dn_rdma_queue_unlist(struct dn_rdma_queue *rq);
+void dn_rdma_fini(void);
+/* Parse a CM connect request's private data; 0 or an NVME_RDMA_CM_* status. */
+int dn_rdma_parse_cm_req(const void *priv, size_t len, uint16_t *qid, uint16_t *nr_recv,
+			 uint16_t *hrqsize);
+void dn_rdma_disc_tsas(const struct dn_tgt_port *port, union nvmf_tsas *tsas);
+
+/* rdma_queue.c */
+int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, uint16_t qid,
+			 uint16_t nr_recv, uint16_t hrqsize, uint8_t initiator_depth,
+			 struct dn_rdma_queue **out);
+/* Before the queue was handed to the core and its group (accept failed). */
+void dn_rdma_queue_free(struct dn_rdma_queue *rq);
+/* Main thread, after dn_tgt_queue_init(): the group takes the queue over. */
+int dn_rdma_queue_adopt(struct dn_rdma_queue *rq);
+/* Any thread: the connection is gone; tell the core once (it then deletes the queue). */
+void dn_rdma_queue_lost(struct dn_rdma_queue *rq, const char *why);
+void dn_rdma_delete_queue(struct dn_tgt_queue *q);
+/* Group thread: destroy now if dying and nothing is left with the core. */
+void dn_rdma_queue_try_finish(struct dn_rdma_queue *rq);
+/* Group thread, flush step: finishing and no poll armed. Frees rq. */
+void dn_rdma_queue_destroy(struct dn_rdma_queue *rq);
+
+/* rdma_req.c */
+void dn_rdma_queue_response(struct dn_tgt_req *req);
+void dn_rdma_poll_cq(struct dn_rdma_queue *rq);
+void dn_rdma_flush(struct dn_pg_deferred *d);
+void dn_rdma_req_process(struct dn_rdma_req *r);
+int dn_rdma_post_recv(struct dn_rdma_queue *rq, struct dn_rdma_recv *rv);
+/* Group thread, queue dying: complete what waits in the transport so the core sees it end. */
+void dn_rdma_abort_waiting(struct dn_rdma_queue *rq);
+
+static inline struct dn_rdma_queue *dn_rdma_queue(struct dn_tgt_queue *q)
+{
+	return container_of(q, struct dn_rdma_queue, q);
+}
+
+static inline struct dn_rdma_req *dn_rdma_req(struct dn_tgt_req *req)
+{
+	return container_of(req, struct dn_rdma_req, req);
+}
+
+#endif

@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: MIT
+/*
+ * NVMe/RDMA connection management on the main thread: one rdma_cm listener per port, the
+ * CM private data of a connect request checked and answered (accept with crqsize, or reject
+ * with the NVME_RDMA_CM_* reason), new queues placed on the least busy poll group, and the
+ * CM events that end a connection turned into dn_tgt_queue_lost().
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/rdma_util.h"
+#include "target/rdma.h"
+#include "target/target.h"
+
+#define LISTEN_BACKLOG 128
+
+static struct {
+	struct dn_poll_group *main_pg;
+	struct dn_poll_group **pgs;
+	unsigned int nr_pgs;
+	struct rdma_event_channel *ch;
+	struct dn_event ch_ev;
+	struct dn_rdma_dev *devs;
+	struct dn_rdma_listener **listeners;
+	size_t nr_listeners;
+	/* every queue from accept to destroy, for shutdown; control path only */
+	pthread_mutex_t queues_lock;
+	struct dn_rdma_queue *queues;
+} cm = { .queues_lock = PTHREAD_MUTEX_INITIALIZER };
+
+const struct dn_tgt_transport_ops dn_rdma_ops = {
+	.name = "rdma",
+	.trtype = NVMF_TRTYPE_RDMA,
+	.max_incapsule = DN_RDMA_INCAPSULE,
+	.keyed_sgl = true,
+	.queue_response = dn_rdma_queue_response,
+	.delete_queue = dn_rdma_delete_queue,
+	.disc_tsas = dn_rdma_disc_tsas,
+};
+
+static const char *cm_status_str(int st)
+{
+	switch (st) {
+	case NVME_RDMA_CM_INVALID_LEN: return "invalid private data length";
+	case NVME_RDMA_CM_INVALID_RECFMT: return "invalid record format";
+	case NVME_RDMA_CM_INVALID_QID: return "invalid queue ID";
+	case NVME_RDMA_CM_INVALID_HSQSIZE: return "invalid host SQ size";
+	case NVME_RDMA_CM_INVALID_HRQSIZE: return "invalid host RQ size";
+	case NVME_RDMA_CM_NO_RSC: return "no resources";
+	case NVME_RDMA_CM_INVALID_IRD: return "invalid IRD";
+	case NVME_RDMA_CM_INVALID_ORD: return "invalid ORD";
+	}
+	return "unknown";
+}
+
+int dn_rdma_parse_cm_req(const void *priv, size_t len, uint16_t *qid, uint16_t *nr_recv,
+			 uint16_t *hrqsize)
+{
+	struct nvme_rdma_cm_req req;
+	unsigned int entries, max;
+
+	/* the CM may pad the private data; less than the request is malformed */
+	if (!priv || len < sizeof(req))
+		return NVME_RDMA_CM_INVALID_LEN;
+	memcpy(&req, priv, sizeof(req));
+	if (le16toh(req.recfmt) != NVME_RDMA_CM_FMT_1_0)
+		return NVME_RDMA_CM_INVALID_RECFMT;
+	*qid = le16toh(req.qid);
+	if (*qid > DN_TGT_MAX_IO_QUEUES)
+		return NVME_RDMA_CM_INVALID_QID;
+	/* hsqsize is 0's based: the host sends at most hsqsize + 1 commands at once */
+	entries = le16toh(req.hsqsize) + 1u;
+	max = *qid ? DN_TGT_MAX_QUEUE_SIZE : NVME_AQ_DEPTH_MAX;
+	if (entries < 2 || entries > max)
+		return NVME_RDMA_CM_INVALID_HSQSIZE;
+	/* every command outstanding needs a host receive buffer for its response */
+	*hrqsize = le16toh(req.hrqsize);
+	if (*hrqsize < entries)
+		return NVME_RDMA_CM_INVALID_HRQSIZE;
+	*nr_recv = (uint16_t)entries;
+	return 0;
+}
+
+void dn_rdma_disc_tsas(const struct dn_tgt_port *port, union nvmf_tsas *tsas)
+{
+	memset(tsas, 0, sizeof(*tsas));
+	tsas->rdma.qptype = NVMF_RDMA_QPTYPE_CONNECTED;
+	tsas->rdma.prtype = NVMF_RDMA_PRTYPE_NOT_SPECIFIED;
+	tsas->rdma.cms = NVMF_RDMA_CMS_RDMA_CM;
+}
+
+static struct dn_rdma_dev *cm_get_dev(struct ibv_context *verbs)
+{
+	struct dn_rdma_dev *dev;
+	int ret;
+
+	for (dev = cm.devs; dev; dev = dev->next)
+		if (dev->verbs == verbs)
+			return dev;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return NULL;
+	dev->verbs = verbs;
+	ret = dn_ibv_query_device(verbs, &dev->attr);
+	if (ret)
+		goto out_free;
+	ret = dn_ibv_alloc_pd(verbs, &dev->pd);
+	if (ret)
+		goto out_free;
+	dev->next = cm.devs;
+	cm.devs = dev;
+	dn_dbg("rdma: device %s: max_qp_wr %d, max_qp_init_rd_atom %d",
+	       ibv_get_device_name(verbs->device), dev->attr.max_qp_wr,
+	       dev->attr.max_qp_init_rd_atom);
+	return dev;
+
+out_free:
+	dn_err("rdma: device %s: %s", ibv_get_device_name(verbs->device), strerror(-ret));
+	free(dev);
+	return NULL;
+}
+
+static struct dn_poll_group *cm_pick_group(void)
+{
+	struct dn_poll_group *best = cm.pgs[0];
+	unsigned int i;
+
+	for (i = 1; i < cm.nr_pgs; i++)
+		if (dn_pg_load(cm.pgs[i]) < dn_pg_load(best))
+			best = cm.pgs[i];
+	return best;
+}
+
+static void cm_reject(struct rdma_cm_id *id, const char *peer, int status, const char *detail)
+{
+	struct nvme_rdma_cm_rej rej = { .recfmt = htole16(NVME_RDMA_CM_FMT_1_0),
+					.sts = htole16((uint16_t)status) };
+	int ret;
+
+	dn_warn("rdma: refusing connection from %s: %s%s%s", peer, cm_status_str(status),
+		detail ? ": " : "", detail ? detail : "");
+	ret = dn_rdma_reject(id, &rej, sizeof(rej));
+	if (ret)
+		dn_warn("rdma: rdma_reject to %s: %s", peer, strerror(-ret));
+	ret = dn_rdma_destroy_id(id);
+	if (ret)
+		dn_warn("rdma: rdma_destroy_id: %s", strerror(-ret));
+}
+
+/* The event was acknowledged already: only ids and the copied fields are used here. */
+static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l,
+			       const uint8_t *priv, size_t priv_len, uint8_t initiator_depth)
+{
+	struct rdma_conn_param param = { 0 };
+	struct nvme_rdma_cm_rep rep = { 0 };
+	uint16_t qid = 0, nr_recv = 0, hrqsize = 0;
+	struct dn_poll_group *pg;
+	struct dn_rdma_queue *rq;
+	struct dn_rdma_dev *dev;
+	char peer[64], detail[96];
+	uint8_t ird;
+	int st, ret;
+
+	dn_sockaddr_str(rdma_get_peer_addr(id), peer, sizeof(peer));
+	st = dn_rdma_parse_cm_req(priv, priv_len, &qid, &nr_recv, &hrqsize);
+	if (st) {
+		const struct nvme_rdma_cm_req *r = (const void *)priv;
+
+		if (priv && priv_len >= sizeof(*r))
+			snprintf(detail, sizeof(detail), "recfmt %u qid %u hsqsize %u hrqsize %u",
+				 le16toh(r->recfmt), le16toh(r->qid), le16toh(r->hsqsize),
+				 le16toh(r->hrqsize));
+		else
+			snprintf(detail, sizeof(detail), "%zu bytes of private data", priv_len);
+		cm_reject(id, peer, st, detail);
+		return;
+	}
+	dev = cm_get_dev(id->verbs);
+	if (!dev) {
+		cm_reject(id, peer, NVME_RDMA_CM_NO_RSC, "no protection domain");
+		return;
+	}
+	ird = initiator_depth;
+	if (ird > dev->attr.max_qp_init_rd_atom)
+		ird = (uint8_t)dev->attr.max_qp_init_rd_atom;
+	if (ird > DN_RDMA_MAX_INITIATOR_DEPTH)
+		ird = DN_RDMA_MAX_INITIATOR_DEPTH;
+	if (!ird) {
+		/* the host offers no responder resources: RDMA READ of its data is impossible */
+		cm_reject(id, peer, NVME_RDMA_CM_INVALID_ORD, "host responder resources 0");
+		return;
+	}
+	ret = dn_rdma_queue_create(id, dev, qid, nr_recv, hrqsize, ird, &rq);
+	if (ret) {
+		snprintf(detail, sizeof(detail), "qid %u, %u entries: %s", qid, nr_recv,
+			 strerror(-ret));
+		cm_reject(id, peer, NVME_RDMA_CM_NO_RSC, detail);
+		return;
+	}
+	rq->listener = l;
+
+	rep.recfmt = htole16(NVME_RDMA_CM_FMT_1_0);
+	rep.crqsize = htole16(nr_recv);
+	param.private_data = &rep;
+	param.private_data_len = sizeof(rep);
+	param.initiator_depth = ird;
+	param.responder_resources = 0; /* the host never reads from us */
+	param.flow_control = 1;
+	param.rnr_retry_count = 7;
+	param.retry_count = 7;
+	ret = dn_rdma_accept(id, &param);
+	if (ret) {
+		dn_warn("rdma: accepting %s qid %u: %s", peer, qid, strerror(-ret));
+		dn_rdma_queue_free(rq);
+		dn_rdma_destroy_id(id);
+		return;
+	}
+	pg = cm_pick_group();
+	pthread_mutex_lock(&cm.queues_lock);
+	rq->all_next = cm.queues;
+	if (cm.queues)
+		cm.queues->all_prev = &rq->all_next;
+	rq->all_prev = &cm.queues;
+	cm.queues = rq;
+	pthread_mutex_unlock(&cm.queues_lock);
+	dn_tgt_queue_init(&rq->q, &dn_rdma_ops, l->port, pg, qid, nr_recv, peer);
+	dn_dbg("rdma: %s qid %u: accepted, %u entries, initiator depth %u, on %s", peer, qid,
+	       nr_recv, ird, dn_pg_name(pg));
+	ret = dn_rdma_queue_adopt(rq);
+	if (ret) {
+		/* unreachable group: the queue cannot run; the core deletes it via lost */
+		dn_err("rdma: %s qid %u: handing the queue to %s: %s", peer, qid, dn_pg_name(pg),
+		       strerror(-ret));
+		dn_rdma_queue_lost(rq, "poll group unreachable");
+	}
+}
+
+static void cm_queue_event(struct dn_rdma_queue *rq, const struct rdma_cm_event *ev)
+{
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ESTABLISHED:
+		atomic_fetch_or(&rq->flags, DN_RDMA_Q_ESTABLISHED);
+		dn_dbg("rdma: %s qid %u: established", rq->q.peer_addr, rq->q.qid);
+		break;
+	case RDMA_CM_EVENT_DISCONNECTED:
+		dn_rdma_queue_lost(rq, "disconnected");
+		break;
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_REJECTED:
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		if (!(atomic_load(&rq->flags) & DN_RDMA_Q_DELETING))
+			dn_warn("rdma: %s qid %u: %s (status %d)", rq->q.peer_addr, rq->q.qid,
+				rdma_event_str(ev->event), ev->status);
+		dn_rdma_queue_lost(rq, rdma_event_str(ev->event));
+		break;
+	default:
+		dn_dbg("rdma: %s qid %u: %s", rq->q.peer_addr, rq->q.qid,
+		       rdma_event_str(ev->event));
+		break;
+	}
+}
+
+static void cm_handle_event(struct rdma_cm_event *ev)
+{
+	void *ctx = ev->id->context;
+	int ret;
+
+	if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST) {
+		uint8_t priv[256];
+		size_t len = ev->param.conn.private_data_len;
+		struct rdma_cm_id *id = ev->id;
+		struct dn_rdma_listener *l = ev->listen_id->context;
+		/* as seen from our side: what the host's responder resources allow us */
+		uint8_t initiator_depth = ev->param.conn.initiator_depth;
+		bool has_priv = ev->param.conn.private_data != NULL;
+
+		if (len > sizeof(priv))
+			len = sizeof(priv);
+		if (has_priv)
+			memcpy(priv, ev->param.conn.private_data, len);
+		/* ack before acting: rejecting destroys the id, which waits for this ack */
+		ret = dn_rdma_ack_cm_event(ev);
+		if (ret)
+			dn_warn("rdma: rdma_ack_cm_event: %s", strerror(-ret));
+		cm_connect_request(id, l, has_priv ? priv : NULL, has_priv ? len : 0,
+				   initiator_depth);
+		return;
+	}
+	/*
+	 * Handle, then ack: a group thread destroying this queue waits in rdma_destroy_id()
+	 * for the ack, so the queue is alive while we look at it.
+	 */
+	if (ctx && *(enum dn_rdma_ctx_kind *)ctx == DN_RDMA_CTX_QUEUE) {
+		cm_queue_event(ctx, ev);
+	} else if (ctx) {
+		struct dn_rdma_listener *l = ctx;
+
+		if (ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL)
+			dn_err("rdma: listener %s: device removed", l->addr);
+		else
+			dn_dbg("rdma: listener %s: %s", l->addr, rdma_event_str(ev->event));
+	}
+	ret = dn_rdma_ack_cm_event(ev);
+	if (ret)
+		dn_warn("rdma: rdma_ack_cm_event: %s", strerror(-ret));
+}
+
+static void cm_channel_cb(struct dn_event *dev, const struct io_uring_cqe *cqe)
+{
+	struct rdma_cm_event *ev;
+	int ret;
+
+	if (cqe->res < 0 && cqe->res != -ECANCELED)
+		dn_err("rdma: rdma_cm channel poll: %s", strerror(-cqe->res));
+	while ((ret = dn_rdma_get_cm_event(cm.ch, &ev)) == 0)
+		cm_handle_event(ev);
+	if (ret != -EAGAIN)
+		dn_err("rdma: rdma_get_cm_event: %s", strerror(-ret));
+	if (cqe->res == -ECANCELED)
+		return;
+	ret = dn_pg_poll_add(cm.main_pg, cm.ch->fd, POLLIN, &cm.ch_ev);
+	if (ret)
+		dn_err("rdma: cannot watch the rdma_cm channel: %s", strerror(-ret));
+}
+
+int dn_rdma_init(struct dn_poll_group *main_pg, struct dn_poll_group **pgs, unsigned int nr_pgs)
+{
+	int ret;
+
+	cm.main_pg = main_pg;
+	cm.pgs = pgs;
+	cm.nr_pgs = nr_pgs;
+	cm.ch_ev.cb = cm_channel_cb;
+	ret = dn_rdma_create_event_channel(&cm.ch);
+	if (ret) {
+		dn_err("rdma: cannot create an rdma_cm event channel: %s", strerror(-ret));
+		return ret;
+	}
+	ret = dn_fd_set_nonblock(cm.ch->fd);
+	if (!ret)
+		ret = dn_pg_poll_add(main_pg, cm.ch->fd, POLLIN, &cm.ch_ev);
+	if (ret) {
+		rdma_destroy_event_channel(cm.ch);
+		cm.ch = NULL;
+		return ret;
+	}
+	return 0;
+}
+
+int dn_rdma_listen_port(struct dn_tgt_port *port)
+{
+	struct sockaddr_storage ss;
+	struct dn_rdma_listener *l, **arr;
+	int ret;
+
+	if (port->trtype != NVMF_TRTYPE_RDMA) {
+		dn_err("port %u: transport type %u is not rdma", port->portid, port->trtype);
+		return -EPROTONOSUPPORT;
+	}
+	ret = dn_sockaddr_parse(port->traddr, port->trsvcid,
+				port->adrfam == NVMF_ADDR_FAMILY_IP6 ? AF_INET6 : AF_INET, &ss);
+	if (ret) {
+		dn_err("port %u: bad address %s:%s", port->portid, port->traddr, port->trsvcid);
+		return ret;
+	}
+	arr = realloc(cm.listeners, (cm.nr_listeners + 1) * sizeof(*arr));
+	if (!arr)
+		return -ENOMEM;
+	cm.listeners = arr;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->kind = DN_RDMA_CTX_LISTENER;
+	l->port = port;
+	dn_sockaddr_str((struct sockaddr *)&ss, l->addr, sizeof(l->addr));
+	ret = dn_rdma_create_id(cm.ch, &l->cm_id, l);
+	if (ret)
+		goto out_free;
+	ret = dn_rdma_bind_addr(l->cm_id, (struct sockaddr *)&ss);
+	if (ret) {
+		dn_err("rdma: cannot bind %s: %s (is an RDMA device on that address?)", l->addr,
+		       strerror(-ret));
+		goto out_destroy_id;
+	}
+	ret = dn_rdma_listen(l->cm_id, LISTEN_BACKLOG);
+	if (ret) {
+		dn_err("rdma: cannot listen on %s: %s", l->addr, strerror(-ret));
+		goto out_destroy_id;
+	}
+	port->transport_priv = l;
+	cm.listeners[cm.nr_listeners++] = l;
+	dn_info("listening on rdma %s (port %u)", l->addr, port->portid);
+	return 0;
+
+out_destroy_id:
+	dn_rdma_destroy_id(l->cm_id);
+out_free:
+	free(l);
+	return ret;
+}
+
+/* Group thread, the queue is being destroyed. */
+void dn_rdma_queue_unlist(struct dn_rdma_queue *rq)
+{
+	pthread_mutex_lock(&cm.queues_lock);
+	*rq->all_prev = rq->all_next;
+	if (rq->all_next)
+		rq->all_next->all_prev = rq->all_prev;
+	pthread_mutex_unlock(&cm.queues_lock);
+}
+
+/*
+ * Main thread, shutdown: dn_tgt_shutdown() ends every controller; queues that never got one
+ * (no Connect yet) are ended here. Reporting them lost is idempotent for the others.
+ */
+void dn_rdma_end_all_queues(void)
+{
+	struct dn_rdma_queue *rq;
+
+	pthread_mutex_lock(&cm.queues_lock);
+	for (rq = cm.queues; rq; rq = rq->all_next)
+		dn_rdma_queue_lost(rq, "target shutting down");
+	pthread_mutex_unlock(&cm.queues_lock);
+}
+
+/* Main thread: no new connections (shutdown begins). */
+void dn_rdma_stop_listening(void)
+{
+	size_t i;
+
+	for (i = 0; i < cm.nr_listeners; i++) {
+		struct dn_rdma_listener *l = cm.listeners[i];
+
+		dn_rdma_destroy_id(l->cm_id);
+		l->port->transport_priv = NULL;
+		free(l);
+	}
+	free(cm.listeners);
+	cm.listeners = NULL;
+	cm.nr_listeners = 0;
+}
+
+/* Main thread, after every queue was destroyed. */
+void dn_rdma_fini(void)
+{
+	dn_rdma_stop_listening();
+	while (cm.devs) {
+		struct dn_rdma_dev *dev = cm.devs;
+		int ret;
+
+		cm.devs = dev->next;
+		ret = dn_ibv_dealloc_pd(dev->pd);
+		if (ret)
+			dn_warn("rdma: freeing the protection domain: %s", strerror(-ret));
+		free(dev);
+	}
+	if (cm.ch) {
+		rdma_destroy_event_channel(cm.ch);
+		cm.ch = NULL;
+	}
+}

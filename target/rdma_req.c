@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The NVMe/RDMA request state machine, driven by dn_rdma_req_process() alone:
+ *   capsule received -> dn_req_init() -> RDMA READ of a keyed SGL (or the in-capsule data in
+ *   place) -> dn_req_execute() -> queue_response: RDMA WRITE of C2H data + SEND of the CQE
+ *   (SEND_WITH_INV when the host asked for invalidation) -> send completion -> free.
+ * Also the completion-queue poller and the per-iteration flush that posts every gathered
+ * work request of a queue with one call.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/rdma_util.h"
+#include "target/rdma.h"
+#include "target/target.h"
+
+#define POLL_BATCH 32
+
+static struct dn_rdma_req *req_get(struct dn_rdma_queue *rq)
+{
+	struct dn_rdma_req *r = rq->free_reqs;
+
+	if (r) {
+		rq->free_reqs = r->next_free;
+		rq->nr_busy++;
+	}
+	return r;
+}
+
+static void req_put(struct dn_rdma_req *r)
+{
+	struct dn_rdma_queue *rq = r->rq;
+
+	r->state = DN_RDMA_REQ_FREE;
+	r->recv = NULL;
+	r->next_free = rq->free_reqs;
+	rq->free_reqs = r;
+	rq->nr_busy--;
+}
+
+static void queue_send_wrs(struct dn_rdma_queue *rq, struct ibv_send_wr *first,
+			   struct ibv_send_wr *last)
+{
+	last->next = NULL;
+	*rq->send_tail = first;
+	rq->send_tail = &last->next;
+	dn_pg_defer(rq->q.pg, &rq->flush);
+}
+
+int dn_rdma_post_recv(struct dn_rdma_queue *rq, struct dn_rdma_recv *rv)
+{
+	rv->wr.next = NULL;
+	*rq->recv_tail = &rv->wr;
+	rq->recv_tail = &rv->wr.next;
+	dn_pg_defer(rq->q.pg, &rq->flush);
+	return 0;
+}
+
+/* Hand a request the transport cannot carry on with back to the core as failed. */
+static void req_fail(struct dn_rdma_req *r, nvme_status_t status)
+{
+	r->state = DN_RDMA_REQ_EXECUTING;
+	r->rq->nr_in_core++;
+	dn_req_complete(&r->req, status);
+}
+
+static void req_setup(struct dn_rdma_req *r)
+{
+	struct dn_tgt_req *req = &r->req;
+
+	req->sqe = (struct nvme_sqe *)r->recv->buf;
+	memset(req->cqe, 0, sizeof(*req->cqe));
+	req->queue = &r->rq->q;
+	req->ns = NULL;
+	req->data = r->buf;
+	req->data_cap = DN_TGT_MAX_XFER;
+	req->data_len = 0;
+	req->dir = DN_XFER_NONE;
+	memset(&req->sgl, 0, sizeof(req->sgl));
+	req->execute = NULL;
+}
+
+/* C2H data must leave from registered memory: the core may have pointed req->data elsewhere */
+static void *req_registered_data(struct dn_rdma_req *r)
+{
+	struct dn_rdma_queue *rq = r->rq;
+	uint8_t *p = r->req.data, *mem = rq->mem;
+
+	if (p >= mem && p + r->req.data_len <= mem + rq->mem_len)
+		return p;
+	memcpy(r->buf, p, r->req.data_len);
+	return r->buf;
+}
+
+static void req_post_read(struct dn_rdma_req *r)
+{
+	struct dn_rdma_queue *rq = r->rq;
+	struct dn_tgt_req *req = &r->req;
+
+	rq->reads_in_flight++;
+	r->rdma_sge.addr = (uintptr_t)r->buf;
+	r->rdma_sge.length = req->data_len;
+	r->rdma_wr.opcode = IBV_WR_RDMA_READ;
+	r->rdma_wr.send_flags = IBV_SEND_SIGNALED;
+	r->rdma_wr.wr.rdma.remote_addr = req->sgl.addr;
+	r->rdma_wr.wr.rdma.rkey = req->sgl.key;
+	r->state = DN_RDMA_REQ_READING;
+	queue_send_wrs(rq, &r->rdma_wr, &r->rdma_wr);
+}
+
+static void req_post_response(struct dn_rdma_req *r)
+{
+	struct dn_rdma_queue *rq = r->rq;
+	struct dn_tgt_req *req = &r->req;
+	struct ibv_send_wr *first = &r->send_wr;
+
+	/* the host reuses this slot as soon as it sees the CQE: the receive goes back first */
+	dn_rdma_post_recv(rq, r->recv);
+	r->recv = NULL;
+
+	if (req->dir == DN_XFER_C2H && req->data_len && req->sgl.kind == NVME_SGL_KIND_KEYED &&
+	    !nvme_cqe_status(req->cqe)) {
+		r->rdma_sge.addr = (uintptr_t)req_registered_data(r);
+		r->rdma_sge.length = req->data_len;
+		r->rdma_wr.opcode = IBV_WR_RDMA_WRITE;
+		/* unsignaled: the SEND behind it completes only after it */
+		r->rdma_wr.send_flags = 0;
+		r->rdma_wr.wr.rdma.remote_addr = req->sgl.addr;
+		r->rdma_wr.wr.rdma.rkey = req->sgl.key;
+		r->rdma_wr.next = &r->send_wr;
+		first = &r->rdma_wr;
+	}
+	if (req->sgl.kind == NVME_SGL_KIND_KEYED && req->sgl.invalidate) {
+		r->send_wr.opcode = IBV_WR_SEND_WITH_INV;
+		r->send_wr.invalidate_rkey = req->sgl.key;
+	} else {
+		r->send_wr.opcode = IBV_WR_SEND;
+	}
+	r->send_wr.send_flags = IBV_SEND_SIGNALED;
+	r->state = DN_RDMA_REQ_SENDING;
+	queue_send_wrs(rq, first, &r->send_wr);
+}
+
+void dn_rdma_req_process(struct dn_rdma_req *r)
+{
+	struct dn_rdma_queue *rq = r->rq;
+	struct dn_tgt_req *req = &r->req;
+	enum dn_rdma_req_state prev;
+
+	r->in_process = true;
+	do {
+		prev = r->state;
+		switch (r->state) {
+		case DN_RDMA_REQ_NEW:
+			req_setup(r);
+			r->state = DN_RDMA_REQ_INIT;
+			rq->nr_in_core++;
+			if (!dn_req_init(req, &rq->q, r->recv->byte_len - sizeof(struct nvme_sqe)))
+				break; /* refused: queue_response moved it to COMPLETED */
+			rq->nr_in_core--;
+			if (req->dir == DN_XFER_H2C && req->sgl.kind == NVME_SGL_KIND_KEYED) {
+				r->state = DN_RDMA_REQ_NEED_READ;
+			} else {
+				if (req->sgl.kind == NVME_SGL_KIND_INLINE)
+					req->data = r->recv->buf + sizeof(struct nvme_sqe) +
+						    req->sgl.offset;
+				r->state = DN_RDMA_REQ_READY_TO_EXECUTE;
+			}
+			break;
+		case DN_RDMA_REQ_NEED_READ:
+			if (rq->dying) {
+				req_fail(r, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
+				break;
+			}
+			if (rq->reads_in_flight >= rq->initiator_depth) {
+				/* stays NEED_READ until a READ completes */
+				r->next_free = NULL;
+				*rq->read_wait_tail = r;
+				rq->read_wait_tail = &r->next_free;
+				break;
+			}
+			req_post_read(r);
+			break;
+		case DN_RDMA_REQ_READY_TO_EXECUTE:
+			if (rq->dying) {
+				req_fail(r, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
+				break;
+			}
+			r->state = DN_RDMA_REQ_EXECUTING;
+			rq->nr_in_core++;
+			dn_req_execute(req);
+			break;
+		case DN_RDMA_REQ_COMPLETED:
+			if (rq->dying) {
+				/* nobody to answer: the connection is going away */
+				req_put(r);
+				dn_rdma_queue_try_finish(rq);
+				break;
+			}
+			req_post_response(r);
+			break;
+		case DN_RDMA_REQ_FREE:
+		case DN_RDMA_REQ_INIT:
+		case DN_RDMA_REQ_READING:
+		case DN_RDMA_REQ_EXECUTING:
+		case DN_RDMA_REQ_SENDING:
+			break; /* waiting for an event */
+		}
+	} while (r->state != prev);
+	r->in_process = false;
+}
+
+void dn_rdma_queue_response(struct dn_tgt_req *req)
+{
+	struct dn_rdma_req *r = dn_rdma_req(req);
+	struct dn_rdma_queue *rq = r->rq;
+
+	if (r->state != DN_RDMA_REQ_INIT && r->state != DN_RDMA_REQ_EXECUTING) {
+		dn_err("rdma %s qid %u: response for a request in state %d (cid %u): ignored",
+		       rq->q.peer_addr, rq->q.qid, r->state, le16toh(req->cqe->cid));
+		return;
+	}
+	rq->nr_in_core--;
+	r->state = DN_RDMA_REQ_COMPLETED;
+	if (!r->in_process)
+		dn_rdma_req_process(r);
+}
+
+/* A capsule arrived in rv: give it a request, or let it wait for one. */
+static void recv_arrived(struct dn_rdma_queue *rq, struct dn_rdma_recv *rv)
+{
+	struct dn_rdma_req *r;
+
+	if (rq->dying)
+		return;
+	if (rv->byte_len < sizeof(struct nvme_sqe)) {
+		/* no command identifier to answer to: the host broke the protocol */
+		dn_err("rdma %s qid %u: %u-byte capsule is shorter than a command: disconnecting",
+		       rq->q.peer_addr, rq->q.qid, rv->byte_len);
+		dn_rdma_queue_lost(rq, "short capsule");
+		return;
+	}
+	r = req_get(rq);
+	if (!r) {
+		rv->next = NULL;
+		*rq->pending_tail = rv;
+		rq->pending_tail = &rv->next;
+		return;
+	}
+	r->recv = rv;
+	r->state = DN_RDMA_REQ_NEW;
+	dn_rdma_req_process(r);
+}
+
+static void queue_wc_error(struct dn_rdma_queue *rq, const struct ibv_wc *wc, const char *what)
+{
+	if (wc->status == IBV_WC_WR_FLUSH_ERR || rq->dying)
+		return; /* the consequence of an earlier error or of our own disconnect */
+	if (!rq->qp_error_logged) {
+		rq->qp_error_logged = true;
+		dn_err("rdma %s qid %u: %s failed: %s (vendor error %#x): disconnecting",
+		       rq->q.peer_addr, rq->q.qid, what, ibv_wc_status_str(wc->status),
+		       wc->vendor_err);
+	}
+	dn_rdma_queue_lost(rq, what);
+}
+
+static void start_waiting_read(struct dn_rdma_queue *rq)
+{
+	struct dn_rdma_req *r = rq->read_wait;
+
+	if (!r || rq->reads_in_flight >= rq->initiator_depth)
+		return;
+	rq->read_wait = r->next_free;
+	if (!rq->read_wait)
+		rq->read_wait_tail = &rq->read_wait;
+	dn_rdma_req_process(r);
+}
+
+static void handle_wc(struct dn_rdma_queue *rq, const struct ibv_wc *wc)
+{
+	uintptr_t id = (uintptr_t)wc->wr_id;
+	uintptr_t recvs = (uintptr_t)rq->recvs, reqs = (uintptr_t)rq->reqs;
+	struct dn_rdma_req *r;
+
+	if (id >= recvs && id < recvs + rq->nr_recv * sizeof(*rq->recvs)) {
+		struct dn_rdma_recv *rv = (struct dn_rdma_recv *)id;
+
+		if (wc->status != IBV_WC_SUCCESS) {
+			queue_wc_error(rq, wc, "receive");
+			return;
+		}
+		rv->byte_len = wc->byte_len;
+		recv_arrived(rq, rv);
+		return;
+	}
+	if (id < reqs || id >= reqs + rq->nr_reqs * sizeof(*rq->reqs)) {
+		dn_err("rdma %s qid %u: completion for unknown work request %#lx", rq->q.peer_addr,
+		       rq->q.qid, (unsigned long)id);
+		return;
+	}
+	r = &rq->reqs[(id - reqs) / sizeof(*rq->reqs)];
+	if (id == (uintptr_t)&r->rdma_wr) {
+		if (r->state != DN_RDMA_REQ_READING) {
+			/* an unsignaled RDMA WRITE reports only its failure */
+			if (wc->status != IBV_WC_SUCCESS)
+				queue_wc_error(rq, wc, "RDMA WRITE");
+			return;
+		}
+		rq->reads_in_flight--;
+		if (wc->status != IBV_WC_SUCCESS) {
+			queue_wc_error(rq, wc, "RDMA READ");
+			req_fail(r, NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_DATA_XFER_ERROR));
+		} else {
+			r->state = DN_RDMA_REQ_READY_TO_EXECUTE;
+			dn_rdma_req_process(r);
+		}
+		start_waiting_read(rq);
+		return;
+	}
+	/* the response SEND */
+	if (wc->status != IBV_WC_SUCCESS)
+		queue_wc_error(rq, wc, "SEND");
+	if (r->state != DN_RDMA_REQ_SENDING)
+		return; /* released already (queue dying) */
+	req_put(r);
+	if (rq->dying) {
+		dn_rdma_queue_try_finish(rq);
+		return;
+	}
+	if (rq->pending) {
+		struct dn_rdma_recv *rv = rq->pending;
+
+		rq->pending = rv->next;
+		if (!rq->pending)
+			rq->pending_tail = &rq->pending;
+		recv_arrived(rq, rv);
+	}
+}
+
+static unsigned int poll_until_empty(struct dn_rdma_queue *rq)
+{
+	struct ibv_wc wc[POLL_BATCH];
+	unsigned int total = 0;
+	int n, i;
+
+	do {
+		n = dn_ibv_poll_cq(rq->cq, POLL_BATCH, wc);
+		if (n < 0) {
+			dn_err("rdma %s qid %u: polling the CQ: %s", rq->q.peer_addr, rq->q.qid,
+			       strerror(-n));
+			dn_rdma_queue_lost(rq, "CQ poll failed");
+			return total;
+		}
+		for (i = 0; i < n; i++)
+			handle_wc(rq, &wc[i]);
+		total += (unsigned int)n;
+	} while (n == POLL_BATCH && !rq->finishing);
+	return total;
+}
+
+void dn_rdma_poll_cq(struct dn_rdma_queue *rq)
+{
+	struct ibv_cq *cq;
+	int ret;
+
+	while (dn_ibv_get_cq_event(rq->cc, &cq) == 0)
+		rq->cq_events++;
+	/* acks take a lock in libibverbs: do them in batches */
+	if (rq->cq_events >= 128) {
+		ibv_ack_cq_events(rq->cq, rq->cq_events);
+		rq->cq_events = 0;
+	}
+	poll_until_empty(rq);
+	if (rq->finishing)
+		return;
+	/* re-arm, then look again: a completion may have slipped in before the arming */
+	ret = dn_ibv_req_notify_cq(rq->cq, 0);
+	if (ret) {
+		dn_err("rdma %s qid %u: arming the CQ: %s", rq->q.peer_addr, rq->q.qid,
+		       strerror(-ret));
+		dn_rdma_queue_lost(rq, "CQ arm failed");
+	}
+	poll_until_empty(rq);
+}
+
+void dn_rdma_abort_waiting(struct dn_rdma_queue *rq)
+{
+	unsigned int i;
+
+	rq->pending = NULL;
+	rq->pending_tail = &rq->pending;
+	rq->read_wait = NULL;
+	rq->read_wait_tail = &rq->read_wait;
+	for (i = 0; i < rq->nr_reqs; i++) {
+		struct dn_rdma_req *r = &rq->reqs[i];
+
+		/* their READ may never complete once the QP is gone: end them for the core now */
+		if (r->state == DN_RDMA_REQ_NEED_READ || r->state == DN_RDMA_REQ_READING) {
+			if (r->state == DN_RDMA_REQ_READING)
+				rq->reads_in_flight--;
+			req_fail(r, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
+		}
+	}
+}
+
+void dn_rdma_flush(struct dn_pg_deferred *d)
+{
+	struct dn_rdma_queue *rq = container_of(d, struct dn_rdma_queue, flush);
+	int ret;
+
+	if (rq->finishing) {
+		if (!rq->cc_armed)
+			dn_rdma_queue_destroy(rq);
+		return;
+	}
+	if (rq->recv_head) {
+		struct ibv_recv_wr *bad;
+
+		ret = dn_ibv_post_recv(rq->qp, rq->recv_head, &bad);
+		rq->recv_head = NULL;
+		rq->recv_tail = &rq->recv_head;
+		if (ret && !rq->dying) {
+			dn_err("rdma %s qid %u: posting receives: %s", rq->q.peer_addr, rq->q.qid,
+			       strerror(-ret));
+			dn_rdma_queue_lost(rq, "post_recv failed");
+		}
+	}
+	if (rq->send_head) {
+		struct ibv_send_wr *bad;
+
+		ret = dn_ibv_post_send(rq->qp, rq->send_head, &bad);
+		rq->send_head = NULL;
+		rq->send_tail = &rq->send_head;
+		if (ret && !rq->dying) {
+			dn_err("rdma %s qid %u: posting sends: %s", rq->q.peer_addr, rq->q.qid,
+			       strerror(-ret));
+			dn_rdma_queue_lost(rq, "post_send failed");
+		}
+	}
+}
