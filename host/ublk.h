@@ -5,11 +5,26 @@
  * ublk selftests and ublksrv do): one thread per hardware queue, each with its own io_uring
  * and a fixed per-tag I/O buffer. What an I/O does is the backend's business (dn_ublk_ops):
  * in production the NVMe-oF initiator; in tests a memory or file backend.
+ *
+ * Additions since the first version of this contract (all additive; nothing renamed):
+ * - dn_ublk_params.max_discard_sectors / max_write_zeroes_sectors: optional limits (0 = the
+ *   library's default: as large as one bio can be).
+ * - dn_ublk_ops.notify and .stop_queue: optional hooks run on the queue thread, so another
+ *   thread can wake a queue (dn_ublk_queue_notify) and stop can make a backend release I/O it
+ *   holds (e.g. during a reconnect).
+ * - dn_ublk_nr_queues(), dn_ublk_queue_depth(), dn_ublk_max_io_bytes(), dn_ublk_queue():
+ *   what the kernel actually granted (it caps nr_queues at the number of CPUs; max_io_bytes
+ *   is rounded down to a page multiple), readable after dn_ublk_create().
+ * - dn_ublk_queue_buf(): tag t's buffer, same address queue_io() gets.
+ * Semantics spelled out: holding an I/O (completing it seconds or minutes later) is allowed;
+ * nothing in the library times out, and the kernel's ublk driver resets its request timer
+ * for a live server.
  */
 #ifndef DISNVME_HOST_UBLK_H
 #define DISNVME_HOST_UBLK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/ublk_cmd.h>
 
@@ -19,13 +34,15 @@ struct dn_ublk_dev;
 struct dn_ublk_queue;
 
 struct dn_ublk_params {
-	uint64_t size;		/* bytes */
-	uint8_t lbs_shift;	/* logical block size = 1 << lbs_shift */
-	uint32_t max_io_bytes;	/* from MDTS */
-	uint16_t nr_queues;	/* one per NVMe I/O queue */
-	uint16_t queue_depth;
+	uint64_t size;		/* bytes, a multiple of the logical block size */
+	uint8_t lbs_shift;	/* logical block size = 1 << lbs_shift, 9..12 */
+	uint32_t max_io_bytes;	/* from MDTS; rounded down to a page multiple, >= 4096 */
+	uint16_t nr_queues;	/* one per NVMe I/O queue; the kernel may grant fewer */
+	uint16_t queue_depth;	/* 1..4096 */
 	bool read_only, flush, discard, write_zeroes;
 	int dev_id;		/* -1: the kernel picks */
+	/* Optional, 512-byte sectors; 0: default. Used only with discard / write_zeroes. */
+	uint32_t max_discard_sectors, max_write_zeroes_sectors;
 };
 
 struct dn_ublk_ops {
@@ -40,18 +57,41 @@ struct dn_ublk_ops {
 	/*
 	 * Required. Queue thread. Start one I/O (iod: op, flags, start_sector, nr_sectors) whose
 	 * data is at buf; finish it with dn_ublk_complete() on the same thread, now or later.
+	 * The library has checked the descriptor (known op, within the device, READ/WRITE no
+	 * larger than max_io_bytes); ublk_wire.h's dn_ublk_io_decode() gives it in bytes.
 	 */
 	void (*queue_io)(struct dn_ublk_queue *q, uint16_t tag, const struct ublksrv_io_desc *iod,
 			 void *buf);
+	/* Optional. Queue thread, once after each dn_ublk_queue_notify() (calls may merge). */
+	void (*notify)(struct dn_ublk_queue *q);
+	/*
+	 * Optional. Queue thread, once, when dn_ublk_stop_and_delete() begins: complete (with
+	 * data or an error) every I/O the backend holds, and new ones promptly from now on;
+	 * the kernel waits for all in-flight I/O before it lets the device go.
+	 */
+	void (*stop_queue)(struct dn_ublk_queue *q);
 };
 
+/*
+ * ADD_DEV + SET_PARAMS; the device exists (/dev/ublkcN) but has no block device yet.
+ * Errors: -EINVAL bad params, -ENOENT/-ENODEV no ublk in the kernel (ublk_drv not loaded),
+ * -EPERM/-EACCES not root, -EEXIST dev_id taken, else what the kernel said.
+ */
 int dn_ublk_create(const struct dn_ublk_params *p, const struct dn_ublk_ops *ops, void *priv,
 		   struct dn_ublk_dev **out);
 /* Start queue threads and the device; returns once /dev/ublkbN exists. */
 int dn_ublk_start(struct dn_ublk_dev *dev);
+/* STOP_DEV (waits for in-flight I/O, see stop_queue), join the queues, DEL_DEV, free. */
 void dn_ublk_stop_and_delete(struct dn_ublk_dev *dev);
 int dn_ublk_dev_id(const struct dn_ublk_dev *dev);
 void *dn_ublk_priv(const struct dn_ublk_dev *dev);
+uint16_t dn_ublk_nr_queues(const struct dn_ublk_dev *dev);
+uint16_t dn_ublk_queue_depth(const struct dn_ublk_dev *dev);
+uint32_t dn_ublk_max_io_bytes(const struct dn_ublk_dev *dev);
+struct dn_ublk_queue *dn_ublk_queue(struct dn_ublk_dev *dev, uint16_t q_id);
+
+/* Any thread: have ops->notify run on q's thread soon. Async-signal-safe. */
+void dn_ublk_queue_notify(struct dn_ublk_queue *q);
 
 /* Queue-thread helpers for backends */
 struct io_uring *dn_ublk_queue_ring(struct dn_ublk_queue *q);
@@ -59,7 +99,8 @@ uint16_t dn_ublk_queue_id(const struct dn_ublk_queue *q);
 struct dn_ublk_dev *dn_ublk_queue_dev(struct dn_ublk_queue *q);
 void *dn_ublk_queue_priv(struct dn_ublk_queue *q);
 void dn_ublk_queue_set_priv(struct dn_ublk_queue *q, void *priv);
-/* res: bytes done (>= 0) or -errno */
+void *dn_ublk_queue_buf(struct dn_ublk_queue *q, uint16_t tag);
+/* res: bytes done (>= 0) or -errno. A READ that returns 0 bytes fails with -EIO. */
 void dn_ublk_complete(struct dn_ublk_queue *q, uint16_t tag, int res);
 
 #endif

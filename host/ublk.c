@@ -1,0 +1,688 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The ublk server: device lifetime through /dev/ublk-control (ADD_DEV, SET_PARAMS, START_DEV,
+ * STOP_DEV, DEL_DEV as uring_cmds on a small SQE128 ring) and one thread per hardware queue
+ * that keeps a FETCH/COMMIT_AND_FETCH uring_cmd outstanding for every tag of its queue and
+ * hands each request to the backend (dn_ublk_ops).
+ *
+ * A tag's command is either with the kernel (waiting for a request), with the backend (a
+ * request being served), or dead (aborted by STOP_DEV or failed). A queue thread ends when
+ * all its tags are dead; the kernel aborts them only after every request completed, so a
+ * backend may hold requests for as long as it needs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "host/ublk.h"
+#include "host/ublk_wire.h"
+
+#define UBLK_CTRL_PATH "/dev/ublk-control"
+#define UBLK_NODE_WAIT_MS 5000 /* devtmpfs makes nodes synchronously; udev may rename */
+
+enum tag_state {
+	TAG_KERNEL,	/* FETCH or COMMIT_AND_FETCH outstanding */
+	TAG_BACKEND,	/* request handed to ops->queue_io, not completed yet */
+	TAG_DEAD,	/* aborted by the kernel (stop) or failed */
+};
+
+struct dn_ublk_tag {
+	struct dn_event ev;
+	struct dn_ublk_queue *q;
+	uint16_t tag;
+	uint8_t state;
+};
+
+struct dn_ublk_queue {
+	struct dn_ublk_dev *dev;
+	uint16_t id;
+	pthread_t thread;
+	bool thread_started;
+	bool ring_ready;
+	struct io_uring ring;
+	const struct ublksrv_io_desc *descs; /* shared with the kernel, read-only */
+	size_t descs_len;
+	char *bufs;
+	size_t bufs_len;
+	struct dn_ublk_tag *tags;
+	uint16_t nr_dead;
+	/* cross-thread wakeup: an eventfd read kept outstanding on the ring */
+	int efd;
+	uint64_t efd_val;
+	struct dn_event efd_ev;
+	atomic_bool stopping;
+	bool stop_called;
+	void *priv;
+};
+
+struct dn_ublk_dev {
+	struct dn_ublk_params p; /* as granted: nr_queues, queue_depth, max_io_bytes, dev_id */
+	const struct dn_ublk_ops *ops;
+	void *priv;
+	int ctrl_fd;
+	struct io_uring ctrl_ring;
+	int cdev_fd;
+	long page_size;
+	struct dn_ublk_queue *queues;
+	bool started;
+	/* queue threads report their setup here before dn_ublk_start() sends START_DEV */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint16_t nr_reported;
+	int setup_err;
+};
+
+/* ---- control commands ---- */
+
+static int ctrl_cmd(struct dn_ublk_dev *dev, uint32_t op, uint32_t dev_id, void *buf,
+		    uint16_t len, uint64_t data0)
+{
+	struct ublksrv_ctrl_cmd c = {
+		.dev_id = dev_id,
+		.queue_id = (uint16_t)-1,
+		.len = len,
+		.addr = (uint64_t)(uintptr_t)buf,
+		.data = {data0},
+	};
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	sqe = io_uring_get_sqe(&dev->ctrl_ring);
+	if (!sqe)
+		return -EBUSY;
+	dn_ublk_prep_ctrl_cmd(sqe, dev->ctrl_fd, op, &c);
+	ret = io_uring_submit(&dev->ctrl_ring);
+	if (ret < 0)
+		return ret;
+	/* START_DEV and STOP_DEV block in the kernel until the queues are ready / drained */
+	do
+		ret = io_uring_wait_cqe(&dev->ctrl_ring, &cqe);
+	while (ret == -EINTR);
+	if (ret < 0)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(&dev->ctrl_ring, cqe);
+	return ret;
+}
+
+static int dev_ctrl_cmd(struct dn_ublk_dev *dev, uint32_t op, void *buf, uint16_t len,
+			uint64_t data0)
+{
+	return ctrl_cmd(dev, op, (uint32_t)dev->p.dev_id, buf, len, data0);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Wait for a device node: devtmpfs creates it, but a udev rule may still be renaming it. */
+static int wait_node(const char *path, bool chr)
+{
+	struct stat st;
+	int waited;
+
+	for (waited = 0; waited < UBLK_NODE_WAIT_MS; waited += 10) {
+		if (!stat(path, &st) && (chr ? S_ISCHR(st.st_mode) : S_ISBLK(st.st_mode)))
+			return 0;
+		sleep_ms(10);
+	}
+	return -ENODEV;
+}
+
+/* ---- queue thread ---- */
+
+static inline struct io_uring_sqe *queue_sqe(struct dn_ublk_queue *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	if (!sqe) {
+		/* SQ full: push what is queued to the kernel, then there is room */
+		io_uring_submit(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring);
+	}
+	return sqe;
+}
+
+static void tag_done(struct dn_event *ev, const struct io_uring_cqe *cqe);
+
+static int tag_queue_cmd(struct dn_ublk_queue *q, uint16_t tag, uint32_t op, int32_t res)
+{
+	struct dn_ublk_tag *t = &q->tags[tag];
+	struct io_uring_sqe *sqe = queue_sqe(q);
+
+	if (!sqe)
+		return -EBUSY;
+	dn_ublk_prep_io_cmd(sqe, q->dev->cdev_fd, op, q->id, tag, res,
+			    (uint64_t)(uintptr_t)(q->bufs + (size_t)tag * q->dev->p.max_io_bytes));
+	dn_event_set(sqe, &t->ev);
+	t->state = TAG_KERNEL;
+	return 0;
+}
+
+static void tag_kill(struct dn_ublk_queue *q, struct dn_ublk_tag *t)
+{
+	t->state = TAG_DEAD;
+	q->nr_dead++;
+}
+
+void dn_ublk_complete(struct dn_ublk_queue *q, uint16_t tag, int res)
+{
+	struct dn_ublk_tag *t = &q->tags[tag];
+
+	if (t->state != TAG_BACKEND) {
+		dn_err("ublk%d q%u: tag %u completed twice or never started", q->dev->p.dev_id,
+		       q->id, tag);
+		return;
+	}
+	if (tag_queue_cmd(q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res)) {
+		/* cannot happen with a ring sized for the queue; the request would hang */
+		dn_err("ublk%d q%u: no SQE to commit tag %u", q->dev->p.dev_id, q->id, tag);
+		tag_kill(q, t);
+	}
+}
+
+/* A FETCH or COMMIT_AND_FETCH finished: a new request for this tag, or the end. */
+static void tag_done(struct dn_event *ev, const struct io_uring_cqe *cqe)
+{
+	struct dn_ublk_tag *t = container_of(ev, struct dn_ublk_tag, ev);
+	struct dn_ublk_queue *q = t->q;
+	struct dn_ublk_dev *dev = q->dev;
+	struct ublksrv_io_desc iod;
+	struct dn_ublk_io io;
+	int ret;
+
+	if (cqe->res != UBLK_IO_RES_OK) {
+		if (cqe->res != UBLK_IO_RES_ABORT)
+			dn_err("ublk%d q%u tag %u: io command failed: %s", dev->p.dev_id, q->id,
+			       t->tag, strerror(-cqe->res));
+		tag_kill(q, t);
+		return;
+	}
+	t->state = TAG_BACKEND;
+	/* one copy, so what we check is what the backend sees */
+	iod = q->descs[t->tag];
+	ret = dn_ublk_io_decode(&iod, dev->p.size, dev->p.max_io_bytes, &io);
+	if (ret) {
+		dn_warn("ublk%d q%u tag %u: bad descriptor op_flags %#x sector %llu nr %u",
+			dev->p.dev_id, q->id, t->tag, iod.op_flags,
+			(unsigned long long)iod.start_sector, iod.nr_sectors);
+		dn_ublk_complete(q, t->tag, ret == -EOPNOTSUPP ? -EOPNOTSUPP : -EIO);
+		return;
+	}
+	dev->ops->queue_io(q, t->tag, &iod, q->bufs + (size_t)t->tag * dev->p.max_io_bytes);
+}
+
+static void efd_arm(struct dn_ublk_queue *q)
+{
+	struct io_uring_sqe *sqe = queue_sqe(q);
+
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, q->efd, &q->efd_val, sizeof(q->efd_val), 0);
+	dn_event_set(sqe, &q->efd_ev);
+}
+
+static void efd_done(struct dn_event *ev, const struct io_uring_cqe *cqe)
+{
+	struct dn_ublk_queue *q = container_of(ev, struct dn_ublk_queue, efd_ev);
+	const struct dn_ublk_ops *ops = q->dev->ops;
+
+	if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -EAGAIN) {
+		dn_err("ublk%d q%u: eventfd read: %s", q->dev->p.dev_id, q->id,
+		       strerror(-cqe->res));
+		return;
+	}
+	if (atomic_load(&q->stopping) && !q->stop_called) {
+		q->stop_called = true;
+		if (ops->stop_queue)
+			ops->stop_queue(q);
+	}
+	if (ops->notify)
+		ops->notify(q);
+	efd_arm(q);
+}
+
+static int queue_ring_init(struct dn_ublk_queue *q)
+{
+	unsigned int depth = q->dev->p.queue_depth;
+	struct io_uring_params prm;
+	int ret;
+
+	/*
+	 * Room for a command per tag plus the backend's own requests. Created on the queue
+	 * thread, which is the only submitter, so the kernel can run completions as deferred
+	 * task work when we wait (what ublk's own selftest server does).
+	 */
+	memset(&prm, 0, sizeof(prm));
+	prm.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+		    IORING_SETUP_DEFER_TASKRUN;
+	prm.cq_entries = 4 * depth;
+	ret = io_uring_queue_init_params(2 * depth, &q->ring, &prm);
+	if (ret == -EINVAL) {
+		memset(&prm, 0, sizeof(prm));
+		prm.flags = IORING_SETUP_CQSIZE;
+		prm.cq_entries = 4 * depth;
+		ret = io_uring_queue_init_params(2 * depth, &q->ring, &prm);
+	}
+	return ret;
+}
+
+static int queue_setup(struct dn_ublk_queue *q)
+{
+	struct dn_ublk_dev *dev = q->dev;
+	void *descs;
+	uint16_t t;
+	int ret;
+
+	ret = queue_ring_init(q);
+	if (ret)
+		return ret;
+	q->ring_ready = true;
+
+	q->descs_len = dn_ublk_desc_len(dev->p.queue_depth, dev->page_size);
+	descs = mmap(NULL, q->descs_len, PROT_READ, MAP_SHARED | MAP_POPULATE, dev->cdev_fd,
+		     dn_ublk_desc_offset(q->id, dev->page_size));
+	if (descs == MAP_FAILED)
+		return -errno;
+	q->descs = descs;
+
+	q->efd_ev.cb = efd_done;
+	efd_arm(q);
+
+	if (dev->ops->init_queue) {
+		ret = dev->ops->init_queue(q, q->bufs, q->bufs_len);
+		if (ret)
+			return ret;
+	}
+	for (t = 0; t < dev->p.queue_depth; t++) {
+		q->tags[t].ev.cb = tag_done;
+		q->tags[t].q = q;
+		q->tags[t].tag = t;
+		ret = tag_queue_cmd(q, t, UBLK_U_IO_FETCH_REQ, 0);
+		if (ret)
+			return ret;
+	}
+	ret = io_uring_submit(&q->ring);
+	if (ret < 0)
+		return ret;
+	/* uring_cmd is issued inline: a rejected FETCH has its CQE already */
+	dn_event_dispatch(&q->ring);
+	return q->nr_dead ? -EIO : 0;
+}
+
+static void queue_teardown(struct dn_ublk_queue *q)
+{
+	if (q->ring_ready) {
+		io_uring_queue_exit(&q->ring); /* cancels whatever is still outstanding */
+		q->ring_ready = false;
+	}
+	if (q->descs) {
+		/* the mapping pins /dev/ublkcN, which DEL_DEV waits for */
+		munmap((void *)q->descs, q->descs_len);
+		q->descs = NULL;
+	}
+}
+
+static void queue_report(struct dn_ublk_queue *q, int err)
+{
+	struct dn_ublk_dev *dev = q->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	if (err && !dev->setup_err)
+		dev->setup_err = err;
+	dev->nr_reported++;
+	pthread_cond_broadcast(&dev->cond);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void *queue_thread(void *arg)
+{
+	struct dn_ublk_queue *q = arg;
+	struct dn_ublk_dev *dev = q->dev;
+	char name[16];
+	int ret;
+
+	snprintf(name, sizeof(name), "ublk%d-q%u", dev->p.dev_id, q->id);
+	pthread_setname_np(pthread_self(), name);
+
+	ret = queue_setup(q);
+	if (ret)
+		dn_err("ublk%d q%u: setup: %s", dev->p.dev_id, q->id, strerror(-ret));
+	queue_report(q, ret);
+	if (ret)
+		goto out_teardown;
+
+	while (q->nr_dead < dev->p.queue_depth) {
+		ret = io_uring_submit_and_wait(&q->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			/* closing the ring cancels our commands; the kernel then stops the device */
+			dn_err("ublk%d q%u: io_uring: %s", dev->p.dev_id, q->id, strerror(-ret));
+			break;
+		}
+		dn_event_dispatch(&q->ring);
+	}
+	if (dev->ops->exit_queue)
+		dev->ops->exit_queue(q);
+out_teardown:
+	queue_teardown(q);
+	return NULL;
+}
+
+/* ---- device ---- */
+
+static void queues_free(struct dn_ublk_dev *dev)
+{
+	uint16_t i;
+
+	for (i = 0; i < dev->p.nr_queues; i++) {
+		struct dn_ublk_queue *q = &dev->queues[i];
+
+		if (!q->dev)
+			continue; /* allocation stopped before this one */
+		if (q->bufs)
+			munmap(q->bufs, q->bufs_len);
+		if (q->efd >= 0)
+			close(q->efd);
+		free(q->tags);
+	}
+	free(dev->queues);
+	dev->queues = NULL;
+}
+
+static int queues_alloc(struct dn_ublk_dev *dev)
+{
+	uint16_t i;
+
+	dev->queues = calloc(dev->p.nr_queues, sizeof(*dev->queues));
+	if (!dev->queues)
+		return -ENOMEM;
+	for (i = 0; i < dev->p.nr_queues; i++) {
+		struct dn_ublk_queue *q = &dev->queues[i];
+		void *bufs;
+
+		q->dev = dev;
+		q->id = i;
+		q->efd = -1;
+		atomic_init(&q->stopping, false);
+		q->tags = calloc(dev->p.queue_depth, sizeof(*q->tags));
+		if (!q->tags)
+			goto out_free;
+		/* lives as long as the queue struct, so notify never races a close */
+		q->efd = eventfd(0, EFD_CLOEXEC);
+		if (q->efd < 0)
+			goto out_free;
+		/* one page-aligned area per queue, so a backend registers it once */
+		q->bufs_len = (size_t)dev->p.queue_depth * dev->p.max_io_bytes;
+		bufs = mmap(NULL, q->bufs_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+		if (bufs == MAP_FAILED)
+			goto out_free;
+		q->bufs = bufs;
+	}
+	return 0;
+
+out_free:
+	queues_free(dev);
+	return -ENOMEM;
+}
+
+int dn_ublk_create(const struct dn_ublk_params *p, const struct dn_ublk_ops *ops, void *priv,
+		   struct dn_ublk_dev **out)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params params;
+	struct dn_ublk_dev *dev;
+	char path[32];
+	int ret;
+
+	if (!ops || !ops->queue_io || !out)
+		return -EINVAL;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->page_size = sysconf(_SC_PAGESIZE);
+	ret = dn_ublk_params_check(p, dev->page_size);
+	if (ret)
+		goto out_free_dev;
+	dev->p = *p;
+	dev->p.max_io_bytes = dn_ublk_effective_max_io(p->max_io_bytes, dev->page_size);
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->cdev_fd = -1;
+	pthread_mutex_init(&dev->lock, NULL);
+	pthread_cond_init(&dev->cond, NULL);
+
+	dev->ctrl_fd = open(UBLK_CTRL_PATH, O_RDWR | O_CLOEXEC);
+	if (dev->ctrl_fd < 0) {
+		ret = -errno;
+		goto out_destroy_sync;
+	}
+	ret = io_uring_queue_init(4, &dev->ctrl_ring, IORING_SETUP_SQE128);
+	if (ret)
+		goto out_close_ctrl;
+
+	dn_ublk_build_dev_info(&dev->p, dev->p.max_io_bytes, &info);
+	ret = ctrl_cmd(dev, UBLK_U_CMD_ADD_DEV, info.dev_id, &info, sizeof(info), 0);
+	if (ret)
+		goto out_exit_ring;
+	/* what the driver granted: an id, and at most one queue per CPU */
+	dev->p.dev_id = (int)info.dev_id;
+	dev->p.nr_queues = info.nr_hw_queues;
+	dev->p.queue_depth = info.queue_depth;
+	dev->p.max_io_bytes = info.max_io_buf_bytes;
+	if (dev->p.nr_queues != p->nr_queues)
+		dn_notice("ublk%d: kernel granted %u of %u queues", dev->p.dev_id,
+			  dev->p.nr_queues, p->nr_queues);
+
+	dn_ublk_build_params(&dev->p, dev->p.max_io_bytes, &params);
+	ret = dev_ctrl_cmd(dev, UBLK_U_CMD_SET_PARAMS, &params, sizeof(params), 0);
+	if (ret)
+		goto out_del_dev;
+
+	ret = queues_alloc(dev);
+	if (ret)
+		goto out_del_dev;
+
+	snprintf(path, sizeof(path), "/dev/ublkc%d", dev->p.dev_id);
+	ret = wait_node(path, true);
+	if (ret)
+		goto out_free_queues;
+	dev->cdev_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (dev->cdev_fd < 0) {
+		ret = -errno;
+		goto out_free_queues;
+	}
+	*out = dev;
+	return 0;
+
+out_free_queues:
+	queues_free(dev);
+out_del_dev:
+	dev_ctrl_cmd(dev, UBLK_U_CMD_DEL_DEV, NULL, 0, 0);
+out_exit_ring:
+	io_uring_queue_exit(&dev->ctrl_ring);
+out_close_ctrl:
+	close(dev->ctrl_fd);
+out_destroy_sync:
+	pthread_cond_destroy(&dev->cond);
+	pthread_mutex_destroy(&dev->lock);
+out_free_dev:
+	free(dev);
+	return ret;
+}
+
+/* Wake every queue for stop_queue, have the kernel drain and abort, and join the threads. */
+static void queues_stop(struct dn_ublk_dev *dev)
+{
+	uint16_t i;
+	int ret;
+
+	for (i = 0; i < dev->p.nr_queues; i++) {
+		atomic_store(&dev->queues[i].stopping, true);
+		dn_ublk_queue_notify(&dev->queues[i]);
+	}
+	ret = dev_ctrl_cmd(dev, UBLK_U_CMD_STOP_DEV, NULL, 0, 0);
+	if (ret)
+		dn_err("ublk%d: STOP_DEV: %s", dev->p.dev_id, strerror(-ret));
+	for (i = 0; i < dev->p.nr_queues; i++) {
+		if (dev->queues[i].thread_started) {
+			pthread_join(dev->queues[i].thread, NULL);
+			dev->queues[i].thread_started = false;
+		}
+	}
+}
+
+int dn_ublk_start(struct dn_ublk_dev *dev)
+{
+	sigset_t all, old;
+	char path[32];
+	uint16_t i;
+	int ret = 0;
+
+	if (dev->started)
+		return -EALREADY;
+	/* signals are for the application's own threads, never a queue's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < dev->p.nr_queues; i++) {
+		ret = -pthread_create(&dev->queues[i].thread, NULL, queue_thread,
+				      &dev->queues[i]);
+		if (ret)
+			break;
+		dev->queues[i].thread_started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	pthread_mutex_lock(&dev->lock);
+	while (dev->nr_reported < i)
+		pthread_cond_wait(&dev->cond, &dev->lock);
+	if (!ret)
+		ret = dev->setup_err;
+	pthread_mutex_unlock(&dev->lock);
+	if (ret)
+		goto out_stop;
+
+	ret = dev_ctrl_cmd(dev, UBLK_U_CMD_START_DEV, NULL, 0, (uint64_t)getpid());
+	if (ret)
+		goto out_stop;
+	dev->started = true;
+	snprintf(path, sizeof(path), "/dev/ublkb%d", dev->p.dev_id);
+	ret = wait_node(path, false);
+	if (ret)
+		dn_warn("ublk%d: %s did not appear", dev->p.dev_id, path);
+	return 0;
+
+out_stop:
+	dn_err("ublk%d: start: %s", dev->p.dev_id, strerror(-ret));
+	/* STOP_DEV on a device that never went live only aborts the queued FETCHes */
+	queues_stop(dev);
+	return ret;
+}
+
+void dn_ublk_stop_and_delete(struct dn_ublk_dev *dev)
+{
+	int ret;
+
+	if (!dev)
+		return;
+	if (dev->started) {
+		queues_stop(dev);
+		dev->started = false;
+	}
+	close(dev->cdev_fd);
+	queues_free(dev);
+	ret = dev_ctrl_cmd(dev, UBLK_U_CMD_DEL_DEV, NULL, 0, 0);
+	if (ret)
+		dn_err("ublk%d: DEL_DEV: %s", dev->p.dev_id, strerror(-ret));
+	io_uring_queue_exit(&dev->ctrl_ring);
+	close(dev->ctrl_fd);
+	pthread_cond_destroy(&dev->cond);
+	pthread_mutex_destroy(&dev->lock);
+	free(dev);
+}
+
+void dn_ublk_queue_notify(struct dn_ublk_queue *q)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	/* EAGAIN (counter full) still leaves the reader woken */
+	n = write(q->efd, &one, sizeof(one));
+	(void)n;
+}
+
+int dn_ublk_dev_id(const struct dn_ublk_dev *dev)
+{
+	return dev->p.dev_id;
+}
+
+void *dn_ublk_priv(const struct dn_ublk_dev *dev)
+{
+	return dev->priv;
+}
+
+uint16_t dn_ublk_nr_queues(const struct dn_ublk_dev *dev)
+{
+	return dev->p.nr_queues;
+}
+
+uint16_t dn_ublk_queue_depth(const struct dn_ublk_dev *dev)
+{
+	return dev->p.queue_depth;
+}
+
+uint32_t dn_ublk_max_io_bytes(const struct dn_ublk_dev *dev)
+{
+	return dev->p.max_io_bytes;
+}
+
+struct dn_ublk_queue *dn_ublk_queue(struct dn_ublk_dev *dev, uint16_t q_id)
+{
+	return q_id < dev->p.nr_queues ? &dev->queues[q_id] : NULL;
+}
+
+struct io_uring *dn_ublk_queue_ring(struct dn_ublk_queue *q)
+{
+	return &q->ring;
+}
+
+uint16_t dn_ublk_queue_id(const struct dn_ublk_queue *q)
+{
+	return q->id;
+}
+
+struct dn_ublk_dev *dn_ublk_queue_dev(struct dn_ublk_queue *q)
+{
+	return q->dev;
+}
+
+void *dn_ublk_queue_priv(struct dn_ublk_queue *q)
+{
+	return q->priv;
+}
+
+void dn_ublk_queue_set_priv(struct dn_ublk_queue *q, void *priv)
+{
+	q->priv = priv;
+}
+
+void *dn_ublk_queue_buf(struct dn_ublk_queue *q, uint16_t tag)
+{
+	return q->bufs + (size_t)tag * q->dev->p.max_io_bytes;
+}
