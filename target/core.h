@@ -66,6 +66,7 @@ struct dn_tgt_queue {
 	uint16_t size;			/* entries (sqsize + 1) */
 	uint16_t sqhd;
 	char peer_addr[64];		/* for log lines */
+	uint32_t core_flags;		/* owned by the core (dn_tgt_queue_init() clears it) */
 };
 
 /* Embedded in the transport's request object; buffers preallocated and registered. */

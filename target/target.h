@@ -121,6 +121,15 @@ size_t dn_tgt_nr_ports(void);
 struct dn_tgt_port *dn_tgt_port_at(size_t i);
 
 /*
+ * Data buffers: req->data must be aligned to 4096 bytes and hold DN_TGT_MAX_XFER bytes so the
+ * backends can use O_DIRECT on it (an unaligned buffer, e.g. in-capsule data left in the
+ * receive buffer, still works: the backend then uses a buffered descriptor).
+ *
+ * Queue lifecycle: dn_tgt_queue_init() -> capsules (dn_req_init() ...) -> the core calls
+ * ops->delete_queue() exactly once (controller teardown, or dn_tgt_queue_lost() from the
+ * transport, which is also how the transport closes a queue that never connected) -> the
+ * transport drains and calls dn_tgt_queue_destroyed().
+ *
  * Any thread. The transport calls this once for each new queue (after the RDMA CM request
  * was accepted, before the first capsule): qid from the CM private data, size = entries the
  * queue holds (hsqsize + 1), peer for log lines. Every initialised queue must end with

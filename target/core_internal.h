@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the target core: subsystems, namespaces and controllers, the control lock, and the
+ * functions the core's files call in each other. Transports and backends see only
+ * target/core.h and target/target.h.
+ */
+#ifndef DISNVME_TARGET_CORE_INTERNAL_H
+#define DISNVME_TARGET_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "target/core.h"
+#include "target/target.h"
+
+#define DN_TGT_CNTLID_MIN 1		/* dynamic controller IDs */
+#define DN_TGT_CNTLID_MAX 0xffef
+#define DN_TGT_MAX_NSID 1024		/* Identify NN and MNAN */
+#define DN_TGT_AERL 4			/* AERs held per controller (Identify AERL + 1) */
+#define DN_TGT_ERR_LOG_SLOTS 8		/* error log entries kept per controller (ELPE + 1) */
+#define DN_TGT_DISC_KATO_MS 120000	/* discovery controller connected with KATO 0 */
+#define DN_TGT_KAS 10			/* keep-alive granularity: 100 ms units, so 1 s */
+#define DN_TGT_CAP_TO 15		/* CAP.TO: 500 ms units the host waits for RDY */
+#define DN_TGT_VS 0x00010300u		/* NVMe 1.3 */
+#define DN_TGT_FR "0.1"
+#define DN_TGT_MDTS 5			/* 2^5 * 4 KiB (CAP.MPSMIN) = DN_TGT_MAX_XFER */
+_Static_assert((4096u << DN_TGT_MDTS) == DN_TGT_MAX_XFER, "MDTS matches DN_TGT_MAX_XFER");
+
+/* dn_tgt_queue.core_flags */
+#define DN_QF_DELETING (1u << 0)	/* ops->delete_queue was called */
+
+struct dn_tgt_subsys;
+
+/* A namespace: one backend object. Counters are updated by poll-group threads. */
+struct dn_tgt_ns {
+	struct dn_tgt_subsys *subsys;
+	uint32_t nsid;
+	char *path;
+	bool read_only;
+	const struct dn_tgt_backend_ops *be;
+	/* filled by be->open() */
+	uint64_t nlbas;
+	uint8_t lba_shift;
+	uint8_t dlfeat;			/* Identify Namespace DLFEAT the backend can honour */
+	_Atomic bool wz_punch;		/* write zeroes falls back to punching holes */
+	int fd;				/* O_DIRECT when possible, else buffered */
+	int fd_buffered;		/* for buffers O_DIRECT cannot take; == fd when buffered */
+	uint32_t dio_align;		/* alignment O_DIRECT needs, 0 when fd is buffered */
+	bool is_blkdev;
+	uint32_t pt_nsid;		/* passthrough: the device's namespace id */
+	uint8_t nguid[16];
+	uint8_t uuid[16];
+	uint8_t eui64[8];
+	/* SMART counters */
+	_Atomic uint64_t units_read, units_written;	/* 512-byte units */
+	_Atomic uint64_t read_cmds, write_cmds;
+};
+
+/* What a host may do in a subsystem. */
+struct dn_tgt_subsys {
+	char nqn[NVME_NQN_LENGTH];
+	char serial[21];
+	char model[41];
+	bool is_discovery;
+	bool allow_any_host;
+	char (*hosts)[NVME_NQN_LENGTH];
+	size_t nr_hosts;
+	/* namespaces by nsid; the pointer is read by poll-group threads without the lock */
+	struct dn_tgt_ns *_Atomic ns[DN_TGT_MAX_NSID + 1];
+	struct dn_tgt_ctrl *ctrls;	/* under dn_tgt.lock */
+	uint16_t next_cntlid;
+};
+
+struct dn_tgt_err_entry {
+	uint64_t count;
+	uint16_t sqid, cid, status;
+	uint32_t nsid;
+	uint64_t lba;
+};
+
+/* A controller: one host's association with one subsystem; all fields under dn_tgt.lock
+ * unless said otherwise. */
+struct dn_tgt_ctrl {
+	struct dn_tgt_subsys *subsys;
+	struct dn_tgt_ctrl *next;	/* in subsys->ctrls */
+	struct dn_tgt_port *port;
+	uint16_t cntlid;
+	char hostnqn[NVME_NQN_LENGTH];
+	uint8_t hostid[16];
+	char peer[64];
+	uint32_t cc, csts;
+	bool dying;
+	/* queues by qid; nr_queues counts the non-NULL ones */
+	struct dn_tgt_queue *queues[1 + DN_TGT_MAX_IO_QUEUES];
+	unsigned int nr_queues;
+	unsigned int msgs_in_flight;	/* dn_pg_send_msg() calls not yet run */
+	uint16_t nr_io_queues;		/* granted by Set Features Number of Queues */
+	/* keep-alive */
+	uint32_t kato_ms;
+	uint64_t ka_last_ms;		/* monotonic: last Keep Alive or traffic seen */
+	_Atomic bool ka_traffic;	/* poll-group threads set it; the tick clears it */
+	/* asynchronous events */
+	uint32_t aen_cfg;		/* Set Features Asynchronous Event Configuration */
+	struct dn_tgt_req *aer[DN_TGT_AERL];
+	unsigned int nr_aer;
+	uint32_t aen_pending[8];	/* CQE DW0 values waiting for an AER */
+	unsigned int nr_aen_pending;
+	uint32_t aen_masked;		/* 1 << log page id: sent, until that log is read */
+	uint32_t changed_ns[DN_TGT_MAX_NSID];
+	unsigned int nr_changed_ns;	/* > DN_TGT_MAX_NSID: overflowed */
+	/* errors, any thread, under err_lock (errors are rare, the I/O path does not lock) */
+	pthread_mutex_t err_lock;
+	uint64_t err_count;
+	struct dn_tgt_err_entry err_log[DN_TGT_ERR_LOG_SLOTS];
+	/* Features the host sets and reads back */
+	uint32_t feat_arbitration, feat_power_mgmt, feat_temp_thresh, feat_err_recovery;
+};
+
+/* Process-wide state of the core. */
+struct dn_tgt_state {
+	pthread_mutex_t lock;		/* control plane: subsystems, controllers, AEN state */
+	struct dn_tgt_port *ports;
+	size_t nr_ports;
+	struct dn_tgt_subsys **subsys;	/* [0] is the discovery subsystem */
+	size_t nr_subsys;
+	uint64_t disc_genctr;
+	_Atomic unsigned int live_queues;
+	uint64_t start_ms;
+};
+
+extern struct dn_tgt_state dn_tgt;
+
+/* ctrl.c */
+uint64_t dn_tgt_now_ms(void);
+struct dn_tgt_ctrl *dn_tgt_ctrl_create(struct dn_tgt_subsys *subsys, struct dn_tgt_queue *q,
+				       const struct nvmf_connect_data *d, uint32_t kato_ms);
+void dn_tgt_ctrl_kill(struct dn_tgt_ctrl *ctrl, const char *why);
+void dn_tgt_ctrl_kill_locked(struct dn_tgt_ctrl *ctrl, const char *why,
+			     struct dn_tgt_queue **del, unsigned int *nr_del);
+void dn_tgt_ctrl_record_error(struct dn_tgt_req *req, nvme_status_t status);
+void dn_tgt_ctrl_add_aen(struct dn_tgt_ctrl *ctrl, uint8_t type, uint8_t info, uint8_t lid);
+void dn_tgt_ctrl_ns_changed(struct dn_tgt_ctrl *ctrl, uint32_t nsid);
+void dn_tgt_ctrl_kick_aen(struct dn_tgt_ctrl *ctrl);
+void dn_tgt_ctrl_aer_abort_all(struct dn_tgt_ctrl *ctrl);
+
+/* subsys.c */
+struct dn_tgt_subsys *dn_tgt_subsys_find(const char *nqn);
+bool dn_tgt_subsys_host_allowed(const struct dn_tgt_subsys *s, const char *hostnqn);
+static inline struct dn_tgt_ns *dn_tgt_ns_lookup(struct dn_tgt_subsys *s, uint32_t nsid)
+{
+	if (nsid == 0 || nsid > DN_TGT_MAX_NSID)
+		return NULL;
+	return atomic_load_explicit(&s->ns[nsid], memory_order_acquire);
+}
+void dn_tgt_derive_ids(const char *subnqn, uint32_t nsid, uint8_t nguid[16], uint8_t uuid[16],
+		       uint8_t eui64[8]);
+const struct dn_tgt_backend_ops *dn_tgt_backend_for(const char *path);
+
+/* Command parsers: return 0 with req->execute/dir/data_len set, or the status to fail with. */
+nvme_status_t dn_tgt_parse_fabrics(struct dn_tgt_req *req);
+nvme_status_t dn_tgt_parse_admin(struct dn_tgt_req *req);
+nvme_status_t dn_tgt_parse_io(struct dn_tgt_req *req);
+nvme_status_t dn_tgt_parse_discovery_admin(struct dn_tgt_req *req);
+
+/* admin_cmd.c, shared with discovery_ctrl.c */
+void dn_tgt_fill_id_ctrl_common(struct dn_tgt_req *req, struct nvme_id_ctrl *id);
+void dn_tgt_copy_padded(char *dst, size_t n, const char *src);
+uint64_t dn_tgt_log_offset(const struct nvme_sqe *sqe);
+void dn_tgt_exec_keep_alive(struct dn_tgt_req *req);
+void dn_tgt_exec_aer(struct dn_tgt_req *req);
+nvme_status_t dn_tgt_parse_get_log(struct dn_tgt_req *req);
+nvme_status_t dn_tgt_parse_features(struct dn_tgt_req *req, bool discovery);
+void dn_tgt_exec_features(struct dn_tgt_req *req);
+
+/* discovery_ctrl.c */
+void dn_tgt_exec_disc_log(struct dn_tgt_req *req);
+
+/* backends */
+extern const struct dn_tgt_backend_ops dn_tgt_backend_file;
+extern const struct dn_tgt_backend_ops dn_tgt_backend_passthru;
+
+/* CDW10..CDW15 of a command, in host order. */
+static inline uint32_t dn_sqe_cdw(const struct nvme_sqe *sqe, int n)
+{
+	uint32_t v;
+
+	memcpy(&v, (const uint8_t *)sqe + 40 + 4 * (n - 10), sizeof(v));
+	return le32toh(v);
+}
+
+#endif

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+/*
+ * NVM I/O commands: validation of Read, Write, Compare, Flush, Write Zeroes and Dataset
+ * Management (namespace, write protection, LBA range, MDTS, data length) before the
+ * namespace's backend runs them. No allocation, no locks: this is the I/O path.
+ */
+#include <string.h>
+
+#include "target/core_internal.h"
+
+#define DN_RW_FUA (1u << 30)
+
+static void dn_io_execute(struct dn_tgt_req *req)
+{
+	req->ns->be->submit(req);
+}
+
+static nvme_status_t dn_io_check_lba(const struct dn_tgt_ns *ns, uint64_t slba, uint64_t nlb)
+{
+	if (slba >= ns->nlbas || nlb > ns->nlbas - slba)
+		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE);
+	return 0;
+}
+
+static uint64_t dn_io_slba(const struct nvme_sqe *sqe)
+{
+	return (uint64_t)dn_sqe_cdw(sqe, 11) << 32 | dn_sqe_cdw(sqe, 10);
+}
+
+static nvme_status_t dn_io_parse_rw(struct dn_tgt_req *req, bool write, enum dn_xfer_dir dir)
+{
+	struct dn_tgt_ns *ns = req->ns;
+	uint64_t nlb = (dn_sqe_cdw(req->sqe, 12) & 0xffff) + 1;
+	uint64_t len = nlb << ns->lba_shift;
+	nvme_status_t st;
+
+	if (write && ns->read_only)
+		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_NS_WRITE_PROTECTED);
+	st = dn_io_check_lba(ns, dn_io_slba(req->sqe), nlb);
+	if (st)
+		return st;
+	if (len > DN_TGT_MAX_XFER)
+		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD); /* over MDTS */
+	req->dir = dir;
+	req->data_len = (uint32_t)len;
+	return 0;
+}
+
+nvme_status_t dn_tgt_parse_io(struct dn_tgt_req *req)
+{
+	const struct nvme_sqe *sqe = req->sqe;
+	struct dn_tgt_ns *ns;
+	nvme_status_t st;
+	uint64_t nlb;
+
+	ns = dn_tgt_ns_lookup(req->queue->ctrl->subsys, le32toh(sqe->common.nsid));
+	if (!ns)
+		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_NS);
+	req->ns = ns;
+	req->execute = dn_io_execute;
+
+	switch (sqe->opcode) {
+	case nvme_cmd_read:
+		st = dn_io_parse_rw(req, false, DN_XFER_C2H);
+		if (!st) {
+			atomic_fetch_add_explicit(&ns->read_cmds, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&ns->units_read, req->data_len >> 9,
+						  memory_order_relaxed);
+		}
+		return st;
+	case nvme_cmd_write:
+		st = dn_io_parse_rw(req, true, DN_XFER_H2C);
+		if (!st) {
+			atomic_fetch_add_explicit(&ns->write_cmds, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&ns->units_written, req->data_len >> 9,
+						  memory_order_relaxed);
+		}
+		return st;
+	case nvme_cmd_compare:
+		return dn_io_parse_rw(req, false, DN_XFER_H2C);
+	case nvme_cmd_flush:
+		return 0;
+	case nvme_cmd_write_zeroes:
+		if (ns->read_only)
+			return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_NS_WRITE_PROTECTED);
+		nlb = (dn_sqe_cdw(sqe, 12) & 0xffff) + 1;
+		return dn_io_check_lba(ns, dn_io_slba(sqe), nlb);
+	case nvme_cmd_dsm:
+		/* deallocate writes; attribute-only hints are harmless on read-only data */
+		if (ns->read_only && (dn_sqe_cdw(sqe, 11) & NVME_DSMGMT_AD))
+			return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_NS_WRITE_PROTECTED);
+		req->dir = DN_XFER_H2C;
+		req->data_len = ((dn_sqe_cdw(sqe, 10) & 0xff) + 1) *
+				(uint32_t)sizeof(struct nvme_dsm_range);
+		return 0;
+	}
+	req->ns = NULL;
+	return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
+}

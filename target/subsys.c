@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Subsystems, namespaces and ports: built from a configuration at setup (every backend
+ * opened, or nothing), looked up by Connect, changed by reload, freed at cleanup. Also the
+ * deterministic namespace identifiers derived from subsystem NQN + NSID.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "target/core_internal.h"
+
+/* ---- identifiers ---- */
+
+static uint64_t dn_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+/* FNV-1a over the NQN, the NSID and a tag, finished with a 64-bit mixer: stable forever. */
+static uint64_t dn_id_hash(const char *nqn, uint32_t nsid, uint8_t tag)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; nqn[i]; i++)
+		h = (h ^ (uint8_t)nqn[i]) * 0x100000001b3ull;
+	for (i = 0; i < 4; i++)
+		h = (h ^ ((nsid >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+	h = (h ^ tag) * 0x100000001b3ull;
+	return dn_mix64(h);
+}
+
+static void dn_put_be64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = v & 0xff;
+}
+
+void dn_tgt_derive_ids(const char *subnqn, uint32_t nsid, uint8_t nguid[16], uint8_t uuid[16],
+		       uint8_t eui64[8])
+{
+	if (nguid) {
+		dn_put_be64(nguid, dn_id_hash(subnqn, nsid, 1));
+		dn_put_be64(nguid + 8, dn_id_hash(subnqn, nsid, 2));
+	}
+	if (uuid) {
+		dn_put_be64(uuid, dn_id_hash(subnqn, nsid, 3));
+		dn_put_be64(uuid + 8, dn_id_hash(subnqn, nsid, 4));
+		uuid[6] = (uuid[6] & 0x0f) | 0x80; /* RFC 9562 version 8: custom */
+		uuid[8] = (uuid[8] & 0x3f) | 0x80; /* variant 10 */
+	}
+	if (eui64) {
+		dn_put_be64(eui64, dn_id_hash(subnqn, nsid, 5));
+		eui64[0] = (eui64[0] | 0x02) & ~0x01; /* locally administered, unicast */
+	}
+}
+
+/* ---- lookups (caller holds dn_tgt.lock) ---- */
+
+struct dn_tgt_subsys *dn_tgt_subsys_find(const char *nqn)
+{
+	size_t i;
+
+	for (i = 0; i < dn_tgt.nr_subsys; i++)
+		if (!strcmp(dn_tgt.subsys[i]->nqn, nqn))
+			return dn_tgt.subsys[i];
+	return NULL;
+}
+
+bool dn_tgt_subsys_host_allowed(const struct dn_tgt_subsys *s, const char *hostnqn)
+{
+	size_t i;
+
+	if (s->allow_any_host)
+		return true;
+	for (i = 0; i < s->nr_hosts; i++)
+		if (!strcmp(s->hosts[i], hostnqn))
+			return true;
+	return false;
+}
+
+size_t dn_tgt_nr_ports(void)
+{
+	return dn_tgt.nr_ports;
+}
+
+struct dn_tgt_port *dn_tgt_port_at(size_t i)
+{
+	return i < dn_tgt.nr_ports ? &dn_tgt.ports[i] : NULL;
+}
+
+const struct dn_tgt_backend_ops *dn_tgt_backend_for(const char *path)
+{
+	struct stat st;
+
+	/* a character device can only be an NVMe generic device (/dev/ngXnY) */
+	if (stat(path, &st) == 0 && S_ISCHR(st.st_mode))
+		return &dn_tgt_backend_passthru;
+	return &dn_tgt_backend_file;
+}
+
+/* ---- namespaces ---- */
+
+static void dn_tgt_ns_free(struct dn_tgt_ns *ns)
+{
+	ns->be->close(ns);
+	free(ns->path);
+	free(ns);
+}
+
+static int dn_tgt_ns_create(struct dn_tgt_subsys *s, const struct dn_tgt_ns_config *nc,
+			    struct dn_tgt_ns **out)
+{
+	struct dn_tgt_ns *ns;
+	int ret;
+
+	ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	ns->path = strdup(nc->path);
+	if (!ns->path) {
+		ret = -ENOMEM;
+		goto out_free_ns;
+	}
+	ns->subsys = s;
+	ns->nsid = nc->nsid;
+	ns->read_only = nc->read_only;
+	ns->fd = ns->fd_buffered = -1;
+	dn_tgt_derive_ids(s->nqn, nc->nsid, ns->nguid, ns->uuid, ns->eui64);
+	if (nc->has_nguid)
+		memcpy(ns->nguid, nc->nguid, sizeof(ns->nguid));
+	if (nc->has_uuid)
+		memcpy(ns->uuid, nc->uuid, sizeof(ns->uuid));
+	if (nc->has_eui64)
+		memcpy(ns->eui64, nc->eui64, sizeof(ns->eui64));
+	ns->be = dn_tgt_backend_for(nc->path);
+	ret = ns->be->open(ns, nc->path, nc->read_only);
+	if (ret) {
+		dn_err("subsystem %s: namespace %u: cannot open %s: %s", s->nqn, nc->nsid,
+		       nc->path, strerror(-ret));
+		goto out_free_path;
+	}
+	dn_notice("namespace %u added to %s: %s (%s), %llu blocks of %u bytes%s", ns->nsid, s->nqn,
+		  ns->path, ns->be->name, (unsigned long long)ns->nlbas, 1u << ns->lba_shift,
+		  ns->read_only ? ", read-only" : "");
+	*out = ns;
+	return 0;
+out_free_path:
+	free(ns->path);
+out_free_ns:
+	free(ns);
+	return ret;
+}
+
+/* ---- subsystems ---- */
+
+static void dn_tgt_subsys_free(struct dn_tgt_subsys *s)
+{
+	uint32_t nsid;
+
+	for (nsid = 1; nsid <= DN_TGT_MAX_NSID; nsid++) {
+		struct dn_tgt_ns *ns = atomic_load(&s->ns[nsid]);
+
+		if (ns)
+			dn_tgt_ns_free(ns);
+	}
+	free(s->hosts);
+	free(s);
+}
+
+static struct dn_tgt_subsys *dn_tgt_subsys_alloc(const char *nqn, const char *serial,
+						 const char *model, bool allow_any,
+						 const char (*hosts)[NVME_NQN_LENGTH], size_t nr_hosts)
+{
+	struct dn_tgt_subsys *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	snprintf(s->nqn, sizeof(s->nqn), "%s", nqn);
+	snprintf(s->serial, sizeof(s->serial), "%s", serial);
+	snprintf(s->model, sizeof(s->model), "%s", model);
+	s->allow_any_host = allow_any;
+	s->next_cntlid = DN_TGT_CNTLID_MIN;
+	if (nr_hosts) {
+		s->hosts = calloc(nr_hosts, sizeof(*s->hosts));
+		if (!s->hosts) {
+			free(s);
+			return NULL;
+		}
+		memcpy(s->hosts, hosts, nr_hosts * sizeof(*s->hosts));
+		s->nr_hosts = nr_hosts;
+	}
+	return s;
+}
+
+static int dn_tgt_subsys_create(const struct dn_tgt_subsys_config *sc, struct dn_tgt_subsys **out)
+{
+	struct dn_tgt_subsys *s;
+	size_t i;
+	int ret;
+
+	s = dn_tgt_subsys_alloc(sc->nqn, sc->serial, sc->model, sc->allow_any_host,
+				(const char(*)[NVME_NQN_LENGTH])sc->hosts, sc->nr_hosts);
+	if (!s)
+		return -ENOMEM;
+	for (i = 0; i < sc->nr_ns; i++) {
+		struct dn_tgt_ns *ns;
+
+		ret = dn_tgt_ns_create(s, &sc->ns[i], &ns);
+		if (ret)
+			goto out_free_subsys;
+		atomic_store(&s->ns[ns->nsid], ns);
+	}
+	dn_notice("subsystem %s: %zu namespace(s), %s", s->nqn, sc->nr_ns,
+		  s->allow_any_host ? "any host" : "listed hosts only");
+	*out = s;
+	return 0;
+out_free_subsys:
+	dn_tgt_subsys_free(s); /* closes the namespaces opened so far */
+	return ret;
+}
+
+int dn_tgt_setup(const struct dn_tgt_config *cfg)
+{
+	char serial[21];
+	size_t i;
+	int ret;
+
+	dn_tgt.start_ms = dn_tgt_now_ms();
+	dn_tgt.ports = calloc(cfg->nr_ports ? cfg->nr_ports : 1, sizeof(*dn_tgt.ports));
+	dn_tgt.subsys = calloc(cfg->nr_subsys + 1, sizeof(*dn_tgt.subsys));
+	if (!dn_tgt.ports || !dn_tgt.subsys) {
+		ret = -ENOMEM;
+		goto out_free_arrays;
+	}
+	memcpy(dn_tgt.ports, cfg->ports, cfg->nr_ports * sizeof(*dn_tgt.ports));
+	dn_tgt.nr_ports = cfg->nr_ports;
+
+	snprintf(serial, sizeof(serial), "%016llx",
+		 (unsigned long long)dn_id_hash(NVME_DISC_SUBSYS_NAME, 0, 0));
+	dn_tgt.subsys[0] = dn_tgt_subsys_alloc(NVME_DISC_SUBSYS_NAME, serial, "disnvme discovery",
+					       true, NULL, 0);
+	if (!dn_tgt.subsys[0]) {
+		ret = -ENOMEM;
+		goto out_free_arrays;
+	}
+	dn_tgt.subsys[0]->is_discovery = true;
+	dn_tgt.nr_subsys = 1;
+	for (i = 0; i < cfg->nr_subsys; i++) {
+		ret = dn_tgt_subsys_create(&cfg->subsys[i], &dn_tgt.subsys[dn_tgt.nr_subsys]);
+		if (ret)
+			goto out_free_subsys;
+		dn_tgt.nr_subsys++;
+	}
+	dn_tgt.disc_genctr = 1;
+	for (i = 0; i < dn_tgt.nr_ports; i++)
+		dn_notice("port %u: %s %s:%s", dn_tgt.ports[i].portid,
+			  dn_tgt.ports[i].trtype == NVMF_TRTYPE_RDMA ? "rdma" : "?",
+			  dn_tgt.ports[i].traddr, dn_tgt.ports[i].trsvcid);
+	return 0;
+out_free_subsys:
+	while (dn_tgt.nr_subsys > 0)
+		dn_tgt_subsys_free(dn_tgt.subsys[--dn_tgt.nr_subsys]);
+out_free_arrays:
+	free(dn_tgt.subsys);
+	free(dn_tgt.ports);
+	dn_tgt.subsys = NULL;
+	dn_tgt.ports = NULL;
+	dn_tgt.nr_ports = 0;
+	return ret;
+}
+
+void dn_tgt_cleanup(void)
+{
+	while (dn_tgt.nr_subsys > 0)
+		dn_tgt_subsys_free(dn_tgt.subsys[--dn_tgt.nr_subsys]);
+	free(dn_tgt.subsys);
+	free(dn_tgt.ports);
+	dn_tgt.subsys = NULL;
+	dn_tgt.ports = NULL;
+	dn_tgt.nr_ports = 0;
+}
