@@ -321,7 +321,9 @@ static bool apply(const struct conf_opt *o, const char *v, unsigned int line,
 		snprintf(e->trsvcid, sizeof(e->trsvcid), "%d", n);
 		return true;
 	case DN_CONF_OPT_HOST_IFACE:
-		if (strpbrk(v, "/%:")) {
+		/* as Linux names them, minus what would read as an option, comment or '=' split */
+		if (strpbrk(v, "/%:=") || v[0] == '-' || v[0] == '#' || !strcmp(v, ".") ||
+		    !strcmp(v, "..")) {
 			diag_add(d, line, true,
 				 "option --host-iface: '%.64s' is not an interface name", v);
 			return false;

@@ -258,10 +258,11 @@ static void test_bad_values(void **state)
 				  "-t rdma -a 10.0.0.1 -I not-a-uuid\n"
 				  "-t rdma -a 10.0.0.1 -c 0\n"
 				  "-t rdma -a 10.0.0.1 -i 99999999999\n"
-				  "-t rdma -a 10.0.0.1 -f eth0/1\n");
+				  "-t rdma -a 10.0.0.1 -f eth0/1\n"
+				  "-t rdma -a 10.0.0.1 --host-iface=-x\n");
 
 	assert_int_equal(dn_conf_nr_entries(c), 0);
-	assert_int_equal(dn_conf_get_diags(c)->nr, 12);
+	assert_int_equal(dn_conf_get_diags(c)->nr, 13);
 	assert_string_equal(diag_str(c, 0),
 			    "1: error: option --nr-io-queues: 'four' is not a number");
 	assert_string_equal(diag_str(c, 1),
@@ -288,6 +289,9 @@ static void test_bad_values(void **state)
 			    "11: error: option --nr-io-queues: '99999999999' is not a number");
 	assert_string_equal(diag_str(c, 11),
 			    "12: error: option --host-iface: 'eth0/1' is not an interface name");
+	/* it would read back as an option when written out */
+	assert_string_equal(diag_str(c, 12),
+			    "13: error: option --host-iface: '-x' is not an interface name");
 	dn_conf_free(c);
 }
 
