@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: MIT
+/*
+ * NVMe-oF controllers on the host: admin queue bring-up (fabrics Connect, CAP/CC/CSTS through
+ * Property Get/Set, Identify, Set Features), I/O queue IDs, and the controller thread that
+ * keeps the association alive (Keep Alive at KATO/2), listens for Asynchronous Events and
+ * rescans namespaces, adding and removing their ublk devices.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "host/ctrl.h"
+#include "host/nvmf_cmd.h"
+
+#define ADMIN_DEPTH 32
+#define ADMIN_DATA_LEN (64u << 10)
+#define ADMIN_TIMEOUT_MS 10000
+#define CONNECT_TIMEOUT_MS 3000
+/* the Namespace Attribute Changed notice in the Asynchronous Event Configuration feature */
+#define AEN_CFG_NS_ATTR (1u << 8)
+#define AER_INFO_NS_ATTR_CHANGED 0x00
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *dn_ctrl_state_str(enum dn_ctrl_state s)
+{
+	switch (s) {
+	case DN_CTRL_NEW: return "connecting";
+	case DN_CTRL_LIVE: return "live";
+	case DN_CTRL_FAILED: return "failed";
+	case DN_CTRL_DELETING: return "deleting";
+	}
+	return "unknown";
+}
+
+static int admin_exec(struct dn_ctrl *c, struct nvme_sqe *sqe, void *data, uint32_t len,
+		      bool to_ctrl, struct nvme_cqe *cqe, const char *what, struct dn_err *e)
+{
+	nvme_status_t st;
+	int ret;
+
+	ret = dn_hq_exec(&c->admin, sqe, data, len, to_ctrl, cqe, &st, ADMIN_TIMEOUT_MS, e);
+	if (ret)
+		return ret;
+	if (st)
+		return dn_err_set(e, nvme_status_to_errno(st) ?: -EIO,
+				  "%s of %s failed: %s (status 0x%x)", what, c->o.subnqn,
+				  nvme_status_str(st), st);
+	return 0;
+}
+
+int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms,
+			    struct dn_err *e)
+{
+	struct nvmf_connect_data data;
+	struct nvme_sqe sqe;
+	struct nvme_cqe cqe;
+	nvme_status_t st;
+	uint32_t ipo;
+	int ret;
+
+	dn_sqe_connect(&sqe, q->qid, q->depth, kato_ms);
+	if (dn_connect_data_init(&data, c->o.hostid, q->qid ? c->cntlid : 0xffff, c->o.subnqn,
+				 c->o.hostnqn))
+		return dn_err_set(e, -EINVAL, "an NQN is longer than 255 bytes");
+	ret = dn_hq_exec(q, &sqe, &data, sizeof(data), true, &cqe, &st, ADMIN_TIMEOUT_MS, e);
+	if (ret)
+		return ret;
+	if (!st) {
+		if (!q->qid)
+			c->cntlid = le16toh(cqe.result.u16);
+		return 0;
+	}
+	ipo = le32toh(cqe.result.u32);
+	if (NVME_STATUS_SCT(st) == NVME_SCT_CMD_SPECIFIC) {
+		switch (NVME_STATUS_SC(st)) {
+		case NVME_SC_CONNECT_INVALID_HOST:
+			return dn_err_set(e, -EACCES,
+					  "%s refused host %s: it is not allowed on subsystem %s",
+					  q->peer, c->o.hostnqn, c->o.subnqn);
+		case NVME_SC_CONNECT_INVALID_PARAM:
+			if (ipo == NVMF_IPO_IATTR_DATA(subsysnqn))
+				return dn_err_set(e, -ENOENT,
+						  "%s has no subsystem %s", q->peer, c->o.subnqn);
+			if (ipo == NVMF_IPO_IATTR_DATA(hostnqn))
+				return dn_err_set(e, -EACCES,
+						  "%s refused host %s for subsystem %s", q->peer,
+						  c->o.hostnqn, c->o.subnqn);
+			if (ipo == NVMF_IPO_IATTR_SQE(sqsize))
+				return dn_err_set(e, -EINVAL,
+						  "%s refused queue size %u for queue %u", q->peer,
+						  q->depth, q->qid);
+			break;
+		case NVME_SC_CONNECT_CTRL_BUSY:
+			return dn_err_set(e, -EBUSY, "controller %u of %s is busy", c->cntlid,
+					  c->o.subnqn);
+		}
+	}
+	return dn_err_set(e, nvme_status_to_errno(st) ?: -EIO,
+			  "%s refused the connect of queue %u to %s: %s (status 0x%x, "
+			  "attribute 0x%x)", q->peer, q->qid, c->o.subnqn, nvme_status_str(st), st,
+			  ipo);
+}
+
+static int prop_get(struct dn_ctrl *c, uint32_t off, bool eight, uint64_t *val,
+		    struct dn_err *e)
+{
+	struct nvme_sqe sqe;
+	struct nvme_cqe cqe;
+	int ret;
+
+	dn_sqe_prop_get(&sqe, off, eight);
+	ret = admin_exec(c, &sqe, NULL, 0, false, &cqe, "Property Get", e);
+	if (!ret)
+		*val = eight ? le64toh(cqe.result.u64) : le32toh(cqe.result.u32);
+	return ret;
+}
+
+static int prop_set(struct dn_ctrl *c, uint32_t off, uint32_t val, struct dn_err *e)
+{
+	struct nvme_sqe sqe;
+
+	dn_sqe_prop_set(&sqe, off, val);
+	return admin_exec(c, &sqe, NULL, 0, false, NULL, "Property Set", e);
+}
+
+static int enable(struct dn_ctrl *c, struct dn_err *e)
+{
+	uint32_t cc = 1u << NVME_CC_EN_SHIFT | 6u << NVME_CC_IOSQES_SHIFT |
+		      4u << NVME_CC_IOCQES_SHIFT;
+	uint64_t csts;
+	int64_t end;
+	int ret;
+
+	ret = prop_get(c, NVMF_PROP_CAP, true, &c->cap, e);
+	if (ret)
+		return ret;
+	ret = prop_set(c, NVMF_PROP_CC, cc, e);
+	if (ret)
+		return ret;
+	/* CAP.TO is in 500 ms units */
+	end = now_ms() + (NVME_CAP_TO(c->cap) ? NVME_CAP_TO(c->cap) : 1) * 500 + 1000;
+	for (;;) {
+		ret = prop_get(c, NVMF_PROP_CSTS, false, &csts, e);
+		if (ret)
+			return ret;
+		if (NVME_CSTS_CFS(csts))
+			return dn_err_set(e, -EIO, "controller of %s reports a fatal status",
+					  c->o.subnqn);
+		if (NVME_CSTS_RDY(csts))
+			return 0;
+		if (now_ms() > end)
+			return dn_err_set(e, -ETIMEDOUT, "controller of %s did not become ready",
+					  c->o.subnqn);
+		usleep(20000);
+	}
+}
+
+static void set_caps(struct dn_ctrl *c)
+{
+	uint32_t ioccsz = le32toh(c->id->ioccsz) * 16;
+	int qs = c->o.queue_size, mqes = NVME_CAP_MQES(c->cap) + 1;
+
+	c->caps.max_xfer = dn_mdts_bytes(c->id->mdts, c->cap);
+	c->caps.incapsule = ioccsz > sizeof(struct nvme_sqe) ? ioccsz - sizeof(struct nvme_sqe) : 0;
+	c->caps.oncs = le16toh(c->id->oncs);
+	c->caps.vwc = c->id->vwc & NVME_CTRL_VWC_PRESENT;
+	if (qs > mqes)
+		qs = mqes;
+	c->caps.queue_size = (uint16_t)qs;
+	c->caps.nr_queues = (uint16_t)c->o.nr_io_queues;
+}
+
+int dn_ctrl_connect(struct dn_ctrl *c, struct dn_err *e)
+{
+	struct dn_hq_opts ho = {
+		.traddr = c->o.traddr,
+		.trsvcid = c->o.trsvcid,
+		.qid = 0,
+		.depth = ADMIN_DEPTH,
+		.data_len = ADMIN_DATA_LEN,
+		.timeout_ms = CONNECT_TIMEOUT_MS,
+	};
+	struct nvme_sqe sqe;
+	int ret;
+
+	pthread_mutex_init(&c->lock, NULL);
+	c->stop_fd = -1;
+	c->id = dn_memalign(4096, sizeof(*c->id));
+	if (!c->id)
+		return dn_err_set(e, -ENOMEM, "out of memory");
+	ret = dn_hq_connect(&c->admin, &ho, e);
+	if (ret)
+		goto out_free_id;
+	ret = dn_ctrl_fabrics_connect(c, &c->admin, (uint32_t)c->o.kato * 1000, e);
+	if (ret)
+		goto out_destroy_admin;
+	ret = enable(c, e);
+	if (ret)
+		goto out_destroy_admin;
+	dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_CTRL, 0);
+	ret = admin_exec(c, &sqe, c->id, sizeof(*c->id), false, NULL, "Identify Controller", e);
+	if (ret)
+		goto out_destroy_admin;
+	set_caps(c);
+	dn_info("connected to %s at %s:%s, controller %u", c->o.subnqn, c->o.traddr, c->o.trsvcid,
+		c->cntlid);
+	return 0;
+
+out_destroy_admin:
+	dn_hq_destroy(&c->admin);
+out_free_id:
+	free(c->id);
+	c->id = NULL;
+	return ret;
+}
+
+void dn_ctrl_disconnect(struct dn_ctrl *c)
+{
+	uint64_t csts;
+	int i;
+
+	if (c->admin.id && !c->admin.failed) {
+		struct dn_err e = { 0 };
+		uint32_t cc = 1u << NVME_CC_EN_SHIFT | 6u << NVME_CC_IOSQES_SHIFT |
+			      4u << NVME_CC_IOCQES_SHIFT | NVME_CC_SHN_NORMAL << NVME_CC_SHN_SHIFT;
+
+		/* a normal shutdown tells the target this host is done, before the QP goes */
+		if (!prop_set(c, NVMF_PROP_CC, cc, &e)) {
+			for (i = 0; i < 50; i++) {
+				if (prop_get(c, NVMF_PROP_CSTS, false, &csts, &e) ||
+				    NVME_CSTS_SHST(csts) == NVME_CSTS_SHST_CMPLT)
+					break;
+				usleep(20000);
+			}
+		}
+	}
+	dn_hq_destroy(&c->admin);
+	free(c->id);
+	c->id = NULL;
+}
+
+int dn_ctrl_get_discovery_log(struct dn_ctrl *c, void **log, uint32_t *len, struct dn_err *e)
+{
+	struct nvmf_discovery_log hdr;
+	uint64_t genctr, numrec;
+	uint32_t total, off, chunk;
+	uint8_t *buf;
+	struct nvme_sqe sqe;
+	int ret, tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		dn_sqe_get_log(&sqe, NVME_LOG_LID_DISCOVER, 0, 0, sizeof(hdr));
+		ret = admin_exec(c, &sqe, &hdr, sizeof(hdr), false, NULL, "Get Log Page", e);
+		if (ret)
+			return ret;
+		genctr = le64toh(hdr.genctr);
+		numrec = le64toh(hdr.numrec);
+		if (numrec > 1024)
+			return dn_err_set(e, -EPROTO, "%s:%s reports %llu discovery records",
+					  c->o.traddr, c->o.trsvcid, (unsigned long long)numrec);
+		total = sizeof(hdr) + (uint32_t)numrec * sizeof(struct nvmf_disc_log_entry);
+		buf = malloc(total);
+		if (!buf)
+			return dn_err_set(e, -ENOMEM, "out of memory");
+		for (off = 0; off < total; off += chunk) {
+			chunk = total - off < ADMIN_DATA_LEN ? total - off : ADMIN_DATA_LEN;
+			dn_sqe_get_log(&sqe, NVME_LOG_LID_DISCOVER, 0, off, chunk);
+			ret = admin_exec(c, &sqe, buf + off, chunk, false, NULL, "Get Log Page", e);
+			if (ret) {
+				free(buf);
+				return ret;
+			}
+		}
+		/* the log changed while we read it when the generation counter moved */
+		if (le64toh(((struct nvmf_discovery_log *)buf)->genctr) == genctr) {
+			*log = buf;
+			*len = total;
+			return 0;
+		}
+		free(buf);
+	}
+	return dn_err_set(e, -EAGAIN, "the discovery log kept changing while being read");
+}
+
+int dn_ctrl_alloc_qid(struct dn_ctrl *c)
+{
+	int q, ret = -EBUSY;
+
+	pthread_mutex_lock(&c->lock);
+	for (q = 1; q <= c->max_qid && q <= DN_MAX_QID; q++) {
+		if (!c->qid_used[q]) {
+			c->qid_used[q] = true;
+			ret = q;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+void dn_ctrl_free_qid(struct dn_ctrl *c, int qid)
+{
+	pthread_mutex_lock(&c->lock);
+	if (qid > 0 && qid <= DN_MAX_QID)
+		c->qid_used[qid] = false;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- namespaces ---- */
+
+static struct dn_ns_dev *find_ns(struct dn_ctrl *c, uint32_t nsid)
+{
+	int i;
+
+	for (i = 0; i < c->nr_ns_devs; i++)
+		if (c->ns_devs[i]->info.nsid == nsid)
+			return c->ns_devs[i];
+	return NULL;
+}
+
+static void remove_ns(struct dn_ctrl *c, struct dn_ns_dev *d)
+{
+	int i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nr_ns_devs; i++) {
+		if (c->ns_devs[i] == d) {
+			c->ns_devs[i] = c->ns_devs[--c->nr_ns_devs];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	dn_info("%s namespace %u: removing /dev/ublkb%d", c->o.subnqn, d->info.nsid, d->dev_id);
+	dn_ns_dev_destroy(d);
+}
+
+/* Bring devices in line with the active namespace list; the first error is kept in e. */
+static int scan_namespaces(struct dn_ctrl *c, struct dn_err *e)
+{
+	uint32_t *list, nsid;
+	struct nvme_id_ns *idns;
+	struct nvme_sqe sqe;
+	int i, j, ret;
+
+	list = dn_memalign(4096, 4096);
+	idns = dn_memalign(4096, sizeof(*idns));
+	if (!list || !idns) {
+		ret = dn_err_set(e, -ENOMEM, "out of memory");
+		goto out_free;
+	}
+	dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS_ACTIVE_LIST, 0);
+	ret = admin_exec(c, &sqe, list, 4096, false, NULL, "Identify Active Namespaces", e);
+	if (ret)
+		goto out_free;
+
+	/* gone: devices whose namespace is no longer in the list */
+	for (i = c->nr_ns_devs - 1; i >= 0; i--) {
+		bool found = false;
+
+		for (j = 0; j < 1024 && le32toh(list[j]); j++)
+			if (le32toh(list[j]) == c->ns_devs[i]->info.nsid)
+				found = true;
+		if (!found)
+			remove_ns(c, c->ns_devs[i]);
+	}
+	for (j = 0; j < 1024 && (nsid = le32toh(list[j])); j++) {
+		struct dn_ns_info info;
+		struct dn_ns_dev *d;
+		struct dn_err ne = { 0 };
+
+		dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS, nsid);
+		if (admin_exec(c, &sqe, idns, sizeof(*idns), false, NULL, "Identify Namespace",
+			       &ne) ||
+		    dn_ns_info_parse(idns, nsid, &info, &ne)) {
+			ret = dn_err_set(e, ne.code, "%s", ne.msg);
+			continue;
+		}
+		d = find_ns(c, nsid);
+		if (d) {
+			if (d->info.nsze == info.nsze && d->info.lbs_shift == info.lbs_shift &&
+			    d->info.read_only == info.read_only)
+				continue;
+			/* ublk has no live resize here: a new device with the new shape */
+			dn_notice("%s namespace %u changed (size %llu -> %llu blocks): recreating "
+				  "its device", c->o.subnqn, nsid,
+				  (unsigned long long)d->info.nsze, (unsigned long long)info.nsze);
+			remove_ns(c, d);
+		}
+		if (c->nr_ns_devs >= DN_MAX_NS_DEVS) {
+			ret = dn_err_set(e, -ENOSPC, "more than %d namespaces", DN_MAX_NS_DEVS);
+			break;
+		}
+		if (dn_ns_dev_create(c, &info, &d, &ne)) {
+			ret = dn_err_set(e, ne.code, "%s", ne.msg);
+			continue;
+		}
+		pthread_mutex_lock(&c->lock);
+		c->ns_devs[c->nr_ns_devs++] = d;
+		pthread_mutex_unlock(&c->lock);
+		dn_info("%s namespace %u: /dev/ublkb%d", c->o.subnqn, nsid, d->dev_id);
+	}
+out_free:
+	free(idns);
+	free(list);
+	return ret;
+}
+
+/* ---- the controller thread ---- */
+
+static void ka_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
+		    const struct nvme_cqe *cqe)
+{
+	struct dn_ctrl *c = container_of(q, struct dn_ctrl, admin);
+
+	c->ka_outstanding = false;
+	if (st)
+		dn_warn("%s: keep alive failed: %s", c->o.subnqn, nvme_status_str(st));
+}
+
+static int submit_aer(struct dn_ctrl *c);
+
+static void aer_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
+		     const struct nvme_cqe *cqe)
+{
+	struct dn_ctrl *c = container_of(q, struct dn_ctrl, admin);
+	uint32_t res = le32toh(cqe->result.u32);
+
+	c->aer_outstanding = false;
+	if (st)
+		return; /* aborted at shutdown, or the queue failed */
+	if ((res & 0x7) == NVME_AER_NOTICE && ((res >> 8) & 0xff) == AER_INFO_NS_ATTR_CHANGED) {
+		dn_info("%s: namespace attributes changed, rescanning", c->o.subnqn);
+		c->rescan = true;
+	} else {
+		dn_info("%s: asynchronous event 0x%x", c->o.subnqn, res);
+	}
+	submit_aer(c);
+}
+
+static int submit_async(struct dn_ctrl *c, void (*build)(struct nvme_sqe *), dn_hq_done_fn done)
+{
+	struct dn_hq_req *r = dn_hq_get_req(&c->admin);
+	int ret;
+
+	if (!r)
+		return -EBUSY;
+	build(r->sqe);
+	nvme_sgl_set_null(&r->sqe->common.dptr);
+	r->done = done;
+	ret = dn_hq_submit(&c->admin, r, 0);
+	if (ret)
+		dn_hq_put_req(&c->admin, r);
+	return ret;
+}
+
+static int submit_aer(struct dn_ctrl *c)
+{
+	int ret = submit_async(c, dn_sqe_async_event, aer_done);
+
+	if (!ret)
+		c->aer_outstanding = true;
+	return ret;
+}
+
+static void remove_all_ns(struct dn_ctrl *c)
+{
+	while (c->nr_ns_devs)
+		remove_ns(c, c->ns_devs[c->nr_ns_devs - 1]);
+}
+
+static void ctrl_failed(struct dn_ctrl *c, const char *why)
+{
+	if (c->state == DN_CTRL_FAILED)
+		return;
+	dn_err("%s at %s:%s: %s", c->o.subnqn, c->o.traddr, c->o.trsvcid, why);
+	c->state = DN_CTRL_FAILED;
+	dn_hq_fail(&c->admin);
+	if (c->on_failed)
+		c->on_failed(c);
+}
+
+static void *ctrl_thread(void *arg)
+{
+	struct dn_ctrl *c = arg;
+	int64_t ka_ms = c->o.kato > 0 ? (int64_t)c->o.kato * 1000 / 2 : -1;
+	int64_t next_ka = ka_ms > 0 ? now_ms() + ka_ms : -1;
+	int ret;
+
+	submit_aer(c);
+	ret = scan_namespaces(c, &c->start_err);
+	if (!ret && !c->nr_ns_devs)
+		ret = dn_err_set(&c->start_err, -ENODEV, "subsystem %s has no active namespace",
+				 c->o.subnqn);
+	pthread_mutex_lock(&c->lock);
+	c->start_result = ret;
+	c->started = true;
+	pthread_cond_signal(&c->started_cond);
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		goto out;
+	c->state = DN_CTRL_LIVE;
+
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = c->stop_fd, .events = POLLIN },
+			{ .fd = c->admin.cc->fd, .events = POLLIN },
+			{ .fd = c->admin.ec->fd, .events = POLLIN },
+		};
+		int timeout = -1;
+
+		if (next_ka > 0) {
+			int64_t left = next_ka - now_ms();
+
+			timeout = left > 0 ? (int)left : 0;
+		}
+		ret = poll(pfd, 3, timeout);
+		if (ret < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents && dn_hq_handle_event(&c->admin) < 0)
+			ctrl_failed(c, "the admin queue failed");
+		if (pfd[2].revents) {
+			struct rdma_cm_event *ev;
+
+			if (!rdma_get_cm_event(c->admin.ec, &ev)) {
+				enum rdma_cm_event_type t = ev->event;
+
+				rdma_ack_cm_event(ev);
+				if (t == RDMA_CM_EVENT_DISCONNECTED ||
+				    t == RDMA_CM_EVENT_DEVICE_REMOVAL ||
+				    t == RDMA_CM_EVENT_TIMEWAIT_EXIT) {
+					c->admin.connected = t != RDMA_CM_EVENT_DISCONNECTED &&
+							     c->admin.connected;
+					ctrl_failed(c, "the target closed the connection");
+				}
+			}
+		}
+		if (c->state != DN_CTRL_LIVE)
+			continue;
+		if (c->rescan) {
+			struct dn_err e = { 0 };
+			uint8_t *chg = malloc(4096);
+			struct nvme_sqe sqe;
+
+			c->rescan = false;
+			/* reading the Changed Namespace List re-arms the event */
+			if (chg) {
+				dn_sqe_get_log(&sqe, NVME_LOG_LID_CHANGED_NS, 0xffffffff, 0, 4096);
+				admin_exec(c, &sqe, chg, 4096, false, NULL, "Get Log Page", &e);
+				free(chg);
+			}
+			dn_err_clear(&e);
+			if (scan_namespaces(c, &e))
+				dn_warn("%s: rescan: %s", c->o.subnqn, e.msg);
+		}
+		if (next_ka > 0 && now_ms() >= next_ka) {
+			if (c->ka_outstanding) {
+				ctrl_failed(c, "keep alive timed out");
+				continue;
+			}
+			if (submit_async(c, dn_sqe_keep_alive, ka_done))
+				ctrl_failed(c, "cannot send keep alive");
+			else
+				c->ka_outstanding = true;
+			next_ka = now_ms() + ka_ms;
+		}
+	}
+out:
+	c->state = DN_CTRL_DELETING;
+	remove_all_ns(c);
+	return NULL;
+}
+
+int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e)
+{
+	struct nvme_sqe sqe;
+	struct nvme_cqe cqe;
+	int ret, n = c->o.nr_io_queues * 8;
+
+	/* every device gets its own I/O queues: ask for room for several */
+	if (n > DN_MAX_QID)
+		n = DN_MAX_QID;
+	dn_sqe_set_features(&sqe, NVME_FEAT_FID_NUM_QUEUES, dn_num_queues_cdw11((uint16_t)n));
+	ret = admin_exec(c, &sqe, NULL, 0, false, &cqe, "Set Features (Number of Queues)", e);
+	if (ret)
+		return ret;
+	c->max_qid = dn_num_queues_granted(le32toh(cqe.result.u32));
+	if (c->max_qid > DN_MAX_QID)
+		c->max_qid = DN_MAX_QID;
+	if (c->caps.nr_queues > c->max_qid)
+		c->caps.nr_queues = c->max_qid;
+	dn_sqe_set_features(&sqe, NVME_FEAT_FID_ASYNC_EVENT, AEN_CFG_NS_ATTR);
+	if (admin_exec(c, &sqe, NULL, 0, false, NULL, "Set Features (Async Event Config)", e)) {
+		dn_warn("%s", e->msg);
+		dn_err_clear(e);
+	}
+
+	c->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (c->stop_fd < 0)
+		return dn_err_set(e, -errno, "eventfd: %s", strerror(errno));
+	pthread_cond_init(&c->started_cond, NULL);
+	ret = -pthread_create(&c->thread, NULL, ctrl_thread, c);
+	if (ret) {
+		dn_err_set(e, ret, "pthread_create: %s", strerror(-ret));
+		goto out_close;
+	}
+	c->thread_running = true;
+	pthread_mutex_lock(&c->lock);
+	while (!c->started)
+		pthread_cond_wait(&c->started_cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	if (c->start_result)
+		return dn_err_set(e, c->start_result, "%s", c->start_err.msg);
+	return 0; /* on failure dn_ctrl_delete() joins the thread */
+
+out_close:
+	close(c->stop_fd);
+	c->stop_fd = -1;
+	return ret;
+}
+
+void dn_ctrl_delete(struct dn_ctrl *c)
+{
+	uint64_t one = 1;
+
+	if (c->thread_running) {
+		if (write(c->stop_fd, &one, sizeof(one)) < 0)
+			dn_warn("stopping the controller thread: %s", strerror(errno));
+		pthread_join(c->thread, NULL);
+		c->thread_running = false;
+	}
+	remove_all_ns(c);
+	if (c->stop_fd >= 0)
+		close(c->stop_fd);
+	c->stop_fd = -1;
+	dn_ctrl_disconnect(c);
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An NVMe-oF controller as the host sees it: the admin queue (fabrics Connect, Property
+ * Get/Set to enable, Identify, Set Features), I/O queue IDs handed to the namespace devices,
+ * the namespaces and their ublk devices, and the controller thread (keep-alive at KATO/2,
+ * Asynchronous Event Requests, namespace rescans).
+ */
+#ifndef DISNVME_HOST_CTRL_H
+#define DISNVME_HOST_CTRL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/nvme_wire.h"
+#include "host/err.h"
+#include "host/ns_dev.h"
+#include "host/rdma_queue.h"
+
+#define DN_MAX_NS_DEVS 64
+#define DN_MAX_QID 256
+
+struct dn_ctrl_opts {
+	char traddr[NVMF_TRADDR_SIZE];
+	char trsvcid[NVMF_TRSVCID_SIZE + 1];
+	char subnqn[NVME_NQN_LENGTH];
+	char hostnqn[NVME_NQN_LENGTH];
+	uint8_t hostid[16];
+	char hostid_str[40];
+	int nr_io_queues;	/* per device */
+	int queue_size;
+	int kato;		/* seconds; 0: no keep-alive */
+	int reconnect_delay;	/* seconds */
+	int ctrl_loss_tmo;	/* seconds; -1: forever */
+};
+
+enum dn_ctrl_state { DN_CTRL_NEW, DN_CTRL_LIVE, DN_CTRL_FAILED, DN_CTRL_DELETING };
+
+struct dn_ctrl {
+	struct dn_ctrl_opts o;
+	int instance;
+	struct dn_hq admin;
+	uint16_t cntlid;
+	uint64_t cap;
+	struct nvme_id_ctrl *id;
+	struct dn_ctrl_caps caps;
+	enum dn_ctrl_state state;
+
+	pthread_mutex_t lock;	/* ns_devs and qids, read by the daemon's list */
+	struct dn_ns_dev *ns_devs[DN_MAX_NS_DEVS];
+	int nr_ns_devs;
+	uint16_t max_qid;
+	bool qid_used[DN_MAX_QID + 1];
+
+	pthread_t thread;
+	bool thread_running;
+	int stop_fd;		/* eventfd: the daemon asks the controller thread to stop */
+	void (*on_failed)(struct dn_ctrl *c); /* Optional. Controller thread, once it fails. */
+
+	/* the controller thread's own state */
+	bool rescan, ka_outstanding, aer_outstanding;
+	/* the initial scan's outcome, handed back to dn_ctrl_start() */
+	pthread_cond_t started_cond;
+	bool started;
+	int start_result;
+	struct dn_err start_err;
+};
+
+const char *dn_ctrl_state_str(enum dn_ctrl_state s);
+
+/* Connect the admin queue, enable the controller, identify it. */
+int dn_ctrl_connect(struct dn_ctrl *c, struct dn_err *e);
+/* Shut the controller down (CC.SHN) and disconnect the admin queue. */
+void dn_ctrl_disconnect(struct dn_ctrl *c);
+
+/* Discovery controllers: the whole discovery log, malloc'd, in *log / *len. */
+int dn_ctrl_get_discovery_log(struct dn_ctrl *c, void **log, uint32_t *len, struct dn_err *e);
+
+/* I/O controllers: create a ublk device per active namespace, then start the thread. */
+int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e);
+/* Stop the thread, remove every device, disconnect. The caller frees c. */
+void dn_ctrl_delete(struct dn_ctrl *c);
+
+/* I/O queue IDs (any thread) */
+int dn_ctrl_alloc_qid(struct dn_ctrl *c);
+void dn_ctrl_free_qid(struct dn_ctrl *c, int qid);
+/* Fabrics Connect on a freshly connected queue (the queue's thread) */
+int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms,
+			    struct dn_err *e);
+
+#endif

@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: MIT
+/*
+ * disnvme daemon: the one long-lived process that owns every host controller and its ublk
+ * devices. It listens on a unix SOCK_SEQPACKET control socket for one-message JSON requests
+ * (connect, list, disconnect, disconnect-all) and handles them one at a time on its main
+ * thread; each controller has its own thread, each ublk queue its own. Started by systemd
+ * (Type=notify) or by `disnvme connect` with --auto-exit, in which case it ends once it no
+ * longer serves any controller.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/log.h"
+#include "host/cli.h"
+#include "host/ctrl.h"
+#include "host/hostid.h"
+
+#define MAX_CTRLS 64
+#define REQ_MAX (64u << 10)
+/* an auto-started daemon that never got a controller gives up after this long */
+#define AUTO_EXIT_IDLE_MS 15000
+
+struct daemon {
+	struct dn_ctrl *ctrls[MAX_CTRLS];
+	int nr_ctrls;
+	int next_instance;
+	int event_fd;	/* controller threads report failures here */
+	bool auto_exit;
+};
+
+static struct daemon *the_daemon;
+
+static void ctrl_failed_cb(struct dn_ctrl *c)
+{
+	uint64_t one = 1;
+
+	if (write(the_daemon->event_fd, &one, sizeof(one)) < 0)
+		dn_warn("cannot notify the daemon: %s", strerror(errno));
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static int jint(struct json_object *o, const char *key, int def)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : def;
+}
+
+static void reply_error(struct json_object *reply, const struct dn_err *e)
+{
+	json_object_object_add(reply, "status", json_object_new_int(e->code ? e->code : -EIO));
+	json_object_object_add(reply, "error", json_object_new_string(e->msg[0] ? e->msg :
+								     strerror(-e->code)));
+}
+
+static void remove_ctrl(struct daemon *d, int i)
+{
+	struct dn_ctrl *c = d->ctrls[i];
+
+	dn_info("disconnecting %s at %s:%s", c->o.subnqn, c->o.traddr, c->o.trsvcid);
+	d->ctrls[i] = d->ctrls[--d->nr_ctrls];
+	dn_ctrl_delete(c);
+	free(c);
+}
+
+static int fill_opts(struct dn_ctrl_opts *o, struct json_object *req, struct dn_err *e)
+{
+	const char *traddr = jstr(req, "traddr"), *trsvcid = jstr(req, "trsvcid");
+	const char *subnqn = jstr(req, "subnqn"), *hostnqn = jstr(req, "hostnqn");
+	const char *hostid = jstr(req, "hostid");
+
+	if (!traddr || !trsvcid || !subnqn || !hostnqn || !hostid)
+		return dn_err_set(e, -EINVAL, "connect request lacks a field");
+	if (strlen(traddr) >= sizeof(o->traddr) || strlen(trsvcid) >= sizeof(o->trsvcid) ||
+	    strlen(subnqn) >= sizeof(o->subnqn) || strlen(hostnqn) >= sizeof(o->hostnqn))
+		return dn_err_set(e, -EINVAL, "an address or NQN is too long");
+	if (dn_uuid_parse(hostid, o->hostid))
+		return dn_err_set(e, -EINVAL, "the host ID \"%s\" is not a UUID", hostid);
+	strcpy(o->traddr, traddr);
+	strcpy(o->trsvcid, trsvcid);
+	strcpy(o->subnqn, subnqn);
+	strcpy(o->hostnqn, hostnqn);
+	dn_uuid_format(o->hostid, o->hostid_str);
+	o->nr_io_queues = jint(req, "nr_io_queues", 1);
+	o->queue_size = jint(req, "queue_size", DN_DEF_QUEUE_SIZE);
+	o->kato = jint(req, "kato", DN_DEF_KATO);
+	o->reconnect_delay = jint(req, "reconnect_delay", DN_DEF_RECONNECT_DELAY);
+	o->ctrl_loss_tmo = jint(req, "ctrl_loss_tmo", DN_DEF_CTRL_LOSS_TMO);
+	if (o->nr_io_queues < 1 || o->nr_io_queues > DN_MAX_IO_QUEUES || o->queue_size < 2 ||
+	    o->queue_size > 1024 || o->kato < 0)
+		return dn_err_set(e, -EINVAL, "connect request has out-of-range numbers");
+	return 0;
+}
+
+static void handle_connect(struct daemon *d, struct json_object *req, struct json_object *reply)
+{
+	struct dn_err e = { 0 };
+	struct json_object *devs;
+	struct dn_ctrl *c;
+	int i;
+
+	if (d->nr_ctrls >= MAX_CTRLS) {
+		dn_err_set(&e, -ENOSPC, "this daemon already serves %d controllers", MAX_CTRLS);
+		goto out_reply;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		dn_err_set(&e, -ENOMEM, "out of memory");
+		goto out_reply;
+	}
+	if (fill_opts(&c->o, req, &e))
+		goto out_free;
+	for (i = 0; i < d->nr_ctrls; i++) {
+		const struct dn_ctrl_opts *o = &d->ctrls[i]->o;
+
+		if (!strcmp(o->subnqn, c->o.subnqn) && !strcmp(o->traddr, c->o.traddr) &&
+		    !strcmp(o->trsvcid, c->o.trsvcid) && !strcmp(o->hostnqn, c->o.hostnqn)) {
+			dn_err_set(&e, -EALREADY, "%s at %s:%s is already connected", o->subnqn,
+				   o->traddr, o->trsvcid);
+			goto out_free;
+		}
+	}
+	c->instance = d->next_instance++;
+	c->on_failed = ctrl_failed_cb;
+	if (dn_ctrl_connect(c, &e))
+		goto out_free;
+	if (dn_ctrl_start(c, &e)) {
+		dn_ctrl_delete(c);
+		goto out_free;
+	}
+	d->ctrls[d->nr_ctrls++] = c;
+	devs = json_object_new_array();
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nr_ns_devs; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/dev/ublkb%d", c->ns_devs[i]->dev_id);
+		json_object_array_add(devs, json_object_new_string(path));
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_object_object_add(reply, "status", json_object_new_int(0));
+	json_object_object_add(reply, "devices", devs);
+	return;
+
+out_free:
+	free(c);
+out_reply:
+	dn_err("connect: %s", e.msg);
+	reply_error(reply, &e);
+}
+
+static struct json_object *ctrl_json(struct dn_ctrl *c)
+{
+	struct json_object *o = json_object_new_object(), *nss = json_object_new_array();
+	char name[32];
+	int i;
+
+	snprintf(name, sizeof(name), "ctrl%d", c->instance);
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "transport", json_object_new_string("rdma"));
+	json_object_object_add(o, "traddr", json_object_new_string(c->o.traddr));
+	json_object_object_add(o, "trsvcid", json_object_new_string(c->o.trsvcid));
+	json_object_object_add(o, "subsysnqn", json_object_new_string(c->o.subnqn));
+	json_object_object_add(o, "hostnqn", json_object_new_string(c->o.hostnqn));
+	json_object_object_add(o, "hostid", json_object_new_string(c->o.hostid_str));
+	json_object_object_add(o, "cntlid", json_object_new_int(c->cntlid));
+	json_object_object_add(o, "state", json_object_new_string(dn_ctrl_state_str(c->state)));
+	json_object_object_add(o, "nr_io_queues", json_object_new_int(c->caps.nr_queues));
+	json_object_object_add(o, "queue_size", json_object_new_int(c->caps.queue_size));
+	json_object_object_add(o, "kato", json_object_new_int(c->o.kato));
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nr_ns_devs; i++) {
+		const struct dn_ns_dev *n = c->ns_devs[i];
+		struct json_object *j = json_object_new_object();
+		char path[64];
+
+		snprintf(path, sizeof(path), "/dev/ublkb%d", n->dev_id);
+		json_object_object_add(j, "nsid", json_object_new_int64(n->info.nsid));
+		json_object_object_add(j, "device", json_object_new_string(path));
+		json_object_object_add(j, "size", json_object_new_uint64(n->params.size));
+		json_object_object_add(j, "lba_size", json_object_new_int(1 << n->info.lbs_shift));
+		json_object_object_add(j, "read_only", json_object_new_boolean(n->info.read_only));
+		json_object_array_add(nss, j);
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_object_object_add(o, "namespaces", nss);
+	return o;
+}
+
+static void handle_list(struct daemon *d, struct json_object *reply)
+{
+	struct json_object *arr = json_object_new_array();
+	int i;
+
+	for (i = 0; i < d->nr_ctrls; i++)
+		json_object_array_add(arr, ctrl_json(d->ctrls[i]));
+	json_object_object_add(reply, "status", json_object_new_int(0));
+	json_object_object_add(reply, "controllers", arr);
+}
+
+static bool ctrl_has_dev(struct dn_ctrl *c, const char *dev)
+{
+	bool found = false;
+	int i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nr_ns_devs; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/dev/ublkb%d", c->ns_devs[i]->dev_id);
+		if (!strcmp(path, dev))
+			found = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+static void handle_disconnect(struct daemon *d, struct json_object *req,
+			      struct json_object *reply, bool all)
+{
+	const char *nqn = jstr(req, "subnqn"), *dev = jstr(req, "device");
+	struct dn_err e = { 0 };
+	int i, n = 0;
+
+	for (i = d->nr_ctrls - 1; i >= 0; i--) {
+		struct dn_ctrl *c = d->ctrls[i];
+
+		if (all || (nqn && !strcmp(c->o.subnqn, nqn)) || (dev && ctrl_has_dev(c, dev))) {
+			remove_ctrl(d, i);
+			n++;
+		}
+	}
+	if (!n && !all) {
+		if (nqn)
+			dn_err_set(&e, -ENOENT, "no controller of subsystem %s is connected", nqn);
+		else
+			dn_err_set(&e, -ENOENT, "%s is not a disnvme device", dev ? dev : "(none)");
+		reply_error(reply, &e);
+		return;
+	}
+	json_object_object_add(reply, "status", json_object_new_int(0));
+	json_object_object_add(reply, "disconnected", json_object_new_int(n));
+}
+
+/* true when a request was answered (a bare connect-and-close, as a liveness probe, is not) */
+static bool handle_request(struct daemon *d, int fd)
+{
+	struct json_object *req, *reply = json_object_new_object();
+	const char *cmd, *s;
+	char *buf = malloc(REQ_MAX + 1);
+	bool handled = false;
+	ssize_t n;
+
+	if (!buf)
+		goto out;
+	n = recv(fd, buf, REQ_MAX, 0);
+	if (n <= 0)
+		goto out;
+	handled = true;
+	buf[n] = '\0';
+	req = json_tokener_parse(buf);
+	cmd = req ? jstr(req, "cmd") : NULL;
+	if (!cmd) {
+		struct dn_err e = { 0 };
+
+		dn_err_set(&e, -EINVAL, "malformed request");
+		reply_error(reply, &e);
+	} else if (!strcmp(cmd, "connect")) {
+		handle_connect(d, req, reply);
+	} else if (!strcmp(cmd, "list")) {
+		handle_list(d, reply);
+	} else if (!strcmp(cmd, "disconnect")) {
+		handle_disconnect(d, req, reply, false);
+	} else if (!strcmp(cmd, "disconnect-all")) {
+		handle_disconnect(d, req, reply, true);
+	} else {
+		struct dn_err e = { 0 };
+
+		dn_err_set(&e, -EINVAL, "unknown request \"%s\"", cmd);
+		reply_error(reply, &e);
+	}
+	json_object_put(req);
+	if (d->auto_exit && !d->nr_ctrls) {
+		json_object_object_add(reply, "daemon_exiting", json_object_new_boolean(true));
+		json_object_object_add(reply, "pid", json_object_new_int(getpid()));
+	}
+	s = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	if (send(fd, s, strlen(s), MSG_NOSIGNAL) < 0)
+		dn_warn("control socket: reply lost: %s", strerror(errno));
+out:
+	free(buf);
+	json_object_put(reply);
+	return handled;
+}
+
+static int listen_socket(const char *path, struct dn_err *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)], *slash;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return dn_err_set(e, -ENAMETOOLONG, "socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+	}
+	/* a live daemon answers on the socket: do not steal it */
+	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && !connect(probe, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(probe);
+		return dn_err_set(e, -EADDRINUSE, "another disnvme daemon is running on %s", path);
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return dn_err_set(e, -errno, "socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
+	    listen(fd, 16)) {
+		int ret = -errno;
+
+		close(fd);
+		return dn_err_set(e, ret, "cannot listen on %s: %s", path, strerror(-ret));
+	}
+	return fd;
+}
+
+int dn_cmd_daemon(int argc, char **argv)
+{
+	struct daemon d = { .event_fd = -1 };
+	struct dn_err e = { 0 };
+	const char *path = dn_sock_path();
+	int verbose = 0, lfd, sfd, i, idle_ms = 0;
+	sigset_t mask;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--auto-exit"))
+			d.auto_exit = true;
+		else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+			verbose++;
+		else {
+			fprintf(stderr, "disnvme daemon: unknown option \"%s\"\n", argv[i]);
+			return DN_EXIT_USAGE;
+		}
+	}
+	dn_log_init("disnvme", verbose);
+	if (geteuid() != 0) {
+		fprintf(stderr, "disnvme daemon: must run as root: it creates block devices\n");
+		return DN_EXIT_FAIL;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	/* block before any thread starts so every thread inherits the mask */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	d.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	lfd = listen_socket(path, &e);
+	if (lfd < 0 || sfd < 0 || d.event_fd < 0) {
+		fprintf(stderr, "disnvme daemon: %s\n", e.msg[0] ? e.msg : strerror(errno));
+		return DN_EXIT_FAIL;
+	}
+	the_daemon = &d;
+	dn_notice("disnvme daemon %d listening on %s%s", getpid(), path,
+		  d.auto_exit ? " (exits with its last controller)" : "");
+	sd_notify(0, "READY=1");
+
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = lfd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = d.event_fd, .events = POLLIN },
+		};
+		int ret = poll(pfd, 3, d.auto_exit && !d.nr_ctrls ? 1000 : -1);
+
+		if (ret < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				dn_notice("signal %u: disconnecting everything", si.ssi_signo);
+			break;
+		}
+		if (pfd[2].revents) {
+			uint64_t v;
+
+			if (read(d.event_fd, &v, sizeof(v)) < 0)
+				dn_dbg("event fd: %s", strerror(errno));
+			/* failed controllers stay listed (state "failed") until disconnected */
+		}
+		if (pfd[0].revents) {
+			int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			bool handled = false;
+
+			if (cfd >= 0) {
+				handled = handle_request(&d, cfd);
+				close(cfd);
+			}
+			idle_ms = 0;
+			if (handled && d.auto_exit && !d.nr_ctrls)
+				break;
+		} else if (ret == 0 && d.auto_exit && !d.nr_ctrls) {
+			idle_ms += 1000;
+			if (idle_ms >= AUTO_EXIT_IDLE_MS)
+				break;
+		}
+	}
+
+	sd_notify(0, "STOPPING=1");
+	close(lfd);
+	unlink(path);
+	while (d.nr_ctrls)
+		remove_ctrl(&d, d.nr_ctrls - 1);
+	close(d.event_fd);
+	close(sfd);
+	dn_notice("disnvme daemon %d exits", getpid());
+	return DN_EXIT_OK;
+}

@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: MIT
+/*
+ * NVMe/RDMA queue pairs of the initiator: rdma_cm connection setup with the NVMe/RDMA private
+ * data, registered capsules and responses, request slots, completion processing, synchronous
+ * execution for setup commands. librdmacm (-1 + errno) and ibverbs (positive errno) results
+ * are turned into -errno here, once.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "host/rdma_queue.h"
+
+#define WRID_RECV (1ULL << 32)
+/* InfiniBand CM reject reason: the consumer (the NVMe/RDMA target) attached private data */
+#define IB_CM_REJ_CONSUMER_DEFINED 28
+
+static int cm_errno(int ret)
+{
+	return ret ? (errno ? -errno : -EIO) : 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *cm_rej_str(uint16_t sts)
+{
+	switch (sts) {
+	case NVME_RDMA_CM_INVALID_LEN: return "invalid private data length";
+	case NVME_RDMA_CM_INVALID_RECFMT: return "invalid record format";
+	case NVME_RDMA_CM_INVALID_QID: return "invalid queue ID";
+	case NVME_RDMA_CM_INVALID_HSQSIZE: return "invalid host send queue size";
+	case NVME_RDMA_CM_INVALID_HRQSIZE: return "invalid host receive queue size";
+	case NVME_RDMA_CM_NO_RSC: return "no resources";
+	case NVME_RDMA_CM_INVALID_IRD: return "invalid IRD";
+	case NVME_RDMA_CM_INVALID_ORD: return "invalid ORD";
+	}
+	return "unknown reason";
+}
+
+/* Wait for the next CM event and insist it is `want`; explain anything else. */
+static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms,
+		   struct dn_err *e)
+{
+	struct pollfd pfd = { .fd = q->ec->fd, .events = POLLIN };
+	struct rdma_cm_event *ev;
+	int ret;
+
+	ret = poll(&pfd, 1, timeout_ms);
+	if (ret == 0)
+		return dn_err_set(e, -ETIMEDOUT,
+				  "%s is unreachable: no RDMA answer within %d ms", q->peer,
+				  timeout_ms);
+	if (ret < 0)
+		return dn_err_set(e, -errno, "waiting for an rdma_cm event: %s", strerror(errno));
+	if (rdma_get_cm_event(q->ec, &ev))
+		return dn_err_set(e, -errno, "rdma_get_cm_event: %s", strerror(errno));
+	if (ev->event == want) {
+		if (want == RDMA_CM_EVENT_ESTABLISHED && ev->param.conn.private_data &&
+		    ev->param.conn.private_data_len >= sizeof(struct nvme_rdma_cm_rep)) {
+			const struct nvme_rdma_cm_rep *rep = ev->param.conn.private_data;
+
+			q->crqsize = le16toh(rep->crqsize);
+		}
+		rdma_ack_cm_event(ev);
+		return 0;
+	}
+	switch (ev->event) {
+	case RDMA_CM_EVENT_REJECTED:
+		if (ev->status == IB_CM_REJ_CONSUMER_DEFINED && ev->param.conn.private_data &&
+		    ev->param.conn.private_data_len >= sizeof(struct nvme_rdma_cm_rej)) {
+			const struct nvme_rdma_cm_rej *rej = ev->param.conn.private_data;
+			uint16_t sts = le16toh(rej->sts);
+
+			ret = dn_err_set(e, -ECONNREFUSED,
+					 "%s rejected the NVMe/RDMA connection of queue %u: %s (%u)",
+					 q->peer, q->qid, cm_rej_str(sts), sts);
+		} else {
+			ret = dn_err_set(e, -ECONNREFUSED,
+					 "%s refused the RDMA connection: nothing listens there "
+					 "for NVMe/RDMA (reject reason %d)", q->peer, ev->status);
+		}
+		break;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		ret = dn_err_set(e, -EHOSTUNREACH, "%s is unreachable over RDMA (%s: %s)", q->peer,
+				 rdma_event_str(ev->event), strerror(-ev->status > 0 ? -ev->status :
+								    EHOSTUNREACH));
+		break;
+	default:
+		ret = dn_err_set(e, -EPROTO, "%s: unexpected rdma_cm event %s while waiting for %s",
+				 q->peer, rdma_event_str(ev->event), rdma_event_str(want));
+	}
+	rdma_ack_cm_event(ev);
+	return ret;
+}
+
+static int post_recv(struct dn_hq *q, uint16_t i)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)&q->rsps[i],
+		.length = sizeof(struct nvme_cqe),
+		.lkey = q->rsp_mr->lkey,
+	};
+	struct ibv_recv_wr wr = { .wr_id = WRID_RECV | i, .sg_list = &sge, .num_sge = 1 }, *bad;
+
+	return -ibv_post_recv(q->id->qp, &wr, &bad);
+}
+
+static int alloc_buffers(struct dn_hq *q, struct dn_err *e)
+{
+	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE;
+	uint16_t i;
+
+	q->reqs = calloc(q->depth, sizeof(*q->reqs));
+	q->capsules = dn_memalign(64, (size_t)q->depth * q->capsule_size);
+	q->rsps = calloc(q->depth, sizeof(*q->rsps));
+	if (q->data_len)
+		q->data = dn_memalign(4096, q->data_len);
+	if (!q->reqs || !q->capsules || !q->rsps || (q->data_len && !q->data))
+		return dn_err_set(e, -ENOMEM, "out of memory for queue %u", q->qid);
+	memset(q->capsules, 0, (size_t)q->depth * q->capsule_size);
+	/* capsules are remotely readable: a DSM range list may sit after the SQE */
+	q->cap_mr = ibv_reg_mr(q->pd, q->capsules, (size_t)q->depth * q->capsule_size,
+			       IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ);
+	q->rsp_mr = ibv_reg_mr(q->pd, q->rsps, q->depth * sizeof(*q->rsps),
+			       IBV_ACCESS_LOCAL_WRITE);
+	if (q->data_len)
+		q->data_mr = ibv_reg_mr(q->pd, q->data, q->data_len, access);
+	if (!q->cap_mr || !q->rsp_mr || (q->data_len && !q->data_mr))
+		return dn_err_set(e, -errno, "registering queue %u memory: %s", q->qid,
+				  strerror(errno));
+	q->free_list = NULL;
+	for (i = q->depth; i-- > 0;) {
+		struct dn_hq_req *r = &q->reqs[i];
+
+		r->cid = i;
+		r->sqe = (struct nvme_sqe *)(q->capsules + (size_t)i * q->capsule_size);
+		r->next_free = q->free_list;
+		q->free_list = r;
+	}
+	return 0;
+}
+
+static void free_buffers(struct dn_hq *q)
+{
+	if (q->data_mr)
+		ibv_dereg_mr(q->data_mr);
+	if (q->rsp_mr)
+		ibv_dereg_mr(q->rsp_mr);
+	if (q->cap_mr)
+		ibv_dereg_mr(q->cap_mr);
+	q->data_mr = q->rsp_mr = q->cap_mr = NULL;
+	free(q->data);
+	free(q->rsps);
+	free(q->capsules);
+	free(q->reqs);
+	q->data = NULL;
+	q->rsps = NULL;
+	q->capsules = NULL;
+	q->reqs = NULL;
+}
+
+int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
+{
+	struct rdma_addrinfo hints = { .ai_port_space = RDMA_PS_TCP }, *ai = NULL;
+	struct ibv_qp_init_attr qpa = { 0 };
+	struct rdma_conn_param cp = { 0 };
+	struct nvme_rdma_cm_req req = { 0 };
+	struct ibv_device_attr dattr;
+	uint16_t i;
+	int ret;
+
+	memset(q, 0, sizeof(*q));
+	q->qid = o->qid;
+	q->depth = o->depth;
+	q->incapsule = o->incapsule;
+	/* room after the SQE for in-capsule data, and at least for one DSM range */
+	q->capsule_size = sizeof(struct nvme_sqe) +
+			  (o->incapsule > sizeof(struct nvme_dsm_range) ?
+				   o->incapsule : sizeof(struct nvme_dsm_range));
+	q->data_len = o->data_len;
+	snprintf(q->peer, sizeof(q->peer), "%s:%s", o->traddr, o->trsvcid);
+
+	ret = rdma_getaddrinfo(o->traddr, o->trsvcid, &hints, &ai);
+	if (ret)
+		return dn_err_set(e, -EINVAL, "%s is not a valid RDMA address (%s)", q->peer,
+				  strerror(errno));
+	q->ec = rdma_create_event_channel();
+	if (!q->ec) {
+		ret = dn_err_set(e, -errno, "cannot open the RDMA CM (%s): is an RDMA device "
+				 "configured?", strerror(errno));
+		goto out_free_ai;
+	}
+	ret = cm_errno(rdma_create_id(q->ec, &q->id, q, RDMA_PS_TCP));
+	if (ret) {
+		dn_err_set(e, ret, "rdma_create_id: %s", strerror(-ret));
+		goto out_destroy_ec;
+	}
+	ret = cm_errno(rdma_resolve_addr(q->id, NULL, ai->ai_dst_addr, o->timeout_ms));
+	if (ret) {
+		dn_err_set(e, ret, "%s is unreachable: no RDMA device routes to it (%s)", q->peer,
+			   strerror(-ret));
+		goto out_destroy_id;
+	}
+	ret = cm_wait(q, RDMA_CM_EVENT_ADDR_RESOLVED, o->timeout_ms + 1000, e);
+	if (ret)
+		goto out_destroy_id;
+	ret = cm_errno(rdma_resolve_route(q->id, o->timeout_ms));
+	if (ret) {
+		dn_err_set(e, ret, "%s is unreachable: %s", q->peer, strerror(-ret));
+		goto out_destroy_id;
+	}
+	ret = cm_wait(q, RDMA_CM_EVENT_ROUTE_RESOLVED, o->timeout_ms + 1000, e);
+	if (ret)
+		goto out_destroy_id;
+
+	q->pd = ibv_alloc_pd(q->id->verbs);
+	if (!q->pd) {
+		ret = dn_err_set(e, -ENOMEM, "ibv_alloc_pd failed");
+		goto out_destroy_id;
+	}
+	q->cc = ibv_create_comp_channel(q->id->verbs);
+	if (!q->cc) {
+		ret = dn_err_set(e, -errno, "ibv_create_comp_channel: %s", strerror(errno));
+		goto out_dealloc_pd;
+	}
+	/* sends and receives of every slot, plus slack for flush completions */
+	q->cq = ibv_create_cq(q->id->verbs, 2 * q->depth + 1, q, q->cc, 0);
+	if (!q->cq) {
+		ret = dn_err_set(e, -errno, "ibv_create_cq: %s", strerror(errno));
+		goto out_destroy_cc;
+	}
+	ret = -ibv_req_notify_cq(q->cq, 0);
+	if (ret) {
+		dn_err_set(e, ret, "ibv_req_notify_cq: %s", strerror(-ret));
+		goto out_destroy_cq;
+	}
+	qpa.send_cq = q->cq;
+	qpa.recv_cq = q->cq;
+	qpa.qp_type = IBV_QPT_RC;
+	qpa.sq_sig_all = 1;
+	qpa.cap.max_send_wr = q->depth;
+	qpa.cap.max_recv_wr = q->depth;
+	qpa.cap.max_send_sge = 1;
+	qpa.cap.max_recv_sge = 1;
+	ret = cm_errno(rdma_create_qp(q->id, q->pd, &qpa));
+	if (ret) {
+		dn_err_set(e, ret, "rdma_create_qp: %s", strerror(-ret));
+		goto out_destroy_cq;
+	}
+	ret = alloc_buffers(q, e);
+	if (ret)
+		goto out_free_buffers;
+	for (i = 0; i < q->depth; i++) {
+		ret = post_recv(q, i);
+		if (ret) {
+			dn_err_set(e, ret, "ibv_post_recv: %s", strerror(-ret));
+			goto out_free_buffers;
+		}
+	}
+
+	req.recfmt = htole16(NVME_RDMA_CM_FMT_1_0);
+	req.qid = htole16(q->qid);
+	req.hrqsize = htole16(q->depth);
+	req.hsqsize = htole16((uint16_t)(q->depth - 1));
+	cp.private_data = &req;
+	cp.private_data_len = sizeof(req);
+	cp.flow_control = 1;
+	cp.retry_count = 7;
+	cp.rnr_retry_count = 7;
+	/* the target RDMA-reads write data from us: allow as many reads as the device can */
+	if (!ibv_query_device(q->id->verbs, &dattr))
+		cp.responder_resources = (uint8_t)(dattr.max_qp_rd_atom > 255 ?
+							  255 : dattr.max_qp_rd_atom);
+	ret = cm_errno(rdma_connect(q->id, &cp));
+	if (ret) {
+		dn_err_set(e, ret, "rdma_connect to %s: %s", q->peer, strerror(-ret));
+		goto out_free_buffers;
+	}
+	ret = cm_wait(q, RDMA_CM_EVENT_ESTABLISHED, o->timeout_ms + 1000, e);
+	if (ret)
+		goto out_free_buffers;
+	q->connected = true;
+	rdma_freeaddrinfo(ai);
+	return 0;
+
+out_free_buffers:
+	free_buffers(q);
+	rdma_destroy_qp(q->id);
+out_destroy_cq:
+	ibv_destroy_cq(q->cq);
+out_destroy_cc:
+	ibv_destroy_comp_channel(q->cc);
+out_dealloc_pd:
+	ibv_dealloc_pd(q->pd);
+out_destroy_id:
+	rdma_destroy_id(q->id);
+out_destroy_ec:
+	rdma_destroy_event_channel(q->ec);
+out_free_ai:
+	rdma_freeaddrinfo(ai);
+	memset(q, 0, sizeof(*q));
+	return ret;
+}
+
+struct dn_hq_req *dn_hq_get_req(struct dn_hq *q)
+{
+	struct dn_hq_req *r = q->free_list;
+
+	if (!r)
+		return NULL;
+	q->free_list = r->next_free;
+	r->state = DN_HQ_REQ_INFLIGHT;
+	r->send_done = r->rsp_done = false;
+	r->done = NULL;
+	r->ctx = 0;
+	r->len = 0;
+	r->op = 0;
+	return r;
+}
+
+void dn_hq_put_req(struct dn_hq *q, struct dn_hq_req *r)
+{
+	r->state = DN_HQ_REQ_FREE;
+	r->next_free = q->free_list;
+	q->free_list = r;
+}
+
+int dn_hq_submit(struct dn_hq *q, struct dn_hq_req *r, uint32_t incapsule_len)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)r->sqe,
+		.length = (uint32_t)sizeof(struct nvme_sqe) + incapsule_len,
+		.lkey = q->cap_mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = r->cid,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = IBV_WR_SEND,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+	int ret;
+
+	if (q->failed)
+		return -EIO;
+	r->sqe->cid = htole16(r->cid);
+	r->deadline = q->tick;
+	ret = -ibv_post_send(q->id->qp, &wr, &bad);
+	if (ret)
+		return ret;
+	q->nr_inflight++;
+	return 0;
+}
+
+static void complete(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st)
+{
+	q->nr_inflight--;
+	if (r->done)
+		r->done(q, r, st, &r->cqe);
+	dn_hq_put_req(q, r);
+}
+
+void dn_hq_fail(struct dn_hq *q)
+{
+	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_ERR };
+
+	if (q->failed)
+		return;
+	q->failed = true;
+	if (q->id && q->id->qp)
+		ibv_modify_qp(q->id->qp, &attr, IBV_QP_STATE);
+}
+
+int dn_hq_process(struct dn_hq *q)
+{
+	struct ibv_wc wc[32];
+	int n, i, total = 0;
+
+	while ((n = ibv_poll_cq(q->cq, 32, wc)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct dn_hq_req *r;
+
+			if (wc[i].status != IBV_WC_SUCCESS) {
+				if (wc[i].status != IBV_WC_WR_FLUSH_ERR)
+					dn_warn("queue %u to %s: work completion error: %s",
+						q->qid, q->peer, ibv_wc_status_str(wc[i].status));
+				dn_hq_fail(q);
+				continue;
+			}
+			if (wc[i].wr_id & WRID_RECV) {
+				uint16_t ri = (uint16_t)(wc[i].wr_id & 0xffff), cid;
+
+				if (ri >= q->depth)
+					continue;
+				cid = le16toh(q->rsps[ri].cid);
+				/* untrusted: a CID we did not send is a protocol error */
+				if (cid >= q->depth || q->reqs[cid].state != DN_HQ_REQ_INFLIGHT ||
+				    q->reqs[cid].rsp_done) {
+					dn_warn("queue %u: response for unknown CID %u", q->qid, cid);
+					dn_hq_fail(q);
+					continue;
+				}
+				r = &q->reqs[cid];
+				r->cqe = q->rsps[ri];
+				r->rsp_done = true;
+				if (post_recv(q, ri))
+					dn_hq_fail(q);
+			} else {
+				if (wc[i].wr_id >= q->depth)
+					continue;
+				r = &q->reqs[wc[i].wr_id];
+				r->send_done = true;
+			}
+			if (r->send_done && r->rsp_done)
+				complete(q, r, nvme_cqe_status(&r->cqe));
+			total++;
+		}
+	}
+	if (n < 0)
+		dn_hq_fail(q);
+	return q->failed ? -EIO : total;
+}
+
+int dn_hq_handle_event(struct dn_hq *q)
+{
+	struct ibv_cq *cq;
+	void *ctx;
+
+	if (!ibv_get_cq_event(q->cc, &cq, &ctx)) {
+		ibv_ack_cq_events(cq, 1);
+		ibv_req_notify_cq(cq, 0);
+	}
+	return dn_hq_process(q);
+}
+
+void dn_hq_abort_all(struct dn_hq *q)
+{
+	uint16_t i;
+
+	if (!q->reqs)
+		return;
+	for (i = 0; i < q->depth; i++) {
+		struct dn_hq_req *r = &q->reqs[i];
+
+		if (r->state != DN_HQ_REQ_INFLIGHT)
+			continue;
+		memset(&r->cqe, 0, sizeof(r->cqe));
+		complete(q, r, NVME_STATUS(NVME_SCT_PATH, NVME_SC_HOST_PATH_ERROR));
+	}
+}
+
+void dn_hq_destroy(struct dn_hq *q)
+{
+	int64_t end;
+
+	if (!q->id)
+		return;
+	if (q->connected)
+		rdma_disconnect(q->id);
+	dn_hq_fail(q);
+	/* the QP is in error: wait (briefly) for the flushes so no buffer is still in use */
+	end = now_ms() + 1000;
+	while (q->nr_inflight && now_ms() < end) {
+		unsigned int before = q->nr_inflight;
+
+		dn_hq_process(q);
+		if (q->nr_inflight == before) {
+			struct pollfd pfd = { .fd = q->cc->fd, .events = POLLIN };
+
+			if (poll(&pfd, 1, 50) > 0)
+				dn_hq_handle_event(q);
+		}
+	}
+	dn_hq_abort_all(q);
+	rdma_destroy_qp(q->id);
+	free_buffers(q);
+	ibv_destroy_cq(q->cq);
+	ibv_destroy_comp_channel(q->cc);
+	ibv_dealloc_pd(q->pd);
+	rdma_destroy_id(q->id);
+	rdma_destroy_event_channel(q->ec);
+	memset(q, 0, sizeof(*q));
+}
+
+struct sync_wait {
+	bool done;
+	nvme_status_t st;
+	struct nvme_cqe cqe;
+};
+
+static void sync_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
+		      const struct nvme_cqe *cqe)
+{
+	struct sync_wait *w = (struct sync_wait *)r->ctx;
+
+	w->done = true;
+	w->st = st;
+	w->cqe = *cqe;
+}
+
+int dn_hq_exec(struct dn_hq *q, struct nvme_sqe *sqe, void *data, uint32_t len, bool to_ctrl,
+	       struct nvme_cqe *cqe, nvme_status_t *st, int timeout_ms, struct dn_err *e)
+{
+	struct sync_wait w = { 0 };
+	struct dn_hq_req *r;
+	int64_t end = now_ms() + timeout_ms;
+	int ret;
+
+	if (len > q->data_len)
+		return dn_err_set(e, -EINVAL, "internal: %u bytes exceed the queue data buffer",
+				  len);
+	r = dn_hq_get_req(q);
+	if (!r)
+		return dn_err_set(e, -EBUSY, "queue %u to %s has no free command slot", q->qid,
+				  q->peer);
+	memcpy(r->sqe, sqe, sizeof(*sqe));
+	if (len) {
+		if (to_ctrl)
+			memcpy(q->data, data, len);
+		nvme_sgl_set_keyed(&r->sqe->common.dptr, (uintptr_t)q->data, len,
+				   q->data_mr->rkey, false);
+	} else {
+		nvme_sgl_set_null(&r->sqe->common.dptr);
+	}
+	r->done = sync_done;
+	r->ctx = (uintptr_t)&w;
+	ret = dn_hq_submit(q, r, 0);
+	if (ret) {
+		dn_hq_put_req(q, r);
+		return dn_err_set(e, ret, "sending a command to %s: %s", q->peer, strerror(-ret));
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = q->cc->fd, .events = POLLIN };
+		int64_t left;
+
+		ret = dn_hq_process(q);
+		if (w.done)
+			break;
+		if (ret < 0)
+			goto out_fail;
+		left = end - now_ms();
+		if (left <= 0) {
+			ret = dn_err_set(e, -ETIMEDOUT,
+					 "%s did not answer command opcode 0x%02x within %d ms",
+					 q->peer, sqe->opcode, timeout_ms);
+			goto out_fail;
+		}
+		if (poll(&pfd, 1, (int)left) > 0)
+			dn_hq_handle_event(q);
+	}
+	if (len && !to_ctrl && !w.st)
+		memcpy(data, q->data, len);
+	if (cqe)
+		*cqe = w.cqe;
+	*st = w.st;
+	return 0;
+
+out_fail:
+	/* the slot (and w, on our stack) must not outlive this call: fail the queue and flush */
+	dn_hq_fail(q);
+	{
+		int64_t flush_end = now_ms() + 1000;
+
+		while (!w.done && now_ms() < flush_end) {
+			struct pollfd pfd = { .fd = q->cc->fd, .events = POLLIN };
+
+			dn_hq_process(q);
+			if (!w.done && poll(&pfd, 1, 50) > 0)
+				dn_hq_handle_event(q);
+		}
+		if (!w.done)
+			dn_hq_abort_all(q);
+	}
+	if (ret != -ETIMEDOUT)
+		ret = dn_err_set(e, -EIO, "the RDMA connection to %s failed", q->peer);
+	return ret;
+}
