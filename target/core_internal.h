@@ -55,6 +55,9 @@ struct dn_tgt_ns {
 	uint8_t nguid[16];
 	uint8_t uuid[16];
 	uint8_t eui64[8];
+	_Atomic unsigned int inflight;	/* I/O commands holding req->ns */
+	struct dn_tgt_ns *retired_next;	/* removed by reload, freed once idle */
+	uint64_t retired_ms;
 	/* SMART counters */
 	_Atomic uint64_t units_read, units_written;	/* 512-byte units */
 	_Atomic uint64_t read_cmds, write_cmds;
@@ -72,6 +75,7 @@ struct dn_tgt_subsys {
 	/* namespaces by nsid; the pointer is read by poll-group threads without the lock */
 	struct dn_tgt_ns *_Atomic ns[DN_TGT_MAX_NSID + 1];
 	struct dn_tgt_ctrl *ctrls;	/* under dn_tgt.lock */
+	struct dn_tgt_subsys *retired_next;	/* removed by reload, freed once no controller */
 	uint16_t next_cntlid;
 };
 
@@ -129,6 +133,8 @@ struct dn_tgt_state {
 	size_t nr_subsys;
 	uint64_t disc_genctr;
 	_Atomic unsigned int live_queues;
+	struct dn_tgt_ns *retired_ns;		/* main thread only */
+	struct dn_tgt_subsys *retired_subsys;	/* main thread only */
 	uint64_t start_ms;
 };
 
@@ -159,6 +165,7 @@ static inline struct dn_tgt_ns *dn_tgt_ns_lookup(struct dn_tgt_subsys *s, uint32
 void dn_tgt_derive_ids(const char *subnqn, uint32_t nsid, uint8_t nguid[16], uint8_t uuid[16],
 		       uint8_t eui64[8]);
 const struct dn_tgt_backend_ops *dn_tgt_backend_for(const char *path);
+void dn_tgt_reap_retired(bool all);
 
 /* Command parsers: return 0 with req->execute/dir/data_len set, or the status to fail with. */
 nvme_status_t dn_tgt_parse_fabrics(struct dn_tgt_req *req);

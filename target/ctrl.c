@@ -146,6 +146,8 @@ void dn_req_complete(struct dn_tgt_req *req, nvme_status_t status)
 			dn_tgt_ctrl_record_error(req, status);
 		}
 	}
+	if (req->ns)
+		atomic_fetch_sub_explicit(&req->ns->inflight, 1, memory_order_release);
 	q->ops->queue_response(req);
 }
 
@@ -391,6 +393,7 @@ void dn_tgt_tick(void)
 	uint64_t now = dn_tgt_now_ms();
 	size_t i;
 
+	dn_tgt_reap_retired(false);
 	for (i = 0; i < dn_tgt.nr_subsys; i++) {
 		struct dn_tgt_queue *del[1 + DN_TGT_MAX_IO_QUEUES];
 		unsigned int nr_del = 0;

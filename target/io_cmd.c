@@ -56,6 +56,8 @@ nvme_status_t dn_tgt_parse_io(struct dn_tgt_req *req)
 	ns = dn_tgt_ns_lookup(req->queue->ctrl->subsys, le32toh(sqe->common.nsid));
 	if (!ns)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_NS);
+	/* a reload may retire the namespace: it stays open while commands hold it */
+	atomic_fetch_add_explicit(&ns->inflight, 1, memory_order_relaxed);
 	req->ns = ns;
 	req->execute = dn_io_execute;
 
@@ -94,6 +96,5 @@ nvme_status_t dn_tgt_parse_io(struct dn_tgt_req *req)
 				(uint32_t)sizeof(struct nvme_dsm_range);
 		return 0;
 	}
-	req->ns = NULL;
 	return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
 }

@@ -282,6 +282,7 @@ out_free_arrays:
 
 void dn_tgt_cleanup(void)
 {
+	dn_tgt_reap_retired(true);
 	while (dn_tgt.nr_subsys > 0)
 		dn_tgt_subsys_free(dn_tgt.subsys[--dn_tgt.nr_subsys]);
 	free(dn_tgt.subsys);
@@ -289,4 +290,291 @@ void dn_tgt_cleanup(void)
 	dn_tgt.subsys = NULL;
 	dn_tgt.ports = NULL;
 	dn_tgt.nr_ports = 0;
+}
+
+/* ---- reload ---- */
+
+/* Free what a reload removed once nothing uses it any more (main thread). */
+void dn_tgt_reap_retired(bool all)
+{
+	uint64_t now = dn_tgt_now_ms();
+	struct dn_tgt_ns **pn = &dn_tgt.retired_ns;
+	struct dn_tgt_subsys **ps = &dn_tgt.retired_subsys;
+
+	while (*pn) {
+		struct dn_tgt_ns *ns = *pn;
+
+		/*
+		 * The grace period covers a poll-group thread that loaded the pointer just
+		 * before it was cleared and has not counted itself in inflight yet.
+		 */
+		if (all || (!atomic_load(&ns->inflight) && now - ns->retired_ms > 2000)) {
+			*pn = ns->retired_next;
+			dn_notice("namespace %u of %s closed: %s", ns->nsid, ns->subsys->nqn,
+				  ns->path);
+			dn_tgt_ns_free(ns);
+		} else {
+			pn = &ns->retired_next;
+		}
+	}
+	while (*ps) {
+		struct dn_tgt_subsys *s = *ps;
+		bool idle;
+
+		pthread_mutex_lock(&dn_tgt.lock);
+		idle = !s->ctrls;
+		pthread_mutex_unlock(&dn_tgt.lock);
+		if (all || idle) {
+			*ps = s->retired_next;
+			dn_tgt_subsys_free(s);
+		} else {
+			ps = &s->retired_next;
+		}
+	}
+}
+
+static void dn_tgt_ns_retire(struct dn_tgt_subsys *s, uint32_t nsid)
+{
+	struct dn_tgt_ns *ns = atomic_exchange(&s->ns[nsid], NULL);
+
+	if (!ns)
+		return;
+	ns->retired_ms = dn_tgt_now_ms();
+	ns->retired_next = dn_tgt.retired_ns;
+	dn_tgt.retired_ns = ns;
+	dn_notice("namespace %u removed from %s (%s)", nsid, s->nqn, ns->path);
+}
+
+static const struct dn_tgt_subsys_config *dn_cfg_find_subsys(const struct dn_tgt_config *cfg,
+							     const char *nqn)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nr_subsys; i++)
+		if (!strcmp(cfg->subsys[i].nqn, nqn))
+			return &cfg->subsys[i];
+	return NULL;
+}
+
+static const struct dn_tgt_ns_config *dn_cfg_find_ns(const struct dn_tgt_subsys_config *sc,
+						     uint32_t nsid)
+{
+	size_t i;
+
+	for (i = 0; i < sc->nr_ns; i++)
+		if (sc->ns[i].nsid == nsid)
+			return &sc->ns[i];
+	return NULL;
+}
+
+/* Same backing, same identity: a namespace that a reload leaves alone. */
+static bool dn_ns_unchanged(const struct dn_tgt_ns *ns, const struct dn_tgt_ns_config *nc)
+{
+	uint8_t nguid[16], uuid[16], eui64[8];
+
+	dn_tgt_derive_ids(ns->subsys->nqn, nc->nsid, nguid, uuid, eui64);
+	if (nc->has_nguid)
+		memcpy(nguid, nc->nguid, 16);
+	if (nc->has_uuid)
+		memcpy(uuid, nc->uuid, 16);
+	if (nc->has_eui64)
+		memcpy(eui64, nc->eui64, 8);
+	return !strcmp(ns->path, nc->path) && ns->read_only == nc->read_only &&
+	       !memcmp(ns->nguid, nguid, 16) && !memcmp(ns->uuid, uuid, 16) &&
+	       !memcmp(ns->eui64, eui64, 8);
+}
+
+/* A namespace opened ahead of a reload, published only when every open succeeded. */
+struct dn_reload_ns {
+	struct dn_tgt_subsys *subsys;
+	struct dn_tgt_ns *ns;
+};
+
+static bool dn_hosts_equal(const struct dn_tgt_subsys *s, const struct dn_tgt_subsys_config *sc)
+{
+	return s->allow_any_host == sc->allow_any_host && s->nr_hosts == sc->nr_hosts &&
+	       (!sc->nr_hosts || !memcmp(s->hosts, sc->hosts, sc->nr_hosts * sizeof(*sc->hosts)));
+}
+
+/* Caller holds the lock: every controller whose host may no longer connect goes away. */
+static void dn_kill_disallowed_locked(struct dn_tgt_subsys *s)
+{
+	struct dn_tgt_ctrl *c;
+
+	for (c = s->ctrls; c; c = c->next) {
+		struct dn_tgt_queue *del[1 + DN_TGT_MAX_IO_QUEUES];
+		unsigned int nr_del = 0, i;
+
+		if (c->dying || dn_tgt_subsys_host_allowed(s, c->hostnqn))
+			continue;
+		dn_tgt_ctrl_kill_locked(c, "host no longer allowed", del, &nr_del);
+		/* delete_queue may not call back into the core synchronously under the lock;
+		 * the transports queue the teardown on their poll group (core.h) */
+		for (i = 0; i < nr_del; i++)
+			del[i]->ops->delete_queue(del[i]);
+	}
+}
+
+int dn_tgt_reload(const struct dn_tgt_config *cfg)
+{
+	struct dn_reload_ns *added = NULL;
+	struct dn_tgt_subsys **new_subsys = NULL, **arr;
+	size_t nr_added = 0, nr_new = 0, i, j;
+	bool disc_changed = false;
+	int ret;
+
+	/* ports are the transport's listeners: they stay as they are */
+	if (cfg->nr_ports != dn_tgt.nr_ports) {
+		dn_err("%s: ports: a reload cannot add or remove ports (restart instead)",
+		       cfg->source);
+		return -EINVAL;
+	}
+	for (i = 0; i < cfg->nr_ports; i++) {
+		const struct dn_tgt_port *a = &cfg->ports[i], *b = &dn_tgt.ports[i];
+
+		if (a->portid != b->portid || a->trtype != b->trtype ||
+		    strcmp(a->traddr, b->traddr) || strcmp(a->trsvcid, b->trsvcid)) {
+			dn_err("%s: ports[%zu]: a reload cannot change ports (restart instead)",
+			       cfg->source, i);
+			return -EINVAL;
+		}
+	}
+
+	/* 1. open everything new; any failure leaves the running target untouched */
+	added = calloc(DN_TGT_MAX_NSID * (cfg->nr_subsys ? cfg->nr_subsys : 1), sizeof(*added));
+	new_subsys = calloc(cfg->nr_subsys ? cfg->nr_subsys : 1, sizeof(*new_subsys));
+	if (!added || !new_subsys) {
+		ret = -ENOMEM;
+		goto out_unwind;
+	}
+	for (i = 0; i < cfg->nr_subsys; i++) {
+		const struct dn_tgt_subsys_config *sc = &cfg->subsys[i];
+		struct dn_tgt_subsys *s = dn_tgt_subsys_find(sc->nqn);
+
+		if (!s) {
+			ret = dn_tgt_subsys_create(sc, &new_subsys[nr_new]);
+			if (ret)
+				goto out_unwind;
+			nr_new++;
+			continue;
+		}
+		for (j = 0; j < sc->nr_ns; j++) {
+			const struct dn_tgt_ns_config *nc = &sc->ns[j];
+			struct dn_tgt_ns *cur = dn_tgt_ns_lookup(s, nc->nsid);
+
+			if (cur && dn_ns_unchanged(cur, nc))
+				continue;
+			ret = dn_tgt_ns_create(s, nc, &added[nr_added].ns);
+			if (ret)
+				goto out_unwind;
+			added[nr_added++].subsys = s;
+		}
+	}
+
+	/* 2. apply */
+	pthread_mutex_lock(&dn_tgt.lock);
+	arr = realloc(dn_tgt.subsys, (dn_tgt.nr_subsys + nr_new) * sizeof(*arr));
+	if (!arr) {
+		pthread_mutex_unlock(&dn_tgt.lock);
+		ret = -ENOMEM;
+		goto out_unwind;
+	}
+	dn_tgt.subsys = arr;
+	/* subsystems gone from the configuration */
+	for (i = 1; i < dn_tgt.nr_subsys;) {
+		struct dn_tgt_subsys *s = dn_tgt.subsys[i];
+
+		if (dn_cfg_find_subsys(cfg, s->nqn)) {
+			i++;
+			continue;
+		}
+		dn_notice("subsystem %s removed", s->nqn);
+		s->allow_any_host = false;
+		s->nr_hosts = 0;
+		dn_kill_disallowed_locked(s);
+		memmove(&dn_tgt.subsys[i], &dn_tgt.subsys[i + 1],
+			(dn_tgt.nr_subsys - i - 1) * sizeof(*arr));
+		dn_tgt.nr_subsys--;
+		s->retired_next = dn_tgt.retired_subsys;
+		dn_tgt.retired_subsys = s;
+		disc_changed = true;
+	}
+	/* subsystems that stay: hosts and namespaces */
+	for (i = 1; i < dn_tgt.nr_subsys; i++) {
+		struct dn_tgt_subsys *s = dn_tgt.subsys[i];
+		const struct dn_tgt_subsys_config *sc = dn_cfg_find_subsys(cfg, s->nqn);
+		uint32_t nsid;
+
+		if (!dn_hosts_equal(s, sc)) {
+			char (*hosts)[NVME_NQN_LENGTH] = NULL;
+
+			if (sc->nr_hosts)
+				hosts = malloc(sc->nr_hosts * sizeof(*hosts));
+			if (sc->nr_hosts && !hosts) {
+				dn_warn("subsystem %s: out of memory: host list not changed",
+					s->nqn);
+			} else {
+				if (sc->nr_hosts)
+					memcpy(hosts, sc->hosts, sc->nr_hosts * sizeof(*hosts));
+				free(s->hosts);
+				s->hosts = hosts;
+				s->nr_hosts = sc->nr_hosts;
+				s->allow_any_host = sc->allow_any_host;
+				dn_notice("subsystem %s: allowed hosts changed", s->nqn);
+				dn_kill_disallowed_locked(s);
+				disc_changed = true;
+			}
+		}
+		for (nsid = 1; nsid <= DN_TGT_MAX_NSID; nsid++) {
+			struct dn_tgt_ns *cur = dn_tgt_ns_lookup(s, nsid);
+			const struct dn_tgt_ns_config *nc = dn_cfg_find_ns(sc, nsid);
+			struct dn_tgt_ctrl *c;
+
+			if (!cur || (nc && dn_ns_unchanged(cur, nc)))
+				continue;
+			dn_tgt_ns_retire(s, nsid);
+			if (!nc)
+				for (c = s->ctrls; c; c = c->next)
+					if (!c->dying)
+						dn_tgt_ctrl_ns_changed(c, nsid);
+		}
+	}
+	for (i = 0; i < nr_added; i++) {
+		struct dn_tgt_ns *ns = added[i].ns;
+		struct dn_tgt_ctrl *c;
+
+		atomic_store(&added[i].subsys->ns[ns->nsid], ns);
+		for (c = added[i].subsys->ctrls; c; c = c->next)
+			if (!c->dying)
+				dn_tgt_ctrl_ns_changed(c, ns->nsid);
+	}
+	for (i = 0; i < nr_new; i++)
+		dn_tgt.subsys[dn_tgt.nr_subsys++] = new_subsys[i];
+	if (nr_new)
+		disc_changed = true;
+	if (disc_changed) {
+		struct dn_tgt_ctrl *c;
+
+		dn_tgt.disc_genctr++;
+		for (c = dn_tgt.subsys[0]->ctrls; c; c = c->next)
+			if (!c->dying)
+				dn_tgt_ctrl_add_aen(c, NVME_AER_NOTICE, NVME_AER_NOTICE_DISC_CHANGED,
+						    NVME_LOG_LID_DISCOVER);
+	}
+	pthread_mutex_unlock(&dn_tgt.lock);
+	dn_notice("%s: configuration reloaded (%zu namespace(s) and %zu subsystem(s) added)",
+		  cfg->source, nr_added, nr_new);
+	free(added);
+	free(new_subsys);
+	return 0;
+
+out_unwind:
+	while (nr_added > 0)
+		dn_tgt_ns_free(added[--nr_added].ns);
+	while (nr_new > 0)
+		dn_tgt_subsys_free(new_subsys[--nr_new]);
+	free(added);
+	free(new_subsys);
+	dn_err("%s: configuration not reloaded", cfg->source);
+	return ret;
 }
