@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/rdma_util.h"
 #include "host/ctrl.h"
 #include "host/nvmf_cmd.h"
 
@@ -535,10 +536,10 @@ static void *ctrl_thread(void *arg)
 		if (pfd[2].revents) {
 			struct rdma_cm_event *ev;
 
-			if (!rdma_get_cm_event(c->admin.ec, &ev)) {
+			if (!dn_rdma_get_cm_event(c->admin.ec, &ev)) {
 				enum rdma_cm_event_type t = ev->event;
 
-				rdma_ack_cm_event(ev);
+				dn_rdma_ack_cm_event(ev);
 				if (t == RDMA_CM_EVENT_DISCONNECTED ||
 				    t == RDMA_CM_EVENT_DEVICE_REMOVAL ||
 				    t == RDMA_CM_EVENT_TIMEWAIT_EXIT) {

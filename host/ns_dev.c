@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/rdma_util.h"
 #include "host/ctrl.h"
 #include "host/nvmf_cmd.h"
 #include "host/ns_dev.h"
@@ -96,6 +97,9 @@ void dn_ns_ublk_params(const struct dn_ns_info *ns, const struct dn_ctrl_caps *c
 	p->flush = caps->vwc;
 	p->discard = !ns->read_only && (caps->oncs & NVME_CTRL_ONCS_DSM);
 	p->write_zeroes = !ns->read_only && (caps->oncs & NVME_CTRL_ONCS_WRITE_ZEROES);
+	/* Write Zeroes counts blocks in 16 bits: let the block layer split larger requests */
+	if (p->write_zeroes)
+		p->max_write_zeroes_sectors = 65536u << (ns->lbs_shift - 9);
 	p->dev_id = -1;
 }
 
@@ -304,11 +308,11 @@ static int ioq_init(struct dn_ublk_queue *uq, void *bufs, size_t len)
 	ret = dn_ctrl_fabrics_connect(c, &ioq->hq, 0, &e);
 	if (ret)
 		goto out_destroy_hq;
-	ioq->buf_mr = ibv_reg_mr(ioq->hq.pd, bufs, len, IBV_ACCESS_LOCAL_WRITE |
-				 IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE);
-	if (!ioq->buf_mr) {
-		ret = dn_err_set(&e, -errno, "registering %zu bytes of ublk buffers: %s", len,
-				 strerror(errno));
+	ret = dn_ibv_reg_mr(ioq->hq.pd, bufs, len, IBV_ACCESS_LOCAL_WRITE |
+			    IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE, &ioq->buf_mr);
+	if (ret) {
+		dn_err_set(&e, ret, "registering %zu bytes of ublk buffers: %s", len,
+			   strerror(-ret));
 		goto out_destroy_hq;
 	}
 	ioq->cc_ev.cb = cc_event;
@@ -343,7 +347,7 @@ static void ioq_exit(struct dn_ublk_queue *uq)
 	ioq->up = false;
 	dn_hq_destroy(&ioq->hq);
 	if (ioq->buf_mr)
-		ibv_dereg_mr(ioq->buf_mr);
+		dn_ibv_dereg_mr(ioq->buf_mr);
 	ioq->buf_mr = NULL;
 	dn_ctrl_free_qid(ioq->ns->ctrl, ioq->qid);
 	ioq->qid = -1;

@@ -2,8 +2,7 @@
 /*
  * NVMe/RDMA queue pairs of the initiator: rdma_cm connection setup with the NVMe/RDMA private
  * data, registered capsules and responses, request slots, completion processing, synchronous
- * execution for setup commands. librdmacm (-1 + errno) and ibverbs (positive errno) results
- * are turned into -errno here, once.
+ * execution for setup commands. RDMA calls go through common/rdma_util.h (0 / -errno).
  */
 #include <errno.h>
 #include <poll.h>
@@ -12,16 +11,12 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/rdma_util.h"
 #include "host/rdma_queue.h"
 
 #define WRID_RECV (1ULL << 32)
 /* InfiniBand CM reject reason: the consumer (the NVMe/RDMA target) attached private data */
 #define IB_CM_REJ_CONSUMER_DEFINED 28
-
-static int cm_errno(int ret)
-{
-	return ret ? (errno ? -errno : -EIO) : 0;
-}
 
 static int64_t now_ms(void)
 {
@@ -61,8 +56,9 @@ static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms
 				  timeout_ms);
 	if (ret < 0)
 		return dn_err_set(e, -errno, "waiting for an rdma_cm event: %s", strerror(errno));
-	if (rdma_get_cm_event(q->ec, &ev))
-		return dn_err_set(e, -errno, "rdma_get_cm_event: %s", strerror(errno));
+	ret = dn_rdma_get_cm_event(q->ec, &ev);
+	if (ret)
+		return dn_err_set(e, ret, "rdma_get_cm_event: %s", strerror(-ret));
 	if (ev->event == want) {
 		if (want == RDMA_CM_EVENT_ESTABLISHED && ev->param.conn.private_data &&
 		    ev->param.conn.private_data_len >= sizeof(struct nvme_rdma_cm_rep)) {
@@ -70,7 +66,7 @@ static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms
 
 			q->crqsize = le16toh(rep->crqsize);
 		}
-		rdma_ack_cm_event(ev);
+		dn_rdma_ack_cm_event(ev);
 		return 0;
 	}
 	switch (ev->event) {
@@ -101,7 +97,7 @@ static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms
 		ret = dn_err_set(e, -EPROTO, "%s: unexpected rdma_cm event %s while waiting for %s",
 				 q->peer, rdma_event_str(ev->event), rdma_event_str(want));
 	}
-	rdma_ack_cm_event(ev);
+	dn_rdma_ack_cm_event(ev);
 	return ret;
 }
 
@@ -114,13 +110,14 @@ static int post_recv(struct dn_hq *q, uint16_t i)
 	};
 	struct ibv_recv_wr wr = { .wr_id = WRID_RECV | i, .sg_list = &sge, .num_sge = 1 }, *bad;
 
-	return -ibv_post_recv(q->id->qp, &wr, &bad);
+	return dn_ibv_post_recv(q->id->qp, &wr, &bad);
 }
 
 static int alloc_buffers(struct dn_hq *q, struct dn_err *e)
 {
 	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE;
 	uint16_t i;
+	int ret;
 
 	q->reqs = calloc(q->depth, sizeof(*q->reqs));
 	q->capsules = dn_memalign(64, (size_t)q->depth * q->capsule_size);
@@ -131,15 +128,16 @@ static int alloc_buffers(struct dn_hq *q, struct dn_err *e)
 		return dn_err_set(e, -ENOMEM, "out of memory for queue %u", q->qid);
 	memset(q->capsules, 0, (size_t)q->depth * q->capsule_size);
 	/* capsules are remotely readable: a DSM range list may sit after the SQE */
-	q->cap_mr = ibv_reg_mr(q->pd, q->capsules, (size_t)q->depth * q->capsule_size,
-			       IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ);
-	q->rsp_mr = ibv_reg_mr(q->pd, q->rsps, q->depth * sizeof(*q->rsps),
-			       IBV_ACCESS_LOCAL_WRITE);
-	if (q->data_len)
-		q->data_mr = ibv_reg_mr(q->pd, q->data, q->data_len, access);
-	if (!q->cap_mr || !q->rsp_mr || (q->data_len && !q->data_mr))
-		return dn_err_set(e, -errno, "registering queue %u memory: %s", q->qid,
-				  strerror(errno));
+	ret = dn_ibv_reg_mr(q->pd, q->capsules, (size_t)q->depth * q->capsule_size,
+			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ, &q->cap_mr);
+	if (!ret)
+		ret = dn_ibv_reg_mr(q->pd, q->rsps, q->depth * sizeof(*q->rsps),
+				    IBV_ACCESS_LOCAL_WRITE, &q->rsp_mr);
+	if (!ret && q->data_len)
+		ret = dn_ibv_reg_mr(q->pd, q->data, q->data_len, access, &q->data_mr);
+	if (ret)
+		return dn_err_set(e, ret, "registering queue %u memory: %s", q->qid,
+				  strerror(-ret));
 	q->free_list = NULL;
 	for (i = q->depth; i-- > 0;) {
 		struct dn_hq_req *r = &q->reqs[i];
@@ -155,11 +153,11 @@ static int alloc_buffers(struct dn_hq *q, struct dn_err *e)
 static void free_buffers(struct dn_hq *q)
 {
 	if (q->data_mr)
-		ibv_dereg_mr(q->data_mr);
+		dn_ibv_dereg_mr(q->data_mr);
 	if (q->rsp_mr)
-		ibv_dereg_mr(q->rsp_mr);
+		dn_ibv_dereg_mr(q->rsp_mr);
 	if (q->cap_mr)
-		ibv_dereg_mr(q->cap_mr);
+		dn_ibv_dereg_mr(q->cap_mr);
 	q->data_mr = q->rsp_mr = q->cap_mr = NULL;
 	free(q->data);
 	free(q->rsps);
@@ -173,11 +171,11 @@ static void free_buffers(struct dn_hq *q)
 
 int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 {
-	struct rdma_addrinfo hints = { .ai_port_space = RDMA_PS_TCP }, *ai = NULL;
 	struct ibv_qp_init_attr qpa = { 0 };
 	struct rdma_conn_param cp = { 0 };
 	struct nvme_rdma_cm_req req = { 0 };
 	struct ibv_device_attr dattr;
+	struct sockaddr_storage dst;
 	uint16_t i;
 	int ret;
 
@@ -192,22 +190,19 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	q->data_len = o->data_len;
 	snprintf(q->peer, sizeof(q->peer), "%s:%s", o->traddr, o->trsvcid);
 
-	ret = rdma_getaddrinfo(o->traddr, o->trsvcid, &hints, &ai);
+	ret = dn_sockaddr_parse(o->traddr, o->trsvcid, AF_UNSPEC, &dst);
 	if (ret)
-		return dn_err_set(e, -EINVAL, "%s is not a valid RDMA address (%s)", q->peer,
-				  strerror(errno));
-	q->ec = rdma_create_event_channel();
-	if (!q->ec) {
-		ret = dn_err_set(e, -errno, "cannot open the RDMA CM (%s): is an RDMA device "
-				 "configured?", strerror(errno));
-		goto out_free_ai;
-	}
-	ret = cm_errno(rdma_create_id(q->ec, &q->id, q, RDMA_PS_TCP));
+		return dn_err_set(e, -EINVAL, "%s is not a valid IP address and port", q->peer);
+	ret = dn_rdma_create_event_channel(&q->ec);
+	if (ret)
+		return dn_err_set(e, ret, "cannot open the RDMA CM (%s): is an RDMA device "
+				  "configured?", strerror(-ret));
+	ret = dn_rdma_create_id(q->ec, &q->id, q);
 	if (ret) {
 		dn_err_set(e, ret, "rdma_create_id: %s", strerror(-ret));
 		goto out_destroy_ec;
 	}
-	ret = cm_errno(rdma_resolve_addr(q->id, NULL, ai->ai_dst_addr, o->timeout_ms));
+	ret = dn_rdma_resolve_addr(q->id, NULL, (struct sockaddr *)&dst, o->timeout_ms);
 	if (ret) {
 		dn_err_set(e, ret, "%s is unreachable: no RDMA device routes to it (%s)", q->peer,
 			   strerror(-ret));
@@ -216,7 +211,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	ret = cm_wait(q, RDMA_CM_EVENT_ADDR_RESOLVED, o->timeout_ms + 1000, e);
 	if (ret)
 		goto out_destroy_id;
-	ret = cm_errno(rdma_resolve_route(q->id, o->timeout_ms));
+	ret = dn_rdma_resolve_route(q->id, o->timeout_ms);
 	if (ret) {
 		dn_err_set(e, ret, "%s is unreachable: %s", q->peer, strerror(-ret));
 		goto out_destroy_id;
@@ -225,23 +220,23 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	if (ret)
 		goto out_destroy_id;
 
-	q->pd = ibv_alloc_pd(q->id->verbs);
-	if (!q->pd) {
-		ret = dn_err_set(e, -ENOMEM, "ibv_alloc_pd failed");
+	ret = dn_ibv_alloc_pd(q->id->verbs, &q->pd);
+	if (ret) {
+		dn_err_set(e, ret, "ibv_alloc_pd: %s", strerror(-ret));
 		goto out_destroy_id;
 	}
-	q->cc = ibv_create_comp_channel(q->id->verbs);
-	if (!q->cc) {
-		ret = dn_err_set(e, -errno, "ibv_create_comp_channel: %s", strerror(errno));
+	ret = dn_ibv_create_comp_channel(q->id->verbs, &q->cc);
+	if (ret) {
+		dn_err_set(e, ret, "ibv_create_comp_channel: %s", strerror(-ret));
 		goto out_dealloc_pd;
 	}
 	/* sends and receives of every slot, plus slack for flush completions */
-	q->cq = ibv_create_cq(q->id->verbs, 2 * q->depth + 1, q, q->cc, 0);
-	if (!q->cq) {
-		ret = dn_err_set(e, -errno, "ibv_create_cq: %s", strerror(errno));
+	ret = dn_ibv_create_cq(q->id->verbs, 2 * q->depth + 1, q, q->cc, &q->cq);
+	if (ret) {
+		dn_err_set(e, ret, "ibv_create_cq: %s", strerror(-ret));
 		goto out_destroy_cc;
 	}
-	ret = -ibv_req_notify_cq(q->cq, 0);
+	ret = dn_ibv_req_notify_cq(q->cq, 0);
 	if (ret) {
 		dn_err_set(e, ret, "ibv_req_notify_cq: %s", strerror(-ret));
 		goto out_destroy_cq;
@@ -254,7 +249,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	qpa.cap.max_recv_wr = q->depth;
 	qpa.cap.max_send_sge = 1;
 	qpa.cap.max_recv_sge = 1;
-	ret = cm_errno(rdma_create_qp(q->id, q->pd, &qpa));
+	ret = dn_rdma_create_qp(q->id, q->pd, &qpa);
 	if (ret) {
 		dn_err_set(e, ret, "rdma_create_qp: %s", strerror(-ret));
 		goto out_destroy_cq;
@@ -280,10 +275,10 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	cp.retry_count = 7;
 	cp.rnr_retry_count = 7;
 	/* the target RDMA-reads write data from us: allow as many reads as the device can */
-	if (!ibv_query_device(q->id->verbs, &dattr))
+	if (!dn_ibv_query_device(q->id->verbs, &dattr))
 		cp.responder_resources = (uint8_t)(dattr.max_qp_rd_atom > 255 ?
 							  255 : dattr.max_qp_rd_atom);
-	ret = cm_errno(rdma_connect(q->id, &cp));
+	ret = dn_rdma_connect(q->id, &cp);
 	if (ret) {
 		dn_err_set(e, ret, "rdma_connect to %s: %s", q->peer, strerror(-ret));
 		goto out_free_buffers;
@@ -292,24 +287,21 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	if (ret)
 		goto out_free_buffers;
 	q->connected = true;
-	rdma_freeaddrinfo(ai);
 	return 0;
 
 out_free_buffers:
 	free_buffers(q);
 	rdma_destroy_qp(q->id);
 out_destroy_cq:
-	ibv_destroy_cq(q->cq);
+	dn_ibv_destroy_cq(q->cq);
 out_destroy_cc:
-	ibv_destroy_comp_channel(q->cc);
+	dn_ibv_destroy_comp_channel(q->cc);
 out_dealloc_pd:
-	ibv_dealloc_pd(q->pd);
+	dn_ibv_dealloc_pd(q->pd);
 out_destroy_id:
-	rdma_destroy_id(q->id);
+	dn_rdma_destroy_id(q->id);
 out_destroy_ec:
 	rdma_destroy_event_channel(q->ec);
-out_free_ai:
-	rdma_freeaddrinfo(ai);
 	memset(q, 0, sizeof(*q));
 	return ret;
 }
@@ -357,7 +349,7 @@ int dn_hq_submit(struct dn_hq *q, struct dn_hq_req *r, uint32_t incapsule_len)
 		return -EIO;
 	r->sqe->cid = htole16(r->cid);
 	r->deadline = q->tick;
-	ret = -ibv_post_send(q->id->qp, &wr, &bad);
+	ret = dn_ibv_post_send(q->id->qp, &wr, &bad);
 	if (ret)
 		return ret;
 	q->nr_inflight++;
@@ -388,7 +380,7 @@ int dn_hq_process(struct dn_hq *q)
 	struct ibv_wc wc[32];
 	int n, i, total = 0;
 
-	while ((n = ibv_poll_cq(q->cq, 32, wc)) > 0) {
+	while ((n = dn_ibv_poll_cq(q->cq, 32, wc)) > 0) {
 		for (i = 0; i < n; i++) {
 			struct dn_hq_req *r;
 
@@ -436,11 +428,10 @@ int dn_hq_process(struct dn_hq *q)
 int dn_hq_handle_event(struct dn_hq *q)
 {
 	struct ibv_cq *cq;
-	void *ctx;
 
-	if (!ibv_get_cq_event(q->cc, &cq, &ctx)) {
+	if (!dn_ibv_get_cq_event(q->cc, &cq)) {
 		ibv_ack_cq_events(cq, 1);
-		ibv_req_notify_cq(cq, 0);
+		dn_ibv_req_notify_cq(cq, 0);
 	}
 	return dn_hq_process(q);
 }
@@ -468,7 +459,7 @@ void dn_hq_destroy(struct dn_hq *q)
 	if (!q->id)
 		return;
 	if (q->connected)
-		rdma_disconnect(q->id);
+		dn_rdma_disconnect(q->id);
 	dn_hq_fail(q);
 	/* the QP is in error: wait (briefly) for the flushes so no buffer is still in use */
 	end = now_ms() + 1000;
@@ -486,10 +477,10 @@ void dn_hq_destroy(struct dn_hq *q)
 	dn_hq_abort_all(q);
 	rdma_destroy_qp(q->id);
 	free_buffers(q);
-	ibv_destroy_cq(q->cq);
-	ibv_destroy_comp_channel(q->cc);
-	ibv_dealloc_pd(q->pd);
-	rdma_destroy_id(q->id);
+	dn_ibv_destroy_cq(q->cq);
+	dn_ibv_destroy_comp_channel(q->cc);
+	dn_ibv_dealloc_pd(q->pd);
+	dn_rdma_destroy_id(q->id);
 	rdma_destroy_event_channel(q->ec);
 	memset(q, 0, sizeof(*q));
 }
