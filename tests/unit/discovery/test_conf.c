@@ -692,6 +692,36 @@ static void test_symlink_is_followed(void **state)
 	free(s);
 }
 
+/* The installed example: clean as shipped, and each example line valid once uncommented */
+static void test_example_file(void **state)
+{
+	struct dn_conf *c;
+	char *text, *p;
+	size_t len;
+	int examples = 0;
+
+	assert_int_equal(dn_conf_load(DN_EXAMPLE_CONF, &c), 0);
+	assert_true(dn_conf_exists(c));
+	assert_int_equal(dn_conf_nr_entries(c), 0);
+	assert_int_equal(dn_conf_get_diags(c)->nr, 0);
+	assert_int_equal(dn_conf_serialize(c, &text, &len), 0);
+	dn_conf_free(c);
+	text = realloc(text, len + 1);
+	assert_non_null(text);
+	text[len] = '\0';
+	for (p = text; (p = strstr(p, "\n#-")); p++) {
+		p[1] = ' ';
+		examples++;
+	}
+	c = parse(text);
+	assert_int_equal(examples, 3);
+	assert_int_equal(dn_conf_nr_entries(c), 3);
+	assert_int_equal(dn_conf_get_diags(c)->nr, 0);
+	assert_int_equal(dn_conf_get_entry(c, 2)->fast_io_fail_tmo, 30);
+	dn_conf_free(c);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -710,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_save_and_load),
 		cmocka_unit_test(test_failed_save_keeps_old_file),
 		cmocka_unit_test(test_symlink_is_followed),
+		cmocka_unit_test(test_example_file),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
