@@ -8,6 +8,10 @@
 #include "host/config_cmd.h"
 #define HAVE_CONFIG_CMD 1
 #endif
+#if __has_include("host/connect_all.h")
+#include "host/connect_all.h"
+#define HAVE_CONNECT_ALL 1
+#endif
 
 static const struct {
 	const char *name;
@@ -26,6 +30,10 @@ static const struct {
 				   "by connect or systemd)" },
 #ifdef HAVE_CONFIG_CMD
 	{ "config", dn_cmd_config, "add|remove|list ...  (edits discovery.conf)" },
+#endif
+#ifdef HAVE_CONNECT_ALL
+	{ "connect-all", dn_cmd_connect_all,
+	  "[--config-file FILE] [--dry-run] [-v]  (connects what discovery.conf lists)" },
 #endif
 };
 

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+/* Tests for host/connect_all.c: record decisions, the connected set, the plan and failures. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "host/connect_all.h"
+
+static char tmpdir[64], conf[128];
+static char *out, *err;
+
+static struct dn_disc_rec rec(uint8_t trtype, uint8_t subtype)
+{
+	struct dn_disc_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.trtype = trtype;
+	r.subtype = subtype;
+	strcpy(r.traddr, "10.77.0.1");
+	strcpy(r.trsvcid, "4420");
+	strcpy(r.subnqn, "nqn.2014-08.org.example:s1");
+	return r;
+}
+
+static void test_classify(void **state)
+{
+	struct dn_disc_rec r;
+
+	r = rec(NVMF_TRTYPE_RDMA, NVME_NQN_NVME);
+	assert_int_equal(dn_ca_classify(&r), DN_CA_CONNECT);
+	r = rec(NVMF_TRTYPE_RDMA, NVME_NQN_DISC);
+	assert_int_equal(dn_ca_classify(&r), DN_CA_REFERRAL);
+	r = rec(NVMF_TRTYPE_RDMA, NVME_NQN_CURR);
+	assert_int_equal(dn_ca_classify(&r), DN_CA_SELF);
+	r = rec(NVMF_TRTYPE_TCP, NVME_NQN_NVME);
+	assert_int_equal(dn_ca_classify(&r), DN_CA_OTHER_TRANSPORT);
+	r = rec(NVMF_TRTYPE_TCP, NVME_NQN_DISC);
+	assert_int_equal(dn_ca_classify(&r), DN_CA_OTHER_TRANSPORT);
+}
+
+static void test_connected_set(void **state)
+{
+	static const char reply[] =
+		"{\"status\":0,\"controllers\":["
+		"{\"name\":\"ctrl0\",\"subsysnqn\":\"nqn.2014-08.org.example:s1\","
+		"\"transport\":\"rdma\",\"traddr\":\"fe80::1\",\"trsvcid\":\"4420\","
+		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"reconnecting\"},"
+		"{\"name\":\"ctrl1\",\"subsysnqn\":\"nqn.2014-08.org.example:s2\","
+		"\"transport\":\"rdma\",\"traddr\":\"10.77.0.1\",\"trsvcid\":\"4421\","
+		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"live\"}]}";
+	struct json_object *j = json_tokener_parse(reply);
+	struct dn_ca_set s = {0};
+
+	assert_non_null(j);
+	assert_int_equal(dn_ca_set_from_list(j, &s), 0);
+	json_object_put(j);
+	assert_int_equal(s.nr, 2);
+	/* a controller that is reconnecting counts: connecting it again would duplicate it */
+	assert_true(dn_ca_set_has(&s, "nqn.2014-08.org.example:s1", "FE80:0::1", "4420",
+				  "nqn.2014-08.org.example:h1"));
+	assert_true(dn_ca_set_has(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4421",
+				  "nqn.2014-08.org.example:h1"));
+	assert_false(dn_ca_set_has(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4420",
+				   "nqn.2014-08.org.example:h1"));
+	assert_false(dn_ca_set_has(&s, "nqn.2014-08.org.example:s2", "10.77.0.2", "4421",
+				   "nqn.2014-08.org.example:h1"));
+	/* another host NQN is another controller */
+	assert_false(dn_ca_set_has(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4421",
+				   "nqn.2014-08.org.example:h2"));
+	assert_int_equal(dn_ca_set_add(&s, "nqn.2014-08.org.example:s3", "10.77.0.3", "4420",
+				       "nqn.2014-08.org.example:h2"),
+			 0);
+	assert_true(dn_ca_set_has(&s, "nqn.2014-08.org.example:s3", "10.77.0.3", "4420",
+				  "nqn.2014-08.org.example:h2"));
+	dn_ca_set_free(&s);
+
+	/* no daemon reply fields: nothing connected; a malformed one is an error */
+	j = json_tokener_parse("{\"status\":0}");
+	assert_int_equal(dn_ca_set_from_list(j, &s), 0);
+	assert_int_equal(s.nr, 0);
+	json_object_put(j);
+	j = json_tokener_parse("{\"controllers\":[{\"subsysnqn\":\"x\"}]}");
+	assert_int_equal(dn_ca_set_from_list(j, &s), -EPROTO);
+	json_object_put(j);
+	j = json_tokener_parse("{\"controllers\":7}");
+	assert_int_equal(dn_ca_set_from_list(j, &s), -EPROTO);
+	json_object_put(j);
+	dn_ca_set_free(&s);
+}
+
+static int tmpfd(void)
+{
+	char path[] = "/tmp/test_connect_all.out.XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	return fd;
+}
+
+static char *slurp(int fd)
+{
+	size_t len = 0, alloc = 4096;
+	char *buf = malloc(alloc);
+	ssize_t n;
+
+	assert_non_null(buf);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	while ((n = read(fd, buf + len, alloc - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == alloc) {
+			alloc *= 2;
+			buf = realloc(buf, alloc);
+			assert_non_null(buf);
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* `disnvme connect-all --config-file conf ARGS...`, stdout and stderr captured */
+static int run(const char *first, ...)
+{
+	char *argv[16];
+	int argc = 0, rc, o, e, so, se;
+	const char *a;
+	va_list ap;
+
+	argv[argc++] = "connect-all";
+	argv[argc++] = "--config-file";
+	argv[argc++] = conf;
+	va_start(ap, first);
+	for (a = first; a; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	free(out);
+	free(err);
+	fflush(stdout);
+	fflush(stderr);
+	o = tmpfd();
+	e = tmpfd();
+	so = dup(1);
+	se = dup(2);
+	dup2(o, 1);
+	dup2(e, 2);
+	rc = dn_cmd_connect_all(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(so, 1);
+	dup2(se, 2);
+	close(so);
+	close(se);
+	out = slurp(o);
+	err = slurp(e);
+	close(o);
+	close(e);
+	return rc;
+}
+
+static void write_conf(const char *text)
+{
+	FILE *f = fopen(conf, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *expect(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *expect(const char *fmt, ...)
+{
+	static char buf[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+static void test_dry_run(void **state)
+{
+	write_conf("# lab\n"
+		   "-t rdma -a 10.77.0.1\n"
+		   "-t rdma -a 10.77.0.2 --bogus\n"
+		   "--transport=rdma --traddr=fd00::2 -s 4421 -q nqn.2014-08.org.example:h1 -i 2 "
+		   "-l 30 -F 5\n");
+	/* the unusable line counts as a failed entry; the others are still planned */
+	assert_int_equal(run("--dry-run", NULL), 1);
+	assert_string_equal(
+		out,
+		expect("%s:2 rdma 10.77.0.1:4420: would read the discovery log of "
+		       "nqn.2014-08.org.nvmexpress.discovery as this host's NQN, follow its "
+		       "referrals "
+		       "and connect each subsystem not connected yet with nr-io-queues one per "
+		       "CPU, "
+		       "queue-size 128, keep-alive-tmo 5, reconnect-delay 10, ctrl-loss-tmo "
+		       "forever, "
+		       "fast_io_fail_tmo off\n"
+		       "%s:4 rdma [fd00::2]:4421: would read the discovery log of "
+		       "nqn.2014-08.org.nvmexpress.discovery as nqn.2014-08.org.example:h1, follow "
+		       "its "
+		       "referrals and connect each subsystem not connected yet with nr-io-queues "
+		       "2, "
+		       "queue-size 128, keep-alive-tmo 5, reconnect-delay 10, ctrl-loss-tmo 30, "
+		       "fast_io_fail_tmo 5\n",
+		       conf, conf));
+	assert_string_equal(err, expect("%s:3: error: unknown option '--bogus'\n"
+					"%s:4: warning: --fast_io_fail_tmo is not applied: disnvme "
+					"connect does not support it yet\n"
+					"disnvme connect-all: 1 of 3 configured entries failed\n",
+					conf, conf));
+
+	write_conf("-t rdma -a 10.77.0.1 -s 4420\n");
+	assert_int_equal(run("--dry-run", NULL), 0);
+	assert_string_equal(err, "");
+}
+
+static void test_usage_and_missing_file(void **state)
+{
+	unlink(conf);
+	assert_int_equal(run("--dry-run", NULL), 1);
+	assert_string_equal(err, expect("disnvme connect-all: %s does not exist: no discovery "
+					"controllers are configured\n",
+					conf));
+	assert_int_equal(run("--frob", NULL), 2);
+	assert_string_equal(err, "disnvme connect-all: unexpected argument '--frob'\n"
+				 "usage: disnvme connect-all [--config-file FILE] [--dry-run] "
+				 "[-v]\n");
+}
+
+/*
+ * An entry whose discovery controller cannot be reached fails with its reason on its own line
+ * and makes the exit status 1, and the entries after it are still tried. 127.0.0.1 has no RDMA
+ * device, so nothing leaves this machine.
+ */
+static void test_unreachable_entries(void **state)
+{
+	char sock[160];
+
+	snprintf(sock, sizeof(sock), "%s/no-daemon.sock", tmpdir);
+	setenv("DISNVME_SOCKET", sock, 1);
+	write_conf("-t rdma -a 127.0.0.1 -s 9 -q nqn.2014-08.org.example:h1 "
+		   "-I 1b4e28ba-2fa1-11d2-883f-0016d3cca427\n"
+		   "-t rdma -a 127.0.0.1 -s 10 -q nqn.2014-08.org.example:h1 "
+		   "-I 1b4e28ba-2fa1-11d2-883f-0016d3cca427\n");
+	assert_int_equal(run(NULL), 1);
+	assert_non_null(strstr(out, expect("%s:1 rdma 127.0.0.1:9: discovery at 127.0.0.1:9 "
+					   "FAILED: ",
+					   conf)));
+	assert_non_null(strstr(out, expect("\n%s:2 rdma 127.0.0.1:10: discovery at "
+					   "127.0.0.1:10 FAILED: ",
+					   conf)));
+	assert_non_null(strstr(err, "disnvme connect-all: 2 of 2 configured entries failed\n"));
+	unsetenv("DISNVME_SOCKET");
+}
+
+static int setup(void **state)
+{
+	strcpy(tmpdir, "/tmp/test_connect_all.XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	snprintf(conf, sizeof(conf), "%s/discovery.conf", tmpdir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	free(out);
+	free(err);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_connected_set),
+		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_usage_and_missing_file),
+		cmocka_unit_test(test_unreachable_entries),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
