@@ -201,7 +201,7 @@ static int parse_addr(const char *s, unsigned char bin[16], const char **scope)
 	return -1;
 }
 
-static bool addr_equal(const char *a, const char *b)
+bool dn_conf_addr_equal(const char *a, const char *b)
 {
 	unsigned char ba[16], bb[16];
 	const char *sa, *sb;
@@ -583,18 +583,19 @@ int dn_conf_entry_parse(int argc, char *const argv[], unsigned int flags, unsign
 
 bool dn_conf_entry_same_port(const struct dn_conf_entry *a, const struct dn_conf_entry *b)
 {
-	return !strcmp(a->transport, b->transport) && addr_equal(a->traddr, b->traddr) &&
-	       !strcmp(a->trsvcid, b->trsvcid) && addr_equal(a->host_traddr, b->host_traddr) &&
+	return !strcmp(a->transport, b->transport) && dn_conf_addr_equal(a->traddr, b->traddr) &&
+	       !strcmp(a->trsvcid, b->trsvcid) &&
+	       dn_conf_addr_equal(a->host_traddr, b->host_traddr) &&
 	       !strcmp(a->host_iface, b->host_iface);
 }
 
 static bool entry_matches(const struct dn_conf_entry *key, const struct dn_conf_entry *e)
 {
-	if (strcmp(key->transport, e->transport) || !addr_equal(key->traddr, e->traddr) ||
+	if (strcmp(key->transport, e->transport) || !dn_conf_addr_equal(key->traddr, e->traddr) ||
 	    strcmp(key->trsvcid, e->trsvcid))
 		return false;
 	if ((key->given & DN_CONF_GIVEN(DN_CONF_OPT_HOST_TRADDR)) &&
-	    !addr_equal(key->host_traddr, e->host_traddr))
+	    !dn_conf_addr_equal(key->host_traddr, e->host_traddr))
 		return false;
 	if ((key->given & DN_CONF_GIVEN(DN_CONF_OPT_HOST_IFACE)) &&
 	    strcmp(key->host_iface, e->host_iface))

@@ -118,6 +118,9 @@ int dn_conf_entry_parse(int argc, char *const argv[], unsigned int flags, unsign
  */
 bool dn_conf_entry_same_port(const struct dn_conf_entry *a, const struct dn_conf_entry *b);
 
+/* Two traddr strings name the same address (numeric forms compared as addresses) */
+bool dn_conf_addr_equal(const char *a, const char *b);
+
 /*
  * The canonical line for e (no newline): `--transport rdma --traddr A --trsvcid P` and each
  * other option e->given names. Returns the length, or -ENOSPC when it does not fit len.
