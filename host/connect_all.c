@@ -36,9 +36,14 @@ enum dn_ca_action dn_ca_classify(const struct dn_disc_rec *r)
 	return DN_CA_SELF;
 }
 
+/* src cut to fit, NUL terminated */
 static void copy_field(char *dst, size_t size, const char *src)
 {
-	snprintf(dst, size, "%s", src ? src : "");
+	size_t n = 0;
+
+	for (; src && src[n] && n + 1 < size; n++)
+		dst[n] = src[n];
+	dst[n] = '\0';
 }
 
 int dn_ca_set_add(struct dn_ca_set *s, const char *subnqn, const char *traddr, const char *trsvcid,
