@@ -227,8 +227,12 @@ void dn_tgt_queue_destroyed(struct dn_tgt_queue *q)
 			ctrl->nr_queues--;
 		}
 		q->ctrl = NULL;
-		/* a queue that goes away takes its controller with it (as nvmet) */
-		if (!ctrl->dying) {
+		/*
+		 * The admin queue takes its controller with it. An I/O queue does not: the Linux
+		 * host disconnects its I/O queues first and then shuts the controller down over
+		 * the admin queue (CC.SHN), which must still be there (as nvmet).
+		 */
+		if (!ctrl->dying && q->qid == 0) {
 			struct dn_tgt_queue *del[1 + DN_TGT_MAX_IO_QUEUES];
 			unsigned int nr_del = 0;
 
@@ -249,7 +253,8 @@ void dn_tgt_queue_lost(struct dn_tgt_queue *q)
 	unsigned int nr_del = 0;
 
 	pthread_mutex_lock(&dn_tgt.lock);
-	if (q->ctrl)
+	/* only the admin queue's loss ends the controller (see dn_tgt_queue_destroyed) */
+	if (q->ctrl && q->qid == 0)
 		dn_tgt_ctrl_kill_locked(q->ctrl, "connection lost", del, &nr_del);
 	/* also covers a queue that never connected, or whose controller is already dying */
 	dn_tgt_queue_mark_delete(q, del, &nr_del);
