@@ -16,7 +16,8 @@
 #include "target/core.h"
 #include "target/poll_group.h"
 
-/* In-capsule data bytes a receive buffer holds after the SQE (admin and I/O queues alike). */
+/* In-capsule data bytes a receive holds after the SQE (admin and I/O queues alike); a
+ * multiple of the page size. */
 #define DN_RDMA_INCAPSULE 8192u
 /* Outstanding RDMA READs the target issues per queue at most (our initiator depth) */
 #define DN_RDMA_MAX_INITIATOR_DEPTH 16
@@ -53,12 +54,14 @@ enum dn_rdma_req_state {
 	DN_RDMA_REQ_SENDING,		/* (RDMA WRITE +) SEND posted */
 };
 
-/* A receive buffer: the SQE followed by up to DN_RDMA_INCAPSULE bytes of capsule data. */
+/* A receive: the SQE, then up to DN_RDMA_INCAPSULE bytes of capsule data in its own
+ * page-aligned area. */
 struct dn_rdma_recv {
 	struct dn_rdma_recv *next;	/* waiting for a free request */
 	struct ibv_recv_wr wr;
-	struct ibv_sge sge;
-	uint8_t *buf;
+	struct ibv_sge sge[2];
+	uint8_t *buf;			/* the SQE */
+	uint8_t *icd;			/* in-capsule data */
 	uint32_t byte_len;
 };
 

@@ -16,8 +16,6 @@
 #include "target/rdma.h"
 #include "target/target.h"
 
-#define RECV_BUF_SIZE (sizeof(struct nvme_sqe) + DN_RDMA_INCAPSULE)
-
 static void queue_cc_cb(struct dn_event *ev, const struct io_uring_cqe *cqe);
 
 static int queue_arm_cc(struct dn_rdma_queue *rq)
@@ -29,14 +27,18 @@ static int queue_arm_cc(struct dn_rdma_queue *rq)
 	return ret;
 }
 
-/* Lay out and register the queue's memory: data buffers first (page aligned), then the
- * receive buffers, then the CQEs. */
+/*
+ * Lay out and register the queue's memory: data buffers, then the in-capsule areas (both page
+ * aligned, so a backend can do O_DIRECT on in-capsule data too), then the SQEs, then the CQEs.
+ * A receive has two SGEs: the SQE and its in-capsule area.
+ */
 static int queue_alloc_mem(struct dn_rdma_queue *rq)
 {
 	size_t data_len = (size_t)rq->nr_reqs * DN_TGT_MAX_XFER;
-	size_t recv_len = (size_t)rq->nr_recv * RECV_BUF_SIZE;
+	size_t icd_len = (size_t)rq->nr_recv * DN_RDMA_INCAPSULE;
+	size_t sqe_len = (size_t)rq->nr_recv * sizeof(struct nvme_sqe);
 	size_t cqe_len = (size_t)rq->nr_reqs * sizeof(struct nvme_cqe);
-	uint8_t *mem, *recv_base;
+	uint8_t *mem, *icd_base, *sqe_base;
 	struct nvme_cqe *cqes;
 	int ret, i;
 
@@ -44,7 +46,7 @@ static int queue_alloc_mem(struct dn_rdma_queue *rq)
 	rq->reqs = calloc(rq->nr_reqs, sizeof(*rq->reqs));
 	if (!rq->recvs || !rq->reqs)
 		return -ENOMEM;
-	rq->mem_len = data_len + recv_len + cqe_len;
+	rq->mem_len = data_len + icd_len + sqe_len + cqe_len;
 	ret = posix_memalign(&rq->mem, 4096, rq->mem_len);
 	if (ret)
 		return -ret;
@@ -54,18 +56,23 @@ static int queue_alloc_mem(struct dn_rdma_queue *rq)
 		return ret;
 
 	mem = rq->mem;
-	recv_base = mem + data_len;
-	cqes = (struct nvme_cqe *)(recv_base + recv_len);
+	icd_base = mem + data_len;
+	sqe_base = icd_base + icd_len;
+	cqes = (struct nvme_cqe *)(sqe_base + sqe_len);
 	for (i = 0; i < rq->nr_recv; i++) {
 		struct dn_rdma_recv *rv = &rq->recvs[i];
 
-		rv->buf = recv_base + (size_t)i * RECV_BUF_SIZE;
-		rv->sge.addr = (uintptr_t)rv->buf;
-		rv->sge.length = RECV_BUF_SIZE;
-		rv->sge.lkey = rq->mr->lkey;
+		rv->buf = sqe_base + (size_t)i * sizeof(struct nvme_sqe);
+		rv->icd = icd_base + (size_t)i * DN_RDMA_INCAPSULE;
+		rv->sge[0].addr = (uintptr_t)rv->buf;
+		rv->sge[0].length = sizeof(struct nvme_sqe);
+		rv->sge[0].lkey = rq->mr->lkey;
+		rv->sge[1].addr = (uintptr_t)rv->icd;
+		rv->sge[1].length = DN_RDMA_INCAPSULE;
+		rv->sge[1].lkey = rq->mr->lkey;
 		rv->wr.wr_id = (uintptr_t)rv;
-		rv->wr.sg_list = &rv->sge;
-		rv->wr.num_sge = 1;
+		rv->wr.sg_list = rv->sge;
+		rv->wr.num_sge = 2;
 	}
 	rq->free_reqs = NULL;
 	for (i = rq->nr_reqs - 1; i >= 0; i--) {
@@ -159,7 +166,7 @@ int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, uint16_
 	qp_attr.cap.max_send_wr = 2 * rq->nr_reqs;
 	qp_attr.cap.max_recv_wr = rq->nr_recv;
 	qp_attr.cap.max_send_sge = 1;
-	qp_attr.cap.max_recv_sge = 1;
+	qp_attr.cap.max_recv_sge = 2;
 	ret = dn_rdma_create_qp(id, dev->pd, &qp_attr);
 	if (ret)
 		goto out_destroy_cq;

@@ -163,8 +163,10 @@ void dn_rdma_req_process(struct dn_rdma_req *r)
 				r->state = DN_RDMA_REQ_NEED_READ;
 			} else {
 				if (req->sgl.kind == NVME_SGL_KIND_INLINE)
-					req->data = r->recv->buf + sizeof(struct nvme_sqe) +
-						    req->sgl.offset;
+				{
+					req->data = r->recv->icd + req->sgl.offset;
+					req->data_cap = DN_RDMA_INCAPSULE - req->sgl.offset;
+				}
 				r->state = DN_RDMA_REQ_READY_TO_EXECUTE;
 			}
 			break;

@@ -160,3 +160,29 @@ fio_verify() {
 	[[ $rc == 0 ]] || { cat "$DISNVME_OUT/fio-$$.err"; }
 	return $rc
 }
+
+# disnvme-target helpers: dtgt_start LOGFILE ARGS... runs `disnvme-target serve ARGS` in the
+# background and waits until it listens; dtgt_stop [SIGNAL] stops it and returns its exit code.
+DTGT_PID=
+dtgt_start() {
+	local logf=$1 i; shift
+	"$DISNVME_TARGET" serve "$@" >>"$logf" 2>&1 &
+	DTGT_PID=$!
+	on_exit "kill -9 $DTGT_PID"
+	for i in $(seq 1 100); do
+		grep -q 'listening on rdma' "$logf" && return 0
+		kill -0 $DTGT_PID 2>/dev/null || { cat "$logf"; fail "disnvme-target exited at start"; }
+		sleep 0.1
+	done
+	cat "$logf"; fail "disnvme-target did not start listening"
+}
+dtgt_stop() {
+	local sig=${1:-TERM} rc i
+	[[ -n $DTGT_PID ]] || return 0
+	kill -"$sig" $DTGT_PID
+	for i in $(seq 1 300); do kill -0 $DTGT_PID 2>/dev/null || break; sleep 0.1; done
+	kill -0 $DTGT_PID 2>/dev/null && { log "disnvme-target ignored SIG$sig for 30 s"; kill -9 $DTGT_PID; }
+	wait $DTGT_PID; rc=$?
+	DTGT_PID=
+	return $rc
+}

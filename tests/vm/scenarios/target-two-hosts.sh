@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Two Linux kernel hosts (netns hst and hst2, different host NQNs) connected to the same
+# disnvme-target namespace at once, each with its own controller (issue 3, done-when 3):
+# what one writes the other reads back exactly, in both directions.
+. "$DISNVME_SRC/tests/vm/lib.sh"
+
+# one block device per controller (no multipath merging of the two hosts' paths)
+modprobe nvme_core multipath=N || fail "modprobe nvme_core multipath=N"
+[[ $(cat /sys/module/nvme_core/parameters/multipath) == N ]] || fail "multipath still on"
+
+nqn=nqn.2014-08.org.disnvme:two-hosts
+h1=nqn.2014-08.org.disnvme:host-one
+h2=nqn.2014-08.org.disnvme:host-two
+topo_up
+topo_up_second_host
+data_dir
+backing=$DATA/two.img
+truncate -s 128M "$backing" && on_exit "rm -f $backing"
+cat >two.json <<EOF
+{
+  "ports": [
+    { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "$PORT" },
+    { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR2", "trsvcid": "$PORT" }
+  ],
+  "subsystems": [ {
+    "nqn": "$nqn", "allow_any_host": true,
+    "namespaces": [ { "nsid": 1, "path": "$backing" } ]
+  } ]
+}
+EOF
+tlog=$DISNVME_OUT/target.log
+: >"$tlog"
+dtgt_start "$tlog" --config two.json -v
+load_modules nvme-rdma
+
+in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn --hostnqn=$h1 ||
+	fail "host one: nvme connect"
+on_exit "in_host nvme disconnect -n $nqn"
+in_host2 nvme connect -t rdma -a $TGT_ADDR2 -s $PORT -n $nqn --hostnqn=$h2 ||
+	fail "host two: nvme connect"
+on_exit "in_host2 nvme disconnect -n $nqn"
+
+# the namespace block device of the controller that host NQN $1 owns
+dev_of_host() {
+	local c n i
+	for i in $(seq 1 40); do
+		for c in /sys/class/nvme/nvme*; do
+			[[ $(cat "$c/subsysnqn" 2>/dev/null) == "$nqn" ]] || continue
+			[[ $(cat "$c/hostnqn" 2>/dev/null) == "$1" ]] || continue
+			for n in "$c"/nvme*n*; do
+				[[ -e $n/size && $(cat "$n/size") != 0 ]] && { echo "/dev/$(basename "$n")"; return 0; }
+			done
+		done
+		sleep 0.5
+	done
+	return 1
+}
+d1=$(dev_of_host $h1) || fail "no block device for host one"
+d2=$(dev_of_host $h2) || fail "no block device for host two"
+[[ $d1 != "$d2" ]] || fail "both hosts got the same device $d1"
+c1=$(grep -c "controller .* created.*$h1\|$h1.*controller .* created" "$tlog")
+c2=$(grep -c "controller .* created.*$h2\|$h2.*controller .* created" "$tlog")
+[[ $c1 -ge 1 && $c2 -ge 1 ]] || { cat "$tlog"; fail "target did not log a controller per host"; }
+pass "two hosts connected: $h1 -> $d1, $h2 -> $d2, one controller each"
+
+# host one writes, host two reads (O_DIRECT: no page cache on either side)
+head -c $((16 << 20)) /dev/urandom >pattern1
+dd if=pattern1 of="$d1" bs=1M oflag=direct status=none || fail "write through $d1"
+dd if="$d2" of=read2 bs=1M count=16 iflag=direct status=none || fail "read through $d2"
+cmp pattern1 read2 || fail "host two read different data than host one wrote"
+pass "16 MiB written by host one read back exactly by host two"
+
+head -c $((8 << 20)) /dev/urandom >pattern2
+dd if=pattern2 of="$d2" bs=64k seek=512 oflag=direct status=none || fail "write through $d2"
+dd if="$d1" of=read1 bs=64k skip=512 count=128 iflag=direct status=none || fail "read $d1"
+cmp pattern2 read1 || fail "host one read different data than host two wrote"
+pass "8 MiB written by host two at 32 MiB read back exactly by host one"
+
+# concurrent: fio writes with crc32c headers on host one, verifies on host two
+fio --name=w --filename="$d1" --ioengine=libaio --direct=1 --rw=randwrite --bsrange=4k-64k \
+	--iodepth=16 --size=48M --offset=64M --verify=crc32c --do_verify=0 --randrepeat=1 \
+	>fio-w.txt 2>&1 || { tail -20 fio-w.txt; fail "fio write on host one"; }
+fio --name=w --filename="$d2" --ioengine=libaio --direct=1 --rw=randwrite --bsrange=4k-64k \
+	--iodepth=16 --size=48M --offset=64M --verify=crc32c --verify_only=1 --randrepeat=1 \
+	>fio-v.txt 2>&1 || { tail -20 fio-v.txt; fail "fio verify on host two"; }
+pass "fio crc32c: written through host one, verified through host two"
+
+in_host2 nvme disconnect -n $nqn >/dev/null || fail "host two: disconnect"
+dd if="$d1" of=/dev/null bs=1M count=4 iflag=direct status=none ||
+	fail "host one lost its device when host two disconnected"
+pass "host two left, host one still works"
+in_host nvme disconnect -n $nqn >/dev/null || fail "host one: disconnect"
+dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
+[[ $(grep -c "controller .* destroyed" "$tlog") -ge 2 ]] || fail "controllers' ends not logged"
+pass "both controllers torn down and logged; clean exit"
