@@ -177,10 +177,10 @@ static int spawn_daemon(struct dn_err *e)
 			  "/run/disnvme/daemon.log)");
 }
 
-static int check_can_create_devices(const char *cmd, struct dn_err *e)
+static int check_can_create_devices(struct dn_err *e)
 {
 	if (geteuid() != 0)
-		return dn_err_set(e, -EPERM, "%s must run as root: it creates block devices", cmd);
+		return dn_err_set(e, -EPERM, "must run as root: it creates block devices");
 	if (access("/dev/ublk-control", F_OK))
 		return dn_err_set(e, -ENODEV, "the kernel has no ublk support: /dev/ublk-control "
 				  "is missing (modprobe ublk_drv)");
@@ -200,7 +200,7 @@ int dn_cmd_connect(int argc, char **argv)
 		fprintf(stderr, "disnvme: %s\n", e.msg);
 		return DN_EXIT_USAGE;
 	}
-	if (check_can_create_devices("disnvme connect", &e) ||
+	if (check_can_create_devices(&e) ||
 	    dn_host_identity_get(a.hostnqn, a.hostid, &h, &e))
 		goto out_fail;
 

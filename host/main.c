@@ -61,7 +61,6 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "disnvme: unknown command \"%s\"\n", argv[1]);
-	usage(stderr);
+	fprintf(stderr, "disnvme: unknown command \"%s\" (disnvme --help lists them)\n", argv[1]);
 	return DN_EXIT_USAGE;
 }
