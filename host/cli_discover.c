@@ -9,6 +9,7 @@
 #include <nvme/types.h>
 
 #include "common/log.h"
+#include "discovery/disc_log.h"
 #include "host/cli.h"
 #include "host/ctrl.h"
 #include "host/hostid.h"
@@ -94,103 +95,92 @@ static const char *eflags_str(uint16_t f)
 	return "none";
 }
 
-/* a fixed-width, space-padded wire string, copied with its padding trimmed */
-static void wire_str(char *dst, const char *src, size_t n)
+static void rec_json(struct json_object *recs, const struct dn_disc_rec *e)
 {
-	size_t len = strnlen(src, n);
+	struct json_object *r = json_object_new_object();
 
-	while (len && (src[len - 1] == ' ' || src[len - 1] == '\0'))
-		len--;
-	memcpy(dst, src, len);
-	dst[len] = '\0';
+	json_object_object_add(r, "trtype", json_object_new_string(trtype_str(e->trtype)));
+	json_object_object_add(r, "adrfam", json_object_new_string(adrfam_str(e->adrfam)));
+	json_object_object_add(r, "subtype", json_object_new_string(subtype_str(e->subtype)));
+	json_object_object_add(r, "treq", json_object_new_string(treq_str(e->treq)));
+	json_object_object_add(r, "portid", json_object_new_int(e->portid));
+	json_object_object_add(r, "trsvcid", json_object_new_string(e->trsvcid));
+	json_object_object_add(r, "subnqn", json_object_new_string(e->subnqn));
+	json_object_object_add(r, "traddr", json_object_new_string(e->traddr));
+	json_object_object_add(r, "eflags", json_object_new_string(eflags_str(e->eflags)));
+	if (e->trtype == NVMF_TRTYPE_RDMA) {
+		json_object_object_add(r, "rdma_prtype",
+				       json_object_new_string(prtype_str(e->tsas.rdma.prtype)));
+		json_object_object_add(r, "rdma_qptype",
+				       json_object_new_string(qptype_str(e->tsas.rdma.qptype)));
+		json_object_object_add(r, "rdma_cms", json_object_new_string(
+				       e->tsas.rdma.cms == NVMF_RDMA_CMS_RDMA_CM ? "rdma-cm" :
+										  "unrecognized"));
+		json_object_object_add(r, "rdma_pkey",
+				       json_object_new_int(le16toh(e->tsas.rdma.pkey)));
+	}
+	json_object_array_add(recs, r);
+}
+
+static void rec_print(FILE *out, uint64_t i, const struct dn_disc_rec *e)
+{
+	fprintf(out, "=====Discovery Log Entry %llu======\n", (unsigned long long)i);
+	fprintf(out, "trtype:  %s\n", trtype_str(e->trtype));
+	fprintf(out, "adrfam:  %s\n", adrfam_str(e->adrfam));
+	fprintf(out, "subtype: %s\n", subtype_str(e->subtype));
+	fprintf(out, "treq:    %s\n", treq_str(e->treq));
+	fprintf(out, "portid:  %u\n", e->portid);
+	fprintf(out, "trsvcid: %s\n", e->trsvcid);
+	fprintf(out, "subnqn:  %s\n", e->subnqn);
+	fprintf(out, "traddr:  %s\n", e->traddr);
+	fprintf(out, "eflags:  %s\n", eflags_str(e->eflags));
+	if (e->trtype == NVMF_TRTYPE_RDMA) {
+		fprintf(out, "rdma_prtype: %s\n", prtype_str(e->tsas.rdma.prtype));
+		fprintf(out, "rdma_qptype: %s\n", qptype_str(e->tsas.rdma.qptype));
+		fprintf(out, "rdma_cms:    %s\n",
+			e->tsas.rdma.cms == NVMF_RDMA_CMS_RDMA_CM ? "rdma-cm" : "unrecognized");
+		fprintf(out, "rdma_pkey: 0x%04x\n", le16toh(e->tsas.rdma.pkey));
+	}
 }
 
 int dn_disc_log_print(FILE *out, const void *buf, uint32_t len, enum dn_out_fmt fmt)
 {
-	const struct nvmf_discovery_log *log = buf;
-	struct json_object *root = NULL, *recs = NULL;
-	uint64_t numrec, i;
+	struct json_object *root, *recs;
+	uint64_t genctr, numrec, nr, bad, i;
+	struct dn_disc_rec *r;
+	int ret;
 
-	if (len < sizeof(*log))
-		return -EINVAL;
-	numrec = le64toh(log->numrec);
-	/* untrusted: only as many records as the buffer holds */
-	if (numrec > (len - sizeof(*log)) / sizeof(struct nvmf_disc_log_entry))
-		return -EPROTO;
+	/* untrusted: the parser validates every record before anything is printed */
+	ret = dn_disc_log_parse_header(buf, len, &genctr, &numrec);
+	if (ret)
+		return ret;
+	if (numrec > (len - DN_DISC_LOG_HDR_SIZE) / DN_DISC_LOG_ENTRY_SIZE)
+		return -EMSGSIZE;
+	r = calloc(numrec ? numrec : 1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	ret = dn_disc_log_parse(buf, len, &genctr, r, numrec, &nr, &bad);
+	if (ret)
+		goto out_free;
 	if (fmt == DN_OUT_JSON) {
 		root = json_object_new_object();
 		recs = json_object_new_array();
-		json_object_object_add(root, "genctr",
-				       json_object_new_uint64(le64toh(log->genctr)));
+		json_object_object_add(root, "genctr", json_object_new_uint64(genctr));
 		json_object_object_add(root, "records", recs);
-	} else {
-		fprintf(out, "\nDiscovery Log Number of Records %llu, Generation counter %llu\n",
-			(unsigned long long)numrec, (unsigned long long)le64toh(log->genctr));
-	}
-	for (i = 0; i < numrec; i++) {
-		const struct nvmf_disc_log_entry *e = &log->entries[i];
-		char trsvcid[NVMF_TRSVCID_SIZE + 1], subnqn[NVME_NQN_LENGTH + 1];
-		char traddr[NVMF_TRADDR_SIZE + 1];
-
-		wire_str(trsvcid, e->trsvcid, sizeof(e->trsvcid));
-		wire_str(subnqn, e->subnqn, sizeof(e->subnqn));
-		wire_str(traddr, e->traddr, sizeof(e->traddr));
-		if (fmt == DN_OUT_JSON) {
-			struct json_object *r = json_object_new_object();
-
-			json_object_object_add(r, "trtype",
-					       json_object_new_string(trtype_str(e->trtype)));
-			json_object_object_add(r, "adrfam",
-					       json_object_new_string(adrfam_str(e->adrfam)));
-			json_object_object_add(r, "subtype",
-					       json_object_new_string(subtype_str(e->subtype)));
-			json_object_object_add(r, "treq", json_object_new_string(treq_str(e->treq)));
-			json_object_object_add(r, "portid",
-					       json_object_new_int(le16toh(e->portid)));
-			json_object_object_add(r, "trsvcid", json_object_new_string(trsvcid));
-			json_object_object_add(r, "subnqn", json_object_new_string(subnqn));
-			json_object_object_add(r, "traddr", json_object_new_string(traddr));
-			json_object_object_add(r, "eflags",
-					       json_object_new_string(eflags_str(le16toh(e->eflags))));
-			if (e->trtype == NVMF_TRTYPE_RDMA) {
-				json_object_object_add(r, "rdma_prtype", json_object_new_string(
-						       prtype_str(e->tsas.rdma.prtype)));
-				json_object_object_add(r, "rdma_qptype", json_object_new_string(
-						       qptype_str(e->tsas.rdma.qptype)));
-				json_object_object_add(r, "rdma_cms", json_object_new_string(
-						       e->tsas.rdma.cms == NVMF_RDMA_CMS_RDMA_CM ?
-						       "rdma-cm" : "unrecognized"));
-				json_object_object_add(r, "rdma_pkey", json_object_new_int(
-						       le16toh(e->tsas.rdma.pkey)));
-			}
-			json_object_array_add(recs, r);
-			continue;
-		}
-		fprintf(out, "=====Discovery Log Entry %llu======\n", (unsigned long long)i);
-		fprintf(out, "trtype:  %s\n", trtype_str(e->trtype));
-		fprintf(out, "adrfam:  %s\n", adrfam_str(e->adrfam));
-		fprintf(out, "subtype: %s\n", subtype_str(e->subtype));
-		fprintf(out, "treq:    %s\n", treq_str(e->treq));
-		fprintf(out, "portid:  %u\n", le16toh(e->portid));
-		fprintf(out, "trsvcid: %s\n", trsvcid);
-		fprintf(out, "subnqn:  %s\n", subnqn);
-		fprintf(out, "traddr:  %s\n", traddr);
-		fprintf(out, "eflags:  %s\n", eflags_str(le16toh(e->eflags)));
-		if (e->trtype == NVMF_TRTYPE_RDMA) {
-			fprintf(out, "rdma_prtype: %s\n", prtype_str(e->tsas.rdma.prtype));
-			fprintf(out, "rdma_qptype: %s\n", qptype_str(e->tsas.rdma.qptype));
-			fprintf(out, "rdma_cms:    %s\n",
-				e->tsas.rdma.cms == NVMF_RDMA_CMS_RDMA_CM ? "rdma-cm" :
-									    "unrecognized");
-			fprintf(out, "rdma_pkey: 0x%04x\n", le16toh(e->tsas.rdma.pkey));
-		}
-	}
-	if (root) {
+		for (i = 0; i < nr; i++)
+			rec_json(recs, &r[i]);
 		fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
+	} else {
+		fprintf(out, "\nDiscovery Log Number of Records %llu, Generation counter %llu\n",
+			(unsigned long long)nr, (unsigned long long)genctr);
+		for (i = 0; i < nr; i++)
+			rec_print(out, i, &r[i]);
 	}
-	return 0;
+out_free:
+	free(r);
+	return ret;
 }
 
 int dn_cmd_discover(int argc, char **argv)

@@ -56,16 +56,14 @@ static void trim(char *s)
 		s[--n] = '\0';
 }
 
-int dn_host_identity_get(const char *nqn_opt, const char *id_opt, struct dn_host_identity *h,
-			 struct dn_err *e)
+int dn_host_identity_resolve(const char *nqn_opt, const char *id_opt, char *nqn_file,
+			     char *id_file, struct dn_host_identity *h, struct dn_err *e)
 {
 	char *nqn = NULL, *id = NULL, *p;
 	int ret = 0;
 
 	memset(h, 0, sizeof(*h));
-	nqn = nqn_opt ? strdup(nqn_opt) : nvmf_hostnqn_from_file();
-	if (!nqn)
-		nqn = nvmf_hostnqn_generate();
+	nqn = nqn_opt ? strdup(nqn_opt) : nqn_file ? strdup(nqn_file) : nvmf_hostnqn_generate();
 	if (!nqn)
 		return dn_err_set(e, -ENOENT, "no host NQN: pass -q or write one to "
 				  "/etc/nvme/hostnqn");
@@ -77,7 +75,7 @@ int dn_host_identity_get(const char *nqn_opt, const char *id_opt, struct dn_host
 	}
 	strcpy(h->nqn, nqn);
 
-	id = id_opt ? strdup(id_opt) : nvmf_hostid_from_file();
+	id = id_opt ? strdup(id_opt) : id_file ? strdup(id_file) : NULL;
 	if (id) {
 		trim(id);
 		if (dn_uuid_parse(id, h->id)) {
@@ -104,5 +102,18 @@ int dn_host_identity_get(const char *nqn_opt, const char *id_opt, struct dn_host
 out:
 	free(nqn);
 	free(id);
+	return ret;
+}
+
+int dn_host_identity_get(const char *nqn_opt, const char *id_opt, struct dn_host_identity *h,
+			 struct dn_err *e)
+{
+	char *nqn_file = nqn_opt ? NULL : nvmf_hostnqn_from_file();
+	char *id_file = id_opt ? NULL : nvmf_hostid_from_file();
+	int ret;
+
+	ret = dn_host_identity_resolve(nqn_opt, id_opt, nqn_file, id_file, h, e);
+	free(nqn_file);
+	free(id_file);
 	return ret;
 }
