@@ -17,6 +17,9 @@
 #   DISNVME_VM_TIMEOUT  seconds before the guest is killed (default 900)
 #   DISNVME_VM_CPUS, DISNVME_VM_MEM  guest size (default 2 CPUs, 2048 MiB)
 #   DISNVME_VM_APPEND   extra kernel command line (e.g. nvme_core.multipath=N)
+#   DISNVME_VM_INIT     "systemd" boots the guest with systemd as PID 1 (the scenario runs
+#                       as a oneshot unit); default: a plain shell
+
 #   DISNVME_VM_QEMU_ARGS extra qemu arguments (e.g. an emulated NVMe drive)
 #   DISNVME_BUILD       build directory the scenario uses (default: <src>/build)
 # Exit codes: the scenario's; 77 when qemu cannot be had at all (skip); 125 when the guest
@@ -52,13 +55,17 @@ dmesg >/vmout/dmesg.txt 2>&1
 exit \$rc
 GUEST
 
+vm_init_arg=
+# a scenario may ask for systemd as PID 1 with a line "# vm-init: systemd"
+grep -q '^# vm-init: systemd' "$scenario" && DISNVME_VM_INIT=systemd
+[[ ${DISNVME_VM_INIT:-} == systemd ]] && vm_init_arg=disnvme.init=systemd
 start=$(date +%s)
 # shellcheck disable=SC2086
 timeout --kill-after=10 "${DISNVME_VM_TIMEOUT:-900}" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max \
 	-smp "${DISNVME_VM_CPUS:-2}" -m "${DISNVME_VM_MEM:-2048}" -nographic -no-reboot -nic none \
-	-kernel "$VM_CACHE/vmlinuz" -initrd "$VM_CACHE/initrd-v2.img" \
-	-append "console=ttyS0 quiet panic=-1 ${DISNVME_VM_APPEND:-}" \
+	-kernel "$VM_CACHE/vmlinuz" -initrd "$VM_CACHE/initrd-v4.img" \
+	-append "console=ttyS0 quiet panic=-1 ${vm_init_arg} ${DISNVME_VM_APPEND:-}" \
 	-fsdev local,id=r,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=r,mount_tag=hostroot \
 	-fsdev local,id=m,path="$VM_CACHE/root/lib/modules",security_model=none,readonly=on \

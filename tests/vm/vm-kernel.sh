@@ -53,13 +53,13 @@ vm_ensure_kernel() {
 	rm -rf "$VM_CACHE/root" && mkdir -p "$VM_CACHE/root"
 	dpkg -x "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/root"
 	depmod -b "$VM_CACHE/root" "$VM_KVER"
-	rm -f "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/initrd-v2.img"
+	rm -f "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/initrd-v4.img"
 	cp "$VM_CACHE/root/boot/vmlinuz-$VM_KVER" "$VM_CACHE/vmlinuz.tmp"
 	mv "$VM_CACHE/vmlinuz.tmp" "$VM_CACHE/vmlinuz"
 }
 
 vm_ensure_initrd() {
-	[[ -f $VM_CACHE/initrd-v2.img ]] && return 0
+	[[ -f $VM_CACHE/initrd-v4.img ]] && return 0
 	local ird m f
 	ird=$(mktemp -d)
 	mkdir -p "$ird"/{bin,mods,proc,sys,dev,mnt/host,mnt/mods,mnt/rw,newroot}
@@ -82,6 +82,29 @@ mkdir -p /newroot/lib/modules /newroot/vmout
 mount --bind /mnt/mods /newroot/lib/modules
 mount -t 9p -o $o out /newroot/vmout
 if grep -q 'disnvme.init=systemd' /proc/cmdline; then
+	# systemd as PID 1: a unit runs the scenario once boot is done, records its exit code and
+	# powers off. Type=simple so that boot completes (is-system-running can be waited for).
+	u=/newroot/etc/systemd/system
+	mkdir -p $u/multi-user.target.wants
+	cat >$u/disnvme-vm-scenario.service <<UNIT
+[Unit]
+Description=disnvme test-VM scenario
+After=multi-user.target
+[Service]
+Type=simple
+StandardOutput=file:/vmout/guest.log
+StandardError=inherit
+ExecStart=/bin/sh -c 'hostname testvm; ip link set lo up; cd /vmout; sh /vmout/.guest.sh; echo \$? >/vmout/guest.rc; sync; systemctl --no-block poweroff'
+UNIT
+	ln -sf ../disnvme-vm-scenario.service $u/multi-user.target.wants/
+	ln -sf /lib/systemd/system/multi-user.target $u/default.target
+	# nothing in the guest needs these, and some wait for hardware it does not have
+	for m in getty@tty1 serial-getty@ttyS0 systemd-networkd-wait-online networking \
+		systemd-timesyncd apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
+		man-db.timer fstrim.timer cron ssh docker containerd postgresql; do
+		ln -sf /dev/null $u/$m.service 2>/dev/null; ln -sf /dev/null $u/$m 2>/dev/null
+	done
+	: >/newroot/etc/fstab
 	exec switch_root /newroot /lib/systemd/systemd
 fi
 exec switch_root /newroot /bin/sh -c '
@@ -92,7 +115,7 @@ cd /vmout; sh /vmout/.guest.sh >/vmout/guest.log 2>&1; echo $? >/vmout/guest.rc;
 echo o >/proc/sysrq-trigger; poweroff -f'
 INIT
 	chmod +x "$ird/init"
-	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$VM_CACHE/initrd-v2.img.tmp")
-	mv "$VM_CACHE/initrd-v2.img.tmp" "$VM_CACHE/initrd-v2.img"
+	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$VM_CACHE/initrd-v4.img.tmp")
+	mv "$VM_CACHE/initrd-v4.img.tmp" "$VM_CACHE/initrd-v4.img"
 	rm -rf "$ird"
 }
