@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A fake transport and a fake poll group for the target core's unit tests: capsules go
+ * through the real dn_req_init/dn_req_execute, "data phases" are memcpy, responses are
+ * recorded, backend I/O runs on a real io_uring, poll-group messages run when the test
+ * pumps them.
+ */
+#ifndef DISNVME_TESTS_UNIT_TARGET_HARNESS_H
+#define DISNVME_TESTS_UNIT_TARGET_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "target/core_internal.h"
+
+#define H_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001"
+#define H_HOSTNQN2 "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000002"
+#define H_SUBNQN "nqn.2024-01.io.disnvme:test"
+#define H_NS_BYTES (4u << 20) /* 8192 blocks of 512 bytes */
+#define H_INCAPSULE 8192
+
+struct h_queue {
+	struct dn_tgt_queue q;
+	unsigned int deleted;	/* ops->delete_queue calls */
+};
+
+struct h_result {
+	nvme_status_t status;
+	struct nvme_cqe cqe;
+	bool done;
+	uint32_t data_len;	/* C2H bytes the "transport" would send */
+};
+
+extern const struct dn_tgt_transport_ops h_ops;
+extern uint8_t *h_data;	/* the request's data buffer (DN_TGT_MAX_XFER, 4096-aligned) */
+extern char h_ns_path[64];
+
+/* Target with one subsystem H_SUBNQN, one namespace (a fresh temp file), hosts as given. */
+void h_target_up(const char *const *hosts, size_t nr_hosts);
+void h_target_down(void);
+
+/* A queue that lives until h_target_down() (the core keeps pointers to it). */
+struct h_queue *h_q(void);
+void h_queue_init(struct h_queue *hq, uint16_t qid, uint16_t size);
+/* Send a capsule; data (len bytes, H2C) arrives keyed unless inline; runs it to completion. */
+struct h_result h_submit(struct h_queue *hq, const struct nvme_sqe *sqe, const void *data,
+			 uint32_t len);
+/* Fill a keyed SGL for len bytes into sqe (PSDT SGL). */
+void h_sgl_keyed(struct nvme_sqe *sqe, uint32_t len);
+void h_sgl_inline(struct nvme_sqe *sqe, uint32_t len);
+
+struct nvme_sqe h_connect_sqe(uint16_t qid, uint16_t sqsize, uint32_t kato);
+void h_connect_data(struct nvmf_connect_data *d, const char *subnqn, const char *hostnqn,
+		    uint16_t cntlid);
+/* Connect + enable (CC.EN) an admin queue; returns the cntlid. */
+uint16_t h_admin_up(struct h_queue *hq, const char *subnqn, const char *hostnqn);
+struct h_result h_io_connect(struct h_queue *hq, uint16_t qid, uint16_t cntlid,
+			     const char *subnqn, const char *hostnqn);
+struct h_result h_prop_set(struct h_queue *hq, uint32_t off, uint64_t val, bool eight);
+struct h_result h_prop_get(struct h_queue *hq, uint32_t off, bool eight);
+/* Run queued poll-group messages; returns how many ran. */
+unsigned int h_pump_msgs(void);
+/* Responses sent so far for requests still held (AERs) land here. */
+extern struct h_result h_async[8];
+extern unsigned int h_nr_async;
+
+#endif
