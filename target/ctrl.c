@@ -413,7 +413,8 @@ void dn_tgt_tick(void)
 			/* traffic counts as keep-alive (CTRATT.TBKAS) */
 			if (atomic_exchange_explicit(&c->ka_traffic, false, memory_order_relaxed))
 				c->ka_last_ms = now;
-			if (now - c->ka_last_ms <= c->kato_ms)
+			/* a controller created or kept alive after `now` was read is not late */
+			if (c->ka_last_ms >= now || now - c->ka_last_ms <= c->kato_ms)
 				continue;
 			snprintf(why, sizeof(why), "keep-alive timeout (%u ms without traffic)",
 				 c->kato_ms);
