@@ -1,0 +1,95 @@
+# The disnvme host's end-to-end checks, shared by the scenarios that run them against different
+# targets (host-kernel-target.sh: Linux nvmet-rdma; host-disnvme-target.sh: disnvme-target).
+# Sourced after lib.sh.
+
+# rdma-core's rxe provider keeps a few bytes per context until exit: not ours to report
+host_lsan_setup() {
+	echo "leak:librxe-rdmav" >"$DISNVME_OUT/lsan.supp"
+	export LSAN_OPTIONS=suppressions=$DISNVME_OUT/lsan.supp
+}
+
+host_daemon_log_clean() {
+	cp /run/disnvme/daemon.log "$DISNVME_OUT/daemon.log" 2>/dev/null
+	if grep -E 'Sanitizer|runtime error' /run/disnvme/daemon.log; then
+		fail "the daemon hit a sanitizer error"
+	fi
+	pass "daemon log clean"
+}
+
+# host_e2e NQN SIZE_BYTES: discover, connect, size, list, fio verify, ext4 remount, disconnect
+host_e2e() {
+	local nqn=$1 size=$2 out dev pid mnt=/mnt/hostnvmf i
+
+	# discover: the normal output names the subsystem; the JSON parses and has its record
+	must $DISNVME discover -t rdma -a $TGT_ADDR -s $PORT >discover.txt
+	grep -q "subnqn: *$nqn" discover.txt || fail "discover does not list $nqn: $(cat discover.txt)"
+	must $DISNVME discover -t rdma -a $TGT_ADDR -s $PORT -o json >discover.json
+	python3 - "$nqn" "$TGT_ADDR" <<'PY' || fail "discover -o json: $(cat discover.json)"
+import json, sys
+d = json.load(open("discover.json"))
+recs = [r for r in d["records"] if r["subnqn"] == sys.argv[1]]
+assert len(recs) == 1, recs
+r = recs[0]
+assert r["trtype"] == "rdma" and r["traddr"] == sys.argv[2] and r["trsvcid"] == "4420", r
+assert r["subtype"] == "nvme subsystem" and r["adrfam"] == "ipv4", r
+PY
+	pass "discover lists $nqn (normal and JSON)"
+
+	out=$($DISNVME connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn -i 2 -Q 64) ||
+		fail "connect failed: $out; daemon log: $(tail -20 /run/disnvme/daemon.log)"
+	on_exit "$DISNVME disconnect-all"
+	dev=$(echo "$out" | head -1)
+	[[ $dev == /dev/ublkb0 && $(echo "$out" | wc -l) == 1 ]] || fail "connect printed: $out"
+	[[ -b $dev ]] || fail "$dev is not a block device"
+	[[ $(blockdev --getsize64 "$dev") == "$size" ]] ||
+		fail "$dev has $(blockdev --getsize64 "$dev") bytes, expected $size"
+	pass "connect: $dev with $size bytes"
+
+	must $DISNVME list -o json >list.json
+	python3 - "$nqn" "$dev" "$size" <<'PY' || fail "list -o json: $(cat list.json)"
+import json, sys
+d = json.load(open("list.json"))
+c = [c for c in d["controllers"] if c["subsysnqn"] == sys.argv[1]]
+assert len(c) == 1, d
+c = c[0]
+assert c["state"] == "live" and c["transport"] == "rdma" and c["traddr"] == "10.77.0.1", c
+assert c["trsvcid"] == "4420" and c["cntlid"] > 0, c
+ns = c["namespaces"]
+assert len(ns) == 1 and ns[0]["nsid"] == 1 and ns[0]["device"] == sys.argv[2], ns
+assert ns[0]["size"] == int(sys.argv[3]) and ns[0]["lba_size"] in (512, 4096), ns
+PY
+	$DISNVME list | tee list.txt
+	grep -q "$dev" list.txt || fail "list does not show $dev"
+	pass "list (normal and JSON) describes the connection"
+
+	fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 --rw=randwrite \
+		--bsrange=4k-128k --iodepth=32 --numjobs=2 --size=64M --offset_increment=64M \
+		--verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=1 --group_reporting \
+		>fio.txt 2>&1 || { tail -30 fio.txt; fail "fio verify on $dev"; }
+	grep -q "err= 0" fio.txt || fail "fio reported errors: $(grep err= fio.txt)"
+	pass "fio randwrite 4k..128k QD32 x2 jobs + crc32c verify on $dev: zero errors"
+
+	mkdir -p $mnt
+	must mkfs.ext4 -q -F "$dev"
+	must mount "$dev" $mnt
+	on_exit "umount $mnt"
+	for i in $(seq 1 16); do
+		head -c $((i * 37 * 1024)) /dev/urandom >$mnt/file$i || fail "write file$i"
+	done
+	(cd $mnt && sha256sum file*) >sums.txt
+	must umount $mnt
+	echo 3 >/proc/sys/vm/drop_caches
+	must mount "$dev" $mnt
+	(cd $mnt && sha256sum -c --quiet "$DISNVME_OUT/sums.txt") || fail "files differ after remount"
+	must umount $mnt
+	pass "ext4: 16 files written, unmounted, remounted, read back identical"
+
+	pid=$(pgrep -f '^disnvme daemon' | head -1)
+	[[ -n $pid ]] || fail "no daemon process"
+	must $DISNVME disconnect -n $nqn
+	[[ ! -e $dev ]] || fail "$dev still exists after disconnect"
+	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && fail "daemon $pid still runs after the last disconnect"
+	[[ -z $(ls /dev/ublkb* /dev/ublkc* 2>/dev/null) ]] || fail "ublk devices left: $(ls /dev/ublk*)"
+	pass "disconnect removed $dev and the daemon ($pid) ended"
+}
