@@ -255,6 +255,7 @@ void h_target_down(void)
 			for (qid = 0; qid <= DN_TGT_MAX_IO_QUEUES; qid++)
 				if (c->queues[qid])
 					qs[n++] = c->queues[qid];
+			assert_true(n > 0); /* a controller without queues must be gone */
 			while (n)
 				dn_tgt_queue_destroyed(qs[--n]);
 			h_pump_msgs();

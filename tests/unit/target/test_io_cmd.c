@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tests for target/io_cmd.c and target/backend_file.c: NVM commands from capsule to backing
+ * file through a real io_uring (write/read back, FUA, compare, flush, write zeroes, deallocate)
+ * and every refusal with its exact status (opcode, NSID, LBA range, MDTS, SGL, read-only).
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define NLBAS (H_NS_BYTES / 512)
+
+static struct h_queue *io;
+
+static int setup(void **state)
+{
+	struct h_queue *admin;
+	uint16_t cntlid;
+
+	h_target_up(NULL, 0);
+	admin = h_q();
+	cntlid = h_admin_up(admin, H_SUBNQN, H_HOSTNQN);
+	io = h_q();
+	assert_int_equal(h_io_connect(io, 1, cntlid, H_SUBNQN, H_HOSTNQN).status, 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	h_target_down();
+	return 0;
+}
+
+static struct nvme_sqe rw_sqe(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t nlb)
+{
+	struct nvme_sqe sqe;
+
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = opcode;
+	sqe.cid = htole16(7);
+	sqe.common.nsid = htole32(nsid);
+	sqe.common.cdw10 = htole32((uint32_t)slba);
+	sqe.common.cdw11 = htole32((uint32_t)(slba >> 32));
+	sqe.common.cdw12 = htole32(nlb - 1);
+	h_sgl_keyed(&sqe, nlb * 512);
+	return sqe;
+}
+
+static void file_read(uint64_t off, void *buf, size_t len)
+{
+	int fd = open(h_ns_path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+static void test_write_read_back(void **state)
+{
+	static uint8_t buf[65536], back[65536];
+	struct nvme_sqe sqe;
+	struct h_result r;
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	sqe = rw_sqe(nvme_cmd_write, 1, 100, 128);
+	r = h_submit(io, &sqe, buf, sizeof(buf));
+	assert_int_equal(r.status, 0);
+	assert_int_equal(le16toh(r.cqe.cid), 7);
+	assert_int_equal(le16toh(r.cqe.sq_id), 1);
+	file_read(100 * 512, back, sizeof(back));
+	assert_memory_equal(buf, back, sizeof(buf));
+
+	sqe = rw_sqe(nvme_cmd_read, 1, 100, 128);
+	r = h_submit(io, &sqe, NULL, 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.data_len, sizeof(buf));
+	assert_memory_equal(h_data, buf, sizeof(buf));
+}
+
+static void test_write_fua_and_inline(void **state)
+{
+	static uint8_t buf[4096], back[4096];
+	struct nvme_sqe sqe;
+
+	memset(buf, 0x5a, sizeof(buf));
+	sqe = rw_sqe(nvme_cmd_write, 1, NLBAS - 8, 8);
+	sqe.common.cdw12 |= htole32(1u << 30); /* FUA */
+	h_sgl_inline(&sqe, sizeof(buf));
+	assert_int_equal(h_submit(io, &sqe, buf, sizeof(buf)).status, 0);
+	file_read((uint64_t)(NLBAS - 8) * 512, back, sizeof(back));
+	assert_memory_equal(buf, back, sizeof(back));
+}
+
+static void test_compare(void **state)
+{
+	static uint8_t buf[1024];
+	struct nvme_sqe sqe;
+
+	memset(buf, 0xc3, sizeof(buf));
+	sqe = rw_sqe(nvme_cmd_write, 1, 10, 2);
+	assert_int_equal(h_submit(io, &sqe, buf, sizeof(buf)).status, 0);
+	sqe = rw_sqe(nvme_cmd_compare, 1, 10, 2);
+	assert_int_equal(h_submit(io, &sqe, buf, sizeof(buf)).status, 0);
+	buf[1000] ^= 1;
+	assert_int_equal(h_submit(io, &sqe, buf, sizeof(buf)).status, 0x4285); /* media, DNR */
+}
+
+static void test_flush(void **state)
+{
+	struct nvme_sqe sqe = rw_sqe(nvme_cmd_flush, 1, 0, 1);
+
+	nvme_sgl_set_null(&sqe.common.dptr);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0);
+	sqe.common.nsid = htole32(0xffffffff); /* broadcast flush is not offered (VWC) */
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x400b);
+}
+
+static void test_write_zeroes(void **state)
+{
+	static uint8_t buf[8192], back[8192], zero[8192];
+	struct nvme_sqe sqe;
+
+	memset(buf, 0xff, sizeof(buf));
+	sqe = rw_sqe(nvme_cmd_write, 1, 200, 16);
+	assert_int_equal(h_submit(io, &sqe, buf, sizeof(buf)).status, 0);
+	sqe = rw_sqe(nvme_cmd_write_zeroes, 1, 202, 4);
+	nvme_sgl_set_null(&sqe.common.dptr);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0);
+	file_read(200 * 512, back, sizeof(back));
+	assert_memory_equal(back, buf, 1024);
+	assert_memory_equal(back + 1024, zero, 2048);
+	assert_memory_equal(back + 3072, buf, sizeof(back) - 3072);
+	/* past the end */
+	sqe = rw_sqe(nvme_cmd_write_zeroes, 1, NLBAS - 1, 2);
+	nvme_sgl_set_null(&sqe.common.dptr);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4080);
+}
+
+static void test_dsm_deallocate(void **state)
+{
+	static uint8_t buf[8192], back[8192], zero[8192];
+	struct nvme_dsm_range ranges[2];
+	struct nvme_sqe sqe;
+
+	memset(buf, 0xee, sizeof(buf));
+	sqe = rw_sqe(nvme_cmd_write, 1, 0, 16);
+	assert_int_equal(h_submit(io, &sqe, buf, sizeof(buf)).status, 0);
+	memset(ranges, 0, sizeof(ranges));
+	ranges[0].slba = htole64(0);
+	ranges[0].nlb = htole32(8); /* 4 KiB: a whole file system block, so the hole is real */
+	ranges[1].slba = htole64(12);
+	ranges[1].nlb = htole32(0);
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = nvme_cmd_dsm;
+	sqe.common.nsid = htole32(1);
+	sqe.common.cdw10 = htole32(1); /* two ranges */
+	sqe.common.cdw11 = htole32(NVME_DSMGMT_AD);
+	h_sgl_keyed(&sqe, sizeof(ranges));
+	assert_int_equal(h_submit(io, &sqe, ranges, sizeof(ranges)).status, 0);
+	file_read(0, back, sizeof(back));
+	assert_memory_equal(back, zero, 4096);
+	assert_memory_equal(back + 4096, buf, 4096);
+	/* a range past the end: nothing deallocated, LBA out of range */
+	ranges[1].slba = htole64(NLBAS - 1);
+	ranges[1].nlb = htole32(2);
+	assert_int_equal(h_submit(io, &sqe, ranges, sizeof(ranges)).status, 0x4080);
+	/* the SGL must carry exactly NR + 1 ranges */
+	h_sgl_keyed(&sqe, 16);
+	assert_int_equal(h_submit(io, &sqe, ranges, 16).status, 0x400f);
+}
+
+static void test_bad_opcode(void **state)
+{
+	struct nvme_sqe sqe = rw_sqe(0x7e, 1, 0, 1);
+
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4001);
+	sqe = rw_sqe(0x04, 1, 0, 1); /* Write Uncorrectable: not offered */
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4001);
+}
+
+static void test_bad_nsid(void **state)
+{
+	struct nvme_sqe sqe = rw_sqe(nvme_cmd_read, 2, 0, 1);
+
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x400b);
+	sqe.common.nsid = 0;
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x400b);
+	sqe.common.nsid = htole32(0xffffffff);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x400b);
+}
+
+static void test_lba_range(void **state)
+{
+	struct nvme_sqe sqe = rw_sqe(nvme_cmd_read, 1, NLBAS - 1, 2);
+
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4080);
+	sqe = rw_sqe(nvme_cmd_read, 1, NLBAS, 1);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4080);
+	/* SLBA + NLB wrapping around 2^64 */
+	sqe = rw_sqe(nvme_cmd_write, 1, 0xffffffffffffffffull, 2);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4080);
+	/* the very last block is fine */
+	sqe = rw_sqe(nvme_cmd_read, 1, NLBAS - 1, 1);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0);
+}
+
+static void test_mdts(void **state)
+{
+	/* 257 blocks of 512 bytes: one block over the 128 KiB MDTS */
+	struct nvme_sqe sqe = rw_sqe(nvme_cmd_read, 1, 0, 257);
+
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4002);
+	sqe = rw_sqe(nvme_cmd_read, 1, 0, 256);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0);
+}
+
+static void test_sgl(void **state)
+{
+	struct nvme_sqe sqe = rw_sqe(nvme_cmd_read, 1, 0, 8);
+
+	/* SGL shorter and longer than NLB says */
+	h_sgl_keyed(&sqe, 2048);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x400f);
+	h_sgl_keyed(&sqe, 8192);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x400f);
+	/* in-capsule data for a read */
+	sqe = rw_sqe(nvme_cmd_read, 1, 0, 8);
+	h_sgl_inline(&sqe, 4096);
+	assert_int_equal(h_submit(io, &sqe, (uint8_t[4096]){ 0 }, 4096).status, 0x4011);
+	/* a segment descriptor */
+	sqe = rw_sqe(nvme_cmd_read, 1, 0, 8);
+	sqe.common.dptr.id = NVME_SGL_ID(NVME_SGL_TYPE_LAST_SEGMENT, NVME_SGL_SUBTYPE_ADDRESS);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4011);
+	/* in-capsule write claiming more bytes than arrived */
+	sqe = rw_sqe(nvme_cmd_write, 1, 0, 8);
+	h_sgl_inline(&sqe, 4096);
+	assert_int_equal(h_submit(io, &sqe, (uint8_t[2048]){ 0 }, 2048).status, 0x400f);
+	/* fused operations are not supported */
+	sqe = rw_sqe(nvme_cmd_read, 1, 0, 8);
+	sqe.flags |= 1;
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4002);
+}
+
+static void test_smart_counts_io(void **state)
+{
+	struct nvme_sqe sqe = rw_sqe(nvme_cmd_read, 1, 0, 8);
+	struct dn_tgt_ns *ns = dn_tgt_ns_lookup(io->q.ctrl->subsys, 1);
+
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0);
+	assert_int_equal(atomic_load(&ns->read_cmds), 1);
+	assert_int_equal(atomic_load(&ns->units_read), 8);
+	assert_int_equal(atomic_load(&ns->inflight), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_read_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_fua_and_inline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compare, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dsm_deallocate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_opcode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_nsid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lba_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mdts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sgl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smart_counts_io, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
