@@ -47,7 +47,7 @@ static void copy_field(char *dst, size_t size, const char *src)
 }
 
 int dn_ca_set_add(struct dn_ca_set *s, const char *subnqn, const char *traddr, const char *trsvcid,
-		  const char *hostnqn)
+		  const char *hostnqn, bool failed)
 {
 	struct dn_ca_conn *c;
 
@@ -65,11 +65,13 @@ int dn_ca_set_add(struct dn_ca_set *s, const char *subnqn, const char *traddr, c
 	copy_field(c->traddr, sizeof(c->traddr), traddr);
 	copy_field(c->trsvcid, sizeof(c->trsvcid), trsvcid);
 	copy_field(c->hostnqn, sizeof(c->hostnqn), hostnqn);
+	c->failed = failed;
 	return 0;
 }
 
-bool dn_ca_set_has(const struct dn_ca_set *s, const char *subnqn, const char *traddr,
-		   const char *trsvcid, const char *hostnqn)
+const struct dn_ca_conn *dn_ca_set_find(const struct dn_ca_set *s, const char *subnqn,
+					const char *traddr, const char *trsvcid,
+					const char *hostnqn)
 {
 	size_t i;
 
@@ -78,9 +80,9 @@ bool dn_ca_set_has(const struct dn_ca_set *s, const char *subnqn, const char *tr
 
 		if (!strcmp(c->subnqn, subnqn) && !strcmp(c->hostnqn, hostnqn) &&
 		    atoi(c->trsvcid) == atoi(trsvcid) && dn_conf_addr_equal(c->traddr, traddr))
-			return true;
+			return c;
 	}
-	return false;
+	return NULL;
 }
 
 void dn_ca_set_free(struct dn_ca_set *s)
@@ -112,10 +114,12 @@ int dn_ca_set_from_list(struct json_object *reply, struct dn_ca_set *s)
 		struct json_object *c = json_object_array_get_idx(ctrls, i);
 		const char *subnqn = jstr(c, "subsysnqn"), *traddr = jstr(c, "traddr");
 		const char *trsvcid = jstr(c, "trsvcid"), *hostnqn = jstr(c, "hostnqn");
+		const char *state = jstr(c, "state");
 
 		if (!subnqn || !traddr || !trsvcid || !hostnqn)
 			return -EPROTO;
-		ret = dn_ca_set_add(s, subnqn, traddr, trsvcid, hostnqn);
+		ret = dn_ca_set_add(s, subnqn, traddr, trsvcid, hostnqn,
+				    state && !strcmp(state, "failed"));
 		if (ret)
 			return ret;
 	}
@@ -406,10 +410,20 @@ static void connect_record(const struct ca_opts *o, const struct dn_conf_entry *
 			   const struct dn_host_identity *h, const struct dn_disc_rec *r,
 			   struct dn_ca_set *connected, struct ca_result *res)
 {
+	const struct dn_ca_conn *known;
 	char devs[512], why[400];
 
 	res->subsystems++;
-	if (dn_ca_set_has(connected, r->subnqn, r->traddr, r->trsvcid, h->nqn)) {
+	known = dn_ca_set_find(connected, r->subnqn, r->traddr, r->trsvcid, h->nqn);
+	if (known && known->failed) {
+		res->failed++;
+		result_add(res,
+			   "%s at %s:%s FAILED: the daemon lists its controller as failed and "
+			   "keeps it until ctrl-loss-tmo; not replaced",
+			   r->subnqn, r->traddr, r->trsvcid);
+		return;
+	}
+	if (known) {
 		res->already++;
 		return;
 	}
@@ -421,7 +435,7 @@ static void connect_record(const struct ca_opts *o, const struct dn_conf_entry *
 	res->connected++;
 	result_add(res, "connected %s at %s:%s (%s)", r->subnqn, r->traddr, r->trsvcid,
 		   devs[0] ? devs : "no namespaces");
-	if (dn_ca_set_add(connected, r->subnqn, r->traddr, r->trsvcid, h->nqn))
+	if (dn_ca_set_add(connected, r->subnqn, r->traddr, r->trsvcid, h->nqn, false))
 		result_add(res, "out of memory");
 }
 

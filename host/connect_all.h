@@ -34,6 +34,7 @@ struct dn_ca_conn {
 	char traddr[NVMF_TRADDR_SIZE + 1];
 	char trsvcid[NVMF_TRSVCID_SIZE + 1];
 	char hostnqn[NVME_NQN_LENGTH + 1];
+	bool failed; /* the daemon lists it as failed: it holds it, but it serves nothing */
 };
 
 struct dn_ca_set {
@@ -42,15 +43,18 @@ struct dn_ca_set {
 };
 
 int dn_ca_set_add(struct dn_ca_set *s, const char *subnqn, const char *traddr, const char *trsvcid,
-		  const char *hostnqn);
-/* Same subsystem, port (address compared as an address) and host NQN */
-bool dn_ca_set_has(const struct dn_ca_set *s, const char *subnqn, const char *traddr,
-		   const char *trsvcid, const char *hostnqn);
+		  const char *hostnqn, bool failed);
+/* The controller with this subsystem, port (address compared as an address) and host NQN */
+const struct dn_ca_conn *dn_ca_set_find(const struct dn_ca_set *s, const char *subnqn,
+					const char *traddr, const char *trsvcid,
+					const char *hostnqn);
 void dn_ca_set_free(struct dn_ca_set *s);
 /*
  * The controllers of the daemon's "list" reply ({"controllers": [{"subsysnqn", "traddr",
- * "trsvcid", "hostnqn", ...}]}), whatever their state: one that is reconnecting is still
- * connected as far as connect-all is concerned. -EPROTO when the reply is not such a list.
+ * "trsvcid", "hostnqn", "state", ...}]}), whatever their state: one that is reconnecting is
+ * still connected as far as connect-all is concerned, and one the daemon lists as "failed" is
+ * not replaced behind its back (it may still hold I/O; the daemon removes it after
+ * ctrl-loss-tmo), only reported. -EPROTO when the reply is not such a list.
  */
 int dn_ca_set_from_list(struct json_object *reply, struct dn_ca_set *s);
 

@@ -55,31 +55,35 @@ static void test_connected_set(void **state)
 		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"reconnecting\"},"
 		"{\"name\":\"ctrl1\",\"subsysnqn\":\"nqn.2014-08.org.example:s2\","
 		"\"transport\":\"rdma\",\"traddr\":\"10.77.0.1\",\"trsvcid\":\"4421\","
-		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"live\"}]}";
+		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"live\"},"
+		"{\"name\":\"ctrl2\",\"subsysnqn\":\"nqn.2014-08.org.example:s4\","
+		"\"transport\":\"rdma\",\"traddr\":\"10.77.0.4\",\"trsvcid\":\"4420\","
+		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"failed\"}]}";
+	static const char h1[] = "nqn.2014-08.org.example:h1", h2[] = "nqn.2014-08.org.example:h2";
 	struct json_object *j = json_tokener_parse(reply);
 	struct dn_ca_set s = {0};
+	const struct dn_ca_conn *c;
 
 	assert_non_null(j);
 	assert_int_equal(dn_ca_set_from_list(j, &s), 0);
 	json_object_put(j);
-	assert_int_equal(s.nr, 2);
+	assert_int_equal(s.nr, 3);
 	/* a controller that is reconnecting counts: connecting it again would duplicate it */
-	assert_true(dn_ca_set_has(&s, "nqn.2014-08.org.example:s1", "FE80:0::1", "4420",
-				  "nqn.2014-08.org.example:h1"));
-	assert_true(dn_ca_set_has(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4421",
-				  "nqn.2014-08.org.example:h1"));
-	assert_false(dn_ca_set_has(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4420",
-				   "nqn.2014-08.org.example:h1"));
-	assert_false(dn_ca_set_has(&s, "nqn.2014-08.org.example:s2", "10.77.0.2", "4421",
-				   "nqn.2014-08.org.example:h1"));
+	c = dn_ca_set_find(&s, "nqn.2014-08.org.example:s1", "FE80:0::1", "4420", h1);
+	assert_non_null(c);
+	assert_false(c->failed);
+	assert_non_null(dn_ca_set_find(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4421", h1));
+	assert_null(dn_ca_set_find(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4420", h1));
+	assert_null(dn_ca_set_find(&s, "nqn.2014-08.org.example:s2", "10.77.0.2", "4421", h1));
 	/* another host NQN is another controller */
-	assert_false(dn_ca_set_has(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4421",
-				   "nqn.2014-08.org.example:h2"));
-	assert_int_equal(dn_ca_set_add(&s, "nqn.2014-08.org.example:s3", "10.77.0.3", "4420",
-				       "nqn.2014-08.org.example:h2"),
-			 0);
-	assert_true(dn_ca_set_has(&s, "nqn.2014-08.org.example:s3", "10.77.0.3", "4420",
-				  "nqn.2014-08.org.example:h2"));
+	assert_null(dn_ca_set_find(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4421", h2));
+	/* listed as failed: found, and marked so connect-all reports it instead of counting it */
+	c = dn_ca_set_find(&s, "nqn.2014-08.org.example:s4", "10.77.0.4", "4420", h1);
+	assert_non_null(c);
+	assert_true(c->failed);
+	assert_int_equal(
+		dn_ca_set_add(&s, "nqn.2014-08.org.example:s3", "10.77.0.3", "4420", h2, false), 0);
+	assert_non_null(dn_ca_set_find(&s, "nqn.2014-08.org.example:s3", "10.77.0.3", "4420", h2));
 	dn_ca_set_free(&s);
 
 	/* no daemon reply fields: nothing connected; a malformed one is an error */
