@@ -33,10 +33,13 @@ tlog=$DISNVME_OUT/target.log
 dtgt_start "$tlog" --config two.json -v
 load_modules nvme-rdma
 
-in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn --hostnqn=$h1 ||
+# the kernel refuses one host ID under two host NQNs: each host gets its own
+id1=$(cat /proc/sys/kernel/random/uuid)
+id2=$(cat /proc/sys/kernel/random/uuid)
+in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn --hostnqn=$h1 --hostid=$id1 ||
 	fail "host one: nvme connect"
 on_exit "in_host nvme disconnect -n $nqn"
-in_host2 nvme connect -t rdma -a $TGT_ADDR2 -s $PORT -n $nqn --hostnqn=$h2 ||
+in_host2 nvme connect -t rdma -a $TGT_ADDR2 -s $PORT -n $nqn --hostnqn=$h2 --hostid=$id2 ||
 	fail "host two: nvme connect"
 on_exit "in_host2 nvme disconnect -n $nqn"
 
@@ -85,7 +88,9 @@ fio --name=w --filename="$d2" --ioengine=libaio --direct=1 --rw=randwrite --bsra
 	>fio-v.txt 2>&1 || { tail -20 fio-v.txt; fail "fio verify on host two"; }
 pass "fio crc32c: written through host one, verified through host two"
 
-in_host2 nvme disconnect -n $nqn >/dev/null || fail "host two: disconnect"
+# by controller: disconnecting by NQN would end both hosts' controllers (one kernel)
+ctl2=$(basename "$(readlink -f "/sys/block/${d2#/dev/}/device")")
+nvme disconnect -d "$ctl2" >/dev/null || fail "host two: disconnect $ctl2"
 dd if="$d1" of=/dev/null bs=1M count=4 iflag=direct status=none ||
 	fail "host one lost its device when host two disconnected"
 pass "host two left, host one still works"
