@@ -187,6 +187,19 @@ static void test_setup_fails_cleanly(void **state)
 	dn_tgt_config_free(&cfg);
 }
 
+static void test_example_file(void **state)
+{
+	struct dn_tgt_config cfg;
+
+	/* the example shipped in etc/ must stay valid */
+	assert_int_equal(dn_tgt_config_load(&cfg, DN_EXAMPLE_TARGET_JSON), 0);
+	assert_int_equal(cfg.nr_subsys, 2);
+	assert_int_equal(cfg.subsys[0].nr_ns, 3);
+	assert_true(cfg.subsys[0].ns[2].read_only);
+	dn_tgt_config_free(&cfg);
+	assert_int_equal(dn_tgt_config_load(&cfg, "/nonexistent/dn.json"), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_quick_start),
 		cmocka_unit_test(test_setup_fails_cleanly),
+		cmocka_unit_test(test_example_file),
 	};
 
 	dn_log_init("test", -10);
