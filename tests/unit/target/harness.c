@@ -169,7 +169,6 @@ struct h_result h_submit(struct h_queue *hq, const struct nvme_sqe *sqe, const v
 	if (dn_req_init(&hr->req, &hq->q, incapsule)) {
 		if (hr->req.dir == DN_XFER_H2C && data)
 			memcpy(hr->req.data, data, len < hr->req.data_len ? len : hr->req.data_len);
-		memset(&hr->cqe, 0xee, sizeof(hr->cqe));
 		dn_req_execute(&hr->req);
 		h_drive_ring(hr);
 	}
