@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <systemd/sd-daemon.h>
 
 #include "common/log.h"
 #include "target/poll_group.h"
@@ -84,6 +85,7 @@ static void begin_shutdown(const char *why)
 	if (m.shutting_down)
 		return;
 	m.shutting_down = true;
+	sd_notify(0, "STOPPING=1");
 	dn_notice("%s: disconnecting hosts", why);
 	dn_rdma_stop_listening();
 	left = dn_tgt_shutdown();
@@ -317,6 +319,8 @@ static int serve(int argc, char **argv)
 			goto out_stop_pgs;
 	}
 	dn_info("ready: %u poll groups", m.nr_pgs);
+	/* disnvme-target.service is Type=notify: started once every port listens */
+	sd_notify(0, "READY=1");
 
 	ret = dn_pg_run(m.main_pg);
 	if (ret)
