@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,6 +50,8 @@ struct dn_ublk_queue {
 	uint16_t id;
 	pthread_t thread;
 	bool thread_started;
+	bool has_cpus;
+	cpu_set_t cpus;	/* the CPUs whose I/O blk-mq maps to this queue */
 	bool ring_ready;
 	struct io_uring ring;
 	const struct ublksrv_io_desc *descs; /* shared with the kernel, read-only */
@@ -548,6 +551,39 @@ static void queues_stop(struct dn_ublk_dev *dev)
 	}
 }
 
+/*
+ * pin_queues: run each queue thread on the CPUs that submit to its queue, as ublksrv does:
+ * the driver hands requests over as task work to the queue thread, so a thread elsewhere
+ * means a cross-CPU wakeup per batch. Best effort: without it the queue still works.
+ */
+static void queue_get_cpus(struct dn_ublk_dev *dev, struct dn_ublk_queue *q)
+{
+	int ret;
+
+	CPU_ZERO(&q->cpus);
+	ret = dev_ctrl_cmd(dev, UBLK_U_CMD_GET_QUEUE_AFFINITY, &q->cpus, sizeof(q->cpus), q->id);
+	q->has_cpus = !ret && CPU_COUNT(&q->cpus) > 0;
+	if (ret)
+		dn_dbg("ublk%d q%u: no CPU affinity: %s", dev->p.dev_id, q->id, strerror(-ret));
+}
+
+static int queue_thread_create(struct dn_ublk_queue *q)
+{
+	pthread_attr_t attr;
+	int ret;
+
+	ret = -pthread_attr_init(&attr);
+	if (ret)
+		return ret;
+	if (q->has_cpus)
+		pthread_attr_setaffinity_np(&attr, sizeof(q->cpus), &q->cpus);
+	ret = -pthread_create(&q->thread, &attr, queue_thread, q);
+	pthread_attr_destroy(&attr);
+	if (!ret)
+		q->thread_started = true;
+	return ret;
+}
+
 int dn_ublk_start(struct dn_ublk_dev *dev)
 {
 	sigset_t all, old;
@@ -557,15 +593,15 @@ int dn_ublk_start(struct dn_ublk_dev *dev)
 
 	if (dev->started)
 		return -EALREADY;
+	for (i = 0; dev->p.pin_queues && i < dev->p.nr_queues; i++)
+		queue_get_cpus(dev, &dev->queues[i]);
 	/* signals are for the application's own threads, never a queue's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < dev->p.nr_queues; i++) {
-		ret = -pthread_create(&dev->queues[i].thread, NULL, queue_thread,
-				      &dev->queues[i]);
+		ret = queue_thread_create(&dev->queues[i]);
 		if (ret)
 			break;
-		dev->queues[i].thread_started = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 

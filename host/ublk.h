@@ -8,7 +8,7 @@
  *
  * Additions since the first version of this contract (all additive; nothing renamed):
  * - dn_ublk_params.max_discard_sectors / max_write_zeroes_sectors: optional limits (0 = the
- *   library's default: as large as one bio can be).
+ *   library's default: as large as one bio can be); .pin_queues: optional CPU affinity.
  * - dn_ublk_ops.notify and .stop_queue: optional hooks run on the queue thread, so another
  *   thread can wake a queue (dn_ublk_queue_notify) and stop can make a backend release I/O it
  *   holds (e.g. during a reconnect).
@@ -43,6 +43,12 @@ struct dn_ublk_params {
 	int dev_id;		/* -1: the kernel picks */
 	/* Optional, 512-byte sectors; 0: default. Used only with discard / write_zeroes. */
 	uint32_t max_discard_sectors, max_write_zeroes_sectors;
+	/*
+	 * Optional: run each queue thread only on the CPUs blk-mq maps to its queue (what
+	 * ublksrv does). Off by default: with few CPUs it serializes the submitting
+	 * application and the queue thread on one CPU (measured slower in the test VM).
+	 */
+	bool pin_queues;
 };
 
 struct dn_ublk_ops {

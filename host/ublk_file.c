@@ -9,7 +9,10 @@
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -37,6 +40,7 @@ struct file_queue {
 	bool paused;		/* this thread's view of f->paused */
 	bool stopping;		/* never hold again */
 	bool no_zero_range;	/* learned from EOPNOTSUPP */
+	bool no_nowait;		/* the file system refuses RWF_NOWAIT */
 	uint16_t nr_held;
 	uint16_t *held;		/* tags in arrival order */
 	struct file_req reqs[];
@@ -72,10 +76,47 @@ static struct io_uring_sqe *req_sqe(struct file_req *r)
 	return sqe;
 }
 
+/*
+ * Data already in the page cache is copied at once, without a trip through the ring. A file
+ * in memory (tmpfs) has nothing to wait for but refuses RWF_NOWAIT, which would send every
+ * request through an io-wq worker: there the copy is simply done here. Returns true when r
+ * is finished.
+ */
+static bool req_try_inline(struct file_req *r)
+{
+	struct file_queue *fq = r->fq;
+	struct iovec iov = {.iov_base = r->buf + r->done, .iov_len = r->io.len - r->done};
+	int flags = fq->f->in_memory ? 0 : RWF_NOWAIT;
+	ssize_t n;
+
+	if (r->io.op == UBLK_IO_OP_READ) {
+		n = preadv2(fq->f->fd, &iov, 1, (off_t)(r->io.offset + r->done), flags);
+	} else {
+		if (r->io.flags & UBLK_IO_F_FUA)
+			flags |= RWF_DSYNC;
+		n = pwritev2(fq->f->fd, &iov, 1, (off_t)(r->io.offset + r->done), flags);
+	}
+	if (n < 0) {
+		if (errno == EOPNOTSUPP)
+			fq->no_nowait = true; /* tmpfs before 6.6, for example */
+		return false;		  /* EAGAIN and real errors: the ring does it */
+	}
+	r->done += (uint64_t)n;
+	if (n == 0 || r->done < r->io.len)
+		return false;
+	req_finish(r, (int)r->io.len);
+	return true;
+}
+
 static void req_start(struct file_req *r)
 {
 	int fd = r->fq->f->fd, mode;
-	struct io_uring_sqe *sqe = req_sqe(r);
+	struct io_uring_sqe *sqe;
+
+	if ((r->io.op == UBLK_IO_OP_READ || r->io.op == UBLK_IO_OP_WRITE) && !r->fq->f->uring_only &&
+	    (r->fq->f->in_memory || !r->fq->no_nowait) && req_try_inline(r))
+		return;
+	sqe = req_sqe(r);
 
 	if (!sqe) {
 		req_finish(r, -EBUSY);
@@ -268,6 +309,7 @@ const struct dn_ublk_ops dn_ublk_file_ops = {
 int dn_ublk_file_open(struct dn_ublk_file *f, const char *path, bool read_only,
 		      uint8_t lbs_shift)
 {
+	struct statfs sfs;
 	struct stat st;
 	int ret;
 
@@ -284,6 +326,8 @@ int dn_ublk_file_open(struct dn_ublk_file *f, const char *path, bool read_only,
 		goto out_close;
 	}
 	f->size = (uint64_t)st.st_size & ~((1ull << lbs_shift) - 1);
+	f->in_memory = !fstatfs(f->fd, &sfs) &&
+		       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 	f->read_only = read_only;
 	atomic_init(&f->paused, false);
 	return 0;

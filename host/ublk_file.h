@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A ublk backend serving a regular file through each queue's own io_uring: the test and
- * benchmark backend for the ublk library (dn-ublk-file), and a model for real backends.
+ * A ublk backend serving a regular file, inline when the data needs no waiting and otherwise
+ * through each queue's own io_uring: the test and benchmark backend for the ublk library
+ * (dn-ublk-file), and a model for real backends.
  * It can hold I/O on request, as the NVMe-oF backend does while it reconnects: while paused,
  * new requests wait unstarted and finished ones wait uncompleted; resuming releases both.
  */
@@ -18,6 +19,8 @@ struct dn_ublk_file {
 	int fd;
 	uint64_t size;		/* bytes, rounded down to the logical block size */
 	bool read_only;
+	bool in_memory;		/* tmpfs/ramfs: copy in the queue thread, nothing blocks */
+	bool uring_only;	/* every read/write through the ring, no inline copy */
 	atomic_bool paused;
 	struct dn_ublk_dev *dev; /* set by the caller after dn_ublk_create() */
 };

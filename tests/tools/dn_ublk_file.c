@@ -29,6 +29,8 @@ static void usage(FILE *out)
 		"      --no-flush        no volatile cache (no flush, no FUA)\n"
 		"      --no-discard      no discard\n"
 		"      --no-write-zeroes no write zeroes\n"
+		"      --pin-queues      run queue threads on their queues' CPUs\n"
+		"      --uring-only      all reads/writes through io_uring (no inline copies)\n"
 		"  -v, --verbose         more log output\n");
 }
 
@@ -43,7 +45,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_NO_FLUSH = 256, OPT_NO_DISCARD, OPT_NO_WZ };
+	enum { OPT_NO_FLUSH = 256, OPT_NO_DISCARD, OPT_NO_WZ, OPT_PIN, OPT_URING };
 	static const struct option longopts[] = {
 		{"queues", required_argument, NULL, 'q'},
 		{"depth", required_argument, NULL, 'd'},
@@ -54,6 +56,8 @@ int main(int argc, char **argv)
 		{"no-flush", no_argument, NULL, OPT_NO_FLUSH},
 		{"no-discard", no_argument, NULL, OPT_NO_DISCARD},
 		{"no-write-zeroes", no_argument, NULL, OPT_NO_WZ},
+		{"pin-queues", no_argument, NULL, OPT_PIN},
+		{"uring-only", no_argument, NULL, OPT_URING},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -72,6 +76,7 @@ int main(int argc, char **argv)
 	struct dn_ublk_file f;
 	struct dn_ublk_dev *dev;
 	int c, verbose = 0, sig, ret;
+	bool uring_only = false;
 	sigset_t sigs;
 
 	while ((c = getopt_long(argc, argv, "q:d:b:m:i:rvh", longopts, NULL)) != -1) {
@@ -113,6 +118,12 @@ int main(int argc, char **argv)
 		case OPT_NO_WZ:
 			p.write_zeroes = false;
 			break;
+		case OPT_PIN:
+			p.pin_queues = true;
+			break;
+		case OPT_URING:
+			uring_only = true;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -145,6 +156,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dn-ublk-file: cannot open %s: %s\n", argv[optind], strerror(-ret));
 		return 1;
 	}
+	f.uring_only = uring_only;
 	p.size = f.size;
 	if (!p.size) {
 		fprintf(stderr, "dn-ublk-file: %s is smaller than one %lu-byte block\n",

@@ -38,6 +38,25 @@ static void test_open_rounds_size_down(void **state)
 	unlink(path);
 }
 
+/* tmpfs files are copied in the queue thread; others go through the ring */
+static void test_in_memory(void **state)
+{
+	char path[] = "/dev/shm/test_ublk_file.XXXXXX";
+	struct dn_ublk_file f;
+	int fd;
+
+	assert_int_equal(dn_ublk_file_open(&f, "/dev/null", true, 9), -EINVAL);
+	fd = mkstemp(path);
+	if (fd < 0)
+		skip(); /* no /dev/shm here */
+	assert_int_equal(ftruncate(fd, 8192), 0);
+	close(fd);
+	assert_int_equal(dn_ublk_file_open(&f, path, false, 9), 0);
+	assert_true(f.in_memory);
+	dn_ublk_file_close(&f);
+	unlink(path);
+}
+
 static void test_open_refuses(void **state)
 {
 	struct dn_ublk_file f;
@@ -51,6 +70,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_rounds_size_down),
+		cmocka_unit_test(test_in_memory),
 		cmocka_unit_test(test_open_refuses),
 	};
 

@@ -68,12 +68,17 @@ ublk_file_stop || fail "stopping dn-ublk-file"
 pgrep -x dn-ublk-file && fail "a dn-ublk-file process is left"
 pass "SIGTERM removed $dev and /dev/ublkc${b#ublkb}; no process left"
 
-ublk_file_start srv2 -q 2 -d 64 "$img" || fail "dn-ublk-file restart"
+# this time every read and write goes through the queue's io_uring (tmpfs data is otherwise
+# copied inline by the backend)
+ublk_file_start srv2 -q 2 -d 64 --uring-only "$img" || fail "dn-ublk-file restart"
 must mount "$UBLK_DEV" $mnt
 (cd $mnt && sha256sum -c --quiet "$DISNVME_OUT/sums.txt") || fail "checksums after restart"
 must umount $mnt
-ublk_file_stop || fail "stopping dn-ublk-file (2)"
 pass "ext4 files identical after the server restarted"
+fio_verify "$UBLK_DEV" --iodepth=32 --numjobs=2 --size=64M --offset_increment=64M ||
+	fail "fio verify with --uring-only"
+ublk_file_stop || fail "stopping dn-ublk-file (2)"
+pass "fio verify again with all data through io_uring: no errors"
 
 # read-only, 4096-byte logical blocks, explicit device number
 ro=$DATA/ro.img
