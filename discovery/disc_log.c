@@ -6,8 +6,7 @@
 
 #include "discovery/disc_log.h"
 
-void dn_disc_log_window_init(struct dn_disc_log_window *w, void *buf, uint32_t len,
-			     uint64_t offset)
+void dn_disc_log_window_init(struct dn_disc_log_window *w, void *buf, uint32_t len, uint64_t offset)
 {
 	w->buf = buf;
 	w->len = len;
@@ -16,8 +15,7 @@ void dn_disc_log_window_init(struct dn_disc_log_window *w, void *buf, uint32_t l
 }
 
 /* Copy the part of [pos, pos + n) of the log that falls inside the window. */
-static void dn_disc_log_put(struct dn_disc_log_window *w, uint64_t pos, const void *src,
-			    uint64_t n)
+static void dn_disc_log_put(struct dn_disc_log_window *w, uint64_t pos, const void *src, uint64_t n)
 {
 	uint64_t start = pos > w->offset ? pos : w->offset;
 	uint64_t end = pos + n < w->offset + w->len ? pos + n : w->offset + w->len;
@@ -146,8 +144,7 @@ int dn_disc_log_parse(const void *buf, size_t len, uint64_t *genctr, struct dn_d
 	*nr = numrec;
 	if (numrec > (len - DN_DISC_LOG_HDR_SIZE) / DN_DISC_LOG_ENTRY_SIZE)
 		return -EMSGSIZE;
-	entries = (const struct nvmf_disc_log_entry *)((const uint8_t *)buf +
-						       DN_DISC_LOG_HDR_SIZE);
+	entries = (const struct nvmf_disc_log_entry *)((const uint8_t *)buf + DN_DISC_LOG_HDR_SIZE);
 	for (i = 0; i < numrec; i++) {
 		struct dn_disc_rec scratch;
 

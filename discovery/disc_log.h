@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <nvme/types.h>
 
-#define DN_DISC_LOG_HDR_SIZE 1024u
+#define DN_DISC_LOG_HDR_SIZE   1024u
 #define DN_DISC_LOG_ENTRY_SIZE 1024u
 
 _Static_assert(sizeof(struct nvmf_discovery_log) == DN_DISC_LOG_HDR_SIZE, "header size");

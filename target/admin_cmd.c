@@ -11,7 +11,7 @@
 #include "target/core_internal.h"
 
 #define DN_STATUS_INVALID_FIELD NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD)
-#define DN_STATUS_INVALID_NS NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_NS)
+#define DN_STATUS_INVALID_NS	NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_NS)
 
 /* ASCII fields of Identify are space padded, not NUL terminated. */
 void dn_tgt_copy_padded(char *dst, size_t n, const char *src)
@@ -76,8 +76,8 @@ static void dn_identify_ctrl(struct dn_tgt_req *req, struct nvme_id_ctrl *id)
 	id->cqes = 4 << 4 | 4;
 	id->nn = htole32(DN_TGT_MAX_NSID);
 	id->mnan = htole32(DN_TGT_MAX_NSID);
-	id->oncs = htole16(NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM |
-			   NVME_CTRL_ONCS_WRITE_ZEROES);
+	id->oncs =
+		htole16(NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES);
 	id->vwc = NVME_CTRL_VWC_PRESENT;
 }
 
@@ -228,8 +228,8 @@ static nvme_status_t dn_log_error(struct dn_tgt_req *req)
 
 	memset(log, 0, sizeof(log));
 	pthread_mutex_lock(&ctrl->err_lock);
-	n = ctrl->err_count < DN_TGT_ERR_LOG_SLOTS ? (unsigned int)ctrl->err_count :
-						     DN_TGT_ERR_LOG_SLOTS;
+	n = ctrl->err_count < DN_TGT_ERR_LOG_SLOTS ? (unsigned int)ctrl->err_count
+						   : DN_TGT_ERR_LOG_SLOTS;
 	/* newest first */
 	for (i = 0; i < n; i++) {
 		const struct dn_tgt_err_entry *e =
@@ -322,7 +322,7 @@ static nvme_status_t dn_log_changed_ns(struct dn_tgt_req *req)
 static nvme_status_t dn_log_cmd_effects(struct dn_tgt_req *req)
 {
 	static const uint8_t admin_ops[] = {
-		nvme_admin_get_log_page, nvme_admin_identify, nvme_admin_abort_cmd,
+		nvme_admin_get_log_page, nvme_admin_identify,	  nvme_admin_abort_cmd,
 		nvme_admin_set_features, nvme_admin_get_features, nvme_admin_async_event,
 		nvme_admin_keep_alive,
 	};
@@ -426,8 +426,8 @@ static nvme_status_t dn_set_feature(struct dn_tgt_ctrl *ctrl, uint8_t fid, uint3
 
 	switch (fid) {
 	case NVME_FEAT_FID_ASYNC_EVENT:
-		ctrl->aen_cfg = cdw11 & (ctrl->subsys->is_discovery ? NVME_CTRL_OAES_DL :
-								      NVME_CTRL_OAES_NA);
+		ctrl->aen_cfg = cdw11 & (ctrl->subsys->is_discovery ? NVME_CTRL_OAES_DL
+								    : NVME_CTRL_OAES_NA);
 		dn_tgt_ctrl_kick_aen(ctrl);
 		return 0;
 	case NVME_FEAT_FID_KATO:
@@ -473,8 +473,8 @@ static nvme_status_t dn_set_feature(struct dn_tgt_ctrl *ctrl, uint8_t fid, uint3
 	return DN_STATUS_INVALID_FIELD;
 }
 
-static nvme_status_t dn_get_feature(struct dn_tgt_req *req, struct dn_tgt_ctrl *ctrl,
-				    uint8_t fid, uint32_t *result)
+static nvme_status_t dn_get_feature(struct dn_tgt_req *req, struct dn_tgt_ctrl *ctrl, uint8_t fid,
+				    uint32_t *result)
 {
 	uint32_t n;
 
@@ -585,7 +585,7 @@ static nvme_status_t (*const dn_admin_parsers[256])(struct dn_tgt_req *req) = {
 
 nvme_status_t dn_tgt_parse_admin(struct dn_tgt_req *req)
 {
-	nvme_status_t (*parse)(struct dn_tgt_req *req) = dn_admin_parsers[req->sqe->opcode];
+	nvme_status_t (*parse)(struct dn_tgt_req * req) = dn_admin_parsers[req->sqe->opcode];
 
 	if (!parse)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);

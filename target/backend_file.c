@@ -19,18 +19,18 @@
 #include "target/core_internal.h"
 
 #define DN_FILE_LBA_SHIFT 9 /* regular files: 512-byte blocks, what every O_DIRECT takes */
-#define DN_WZ_DEAC (1u << 25)
-#define DN_RW_FUA (1u << 30)
+#define DN_WZ_DEAC	  (1u << 25)
+#define DN_RW_FUA	  (1u << 30)
 
 enum dn_file_step {
-	DN_FILE_STEP_MAIN,	/* the command's own operation(s) */
-	DN_FILE_STEP_SYNC,	/* Write Zeroes with FUA: the fdatasync after */
+	DN_FILE_STEP_MAIN, /* the command's own operation(s) */
+	DN_FILE_STEP_SYNC, /* Write Zeroes with FUA: the fdatasync after */
 };
 
 /* be_priv slots */
 #define BE_STEP 0
-#define BE_DONE 1	/* bytes moved so far (read/write), ranges done (DSM) */
-#define BE_MODE 2	/* fallocate mode in use */
+#define BE_DONE 1 /* bytes moved so far (read/write), ranges done (DSM) */
+#define BE_MODE 2 /* fallocate mode in use */
 
 static int dn_file_open(struct dn_tgt_ns *ns, const char *path, bool read_only)
 {
@@ -207,9 +207,9 @@ static int dn_file_dsm_step(struct dn_tgt_req *req)
 
 	if (!dn_file_next_range(req, &off, &len))
 		return 1;
-	return dn_file_queue_fallocate(req, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) ?
-		       0 :
-		       -1;
+	return dn_file_queue_fallocate(req, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len)
+		       ? 0
+		       : -1;
 }
 
 static void dn_file_finish(struct dn_tgt_req *req, nvme_status_t st)
@@ -295,8 +295,9 @@ static nvme_status_t dn_file_compare(struct dn_tgt_req *req)
 	if (!scratch && posix_memalign(&scratch, 4096, DN_TGT_MAX_XFER))
 		return NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL);
 	while (done < req->data_len) {
-		ssize_t n = pread(dn_file_fd_for(req, scratch, req->data_len),
-				  (uint8_t *)scratch + done, req->data_len - done, (off_t)(off + done));
+		ssize_t n =
+			pread(dn_file_fd_for(req, scratch, req->data_len),
+			      (uint8_t *)scratch + done, req->data_len - done, (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -18,7 +18,7 @@
 #include "target/core_internal.h"
 
 #define DN_CFG_DEFAULT_TRSVCID "4420"
-#define DN_CFG_DEFAULT_MODEL "disnvme"
+#define DN_CFG_DEFAULT_MODEL   "disnvme"
 
 static int dn_cfg_error(const char *source, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -311,8 +311,7 @@ struct dn_cfg_ctx {
 /* Every key of obj must be one of keys[]. */
 static int dn_json_known_keys(struct dn_cfg_ctx *c, json_object *obj, const char *const *keys)
 {
-	json_object_object_foreach(obj, key, val)
-	{
+	json_object_object_foreach (obj, key, val) {
 		const char *const *k;
 
 		(void)val;
@@ -392,8 +391,7 @@ static int dn_json_uint(struct dn_cfg_ctx *c, json_object *obj, const char *key,
 
 static int dn_cfg_port(struct dn_cfg_ctx *c, json_object *obj, size_t idx, struct dn_tgt_port *p)
 {
-	static const char *const keys[] = { "portid", "trtype", "adrfam", "traddr", "trsvcid",
-					    NULL };
+	static const char *const keys[] = {"portid", "trtype", "adrfam", "traddr", "trsvcid", NULL};
 	const char *trtype, *adrfam, *traddr, *trsvcid = NULL, *why;
 	char portbuf[16];
 	uint64_t portid;
@@ -431,7 +429,8 @@ static int dn_cfg_port(struct dn_cfg_ctx *c, json_object *obj, size_t idx, struc
 				    traddr);
 	}
 	/* trsvcid: "4420" or 4420 */
-	if (json_object_object_get_ex(obj, "trsvcid", &v) && json_object_is_type(v, json_type_int)) {
+	if (json_object_object_get_ex(obj, "trsvcid", &v) &&
+	    json_object_is_type(v, json_type_int)) {
 		snprintf(portbuf, sizeof(portbuf), "%lld", (long long)json_object_get_int64(v));
 		trsvcid = portbuf;
 	} else if (dn_json_string(c, obj, "trsvcid", false, &trsvcid)) {
@@ -469,8 +468,8 @@ static int dn_cfg_hex_field(struct dn_cfg_ctx *c, json_object *obj, const char *
 static int dn_cfg_ns(struct dn_cfg_ctx *c, json_object *obj, size_t si, size_t idx,
 		     struct dn_tgt_ns_config *ns)
 {
-	static const char *const keys[] = { "nsid", "path", "read_only", "nguid", "uuid", "eui64",
-					    NULL };
+	static const char *const keys[] = {"nsid", "path",  "read_only", "nguid",
+					   "uuid", "eui64", NULL};
 	const char *path;
 	uint64_t nsid;
 	bool present;
@@ -502,8 +501,8 @@ static int dn_cfg_ns(struct dn_cfg_ctx *c, json_object *obj, size_t si, size_t i
 static int dn_cfg_subsys(struct dn_cfg_ctx *c, json_object *obj, size_t idx,
 			 struct dn_tgt_subsys_config *s)
 {
-	static const char *const keys[] = { "nqn", "serial", "model", "allow_any_host", "hosts",
-					    "namespaces", NULL };
+	static const char *const keys[] = {"nqn",   "serial",	  "model", "allow_any_host",
+					   "hosts", "namespaces", NULL};
 	const char *nqn, *serial, *model, *why;
 	json_object *hosts = NULL, *nss = NULL;
 	bool any_present;
@@ -557,8 +556,7 @@ static int dn_cfg_subsys(struct dn_cfg_ctx *c, json_object *obj, size_t idx,
 				return dn_cfg_error(c->source, c->field, "must be a string");
 			if ((why = dn_cfg_check_nqn(json_object_get_string(h))))
 				return dn_cfg_error(c->source, c->field, "%s", why);
-			snprintf(s->hosts[i], sizeof(s->hosts[i]), "%s",
-				 json_object_get_string(h));
+			snprintf(s->hosts[i], sizeof(s->hosts[i]), "%s", json_object_get_string(h));
 			s->nr_hosts++;
 		}
 	}
@@ -590,8 +588,8 @@ static int dn_cfg_subsys(struct dn_cfg_ctx *c, json_object *obj, size_t idx,
 
 static int dn_cfg_from_json(struct dn_tgt_config *cfg, json_object *root)
 {
-	static const char *const keys[] = { "ports", "subsystems", NULL };
-	struct dn_cfg_ctx c = { .source = cfg->source };
+	static const char *const keys[] = {"ports", "subsystems", NULL};
+	struct dn_cfg_ctx c = {.source = cfg->source};
 	json_object *arr;
 	size_t i, n;
 	int ret;

@@ -17,21 +17,21 @@
 #include "target/core.h"
 #include "target/target.h"
 
-#define DN_TGT_CNTLID_MIN 1		/* dynamic controller IDs */
-#define DN_TGT_CNTLID_MAX 0xffef
-#define DN_TGT_MAX_NSID 1024		/* Identify NN and MNAN */
-#define DN_TGT_AERL 4			/* AERs held per controller (Identify AERL + 1) */
-#define DN_TGT_ERR_LOG_SLOTS 8		/* error log entries kept per controller (ELPE + 1) */
-#define DN_TGT_DISC_KATO_MS 120000	/* discovery controller connected with KATO 0 */
-#define DN_TGT_KAS 10			/* keep-alive granularity: 100 ms units, so 1 s */
-#define DN_TGT_CAP_TO 15		/* CAP.TO: 500 ms units the host waits for RDY */
-#define DN_TGT_VS 0x00010300u		/* NVMe 1.3 */
-#define DN_TGT_FR "0.1"
-#define DN_TGT_MDTS 5			/* 2^5 * 4 KiB (CAP.MPSMIN) = DN_TGT_MAX_XFER */
+#define DN_TGT_CNTLID_MIN    1 /* dynamic controller IDs */
+#define DN_TGT_CNTLID_MAX    0xffef
+#define DN_TGT_MAX_NSID	     1024	 /* Identify NN and MNAN */
+#define DN_TGT_AERL	     4		 /* AERs held per controller (Identify AERL + 1) */
+#define DN_TGT_ERR_LOG_SLOTS 8		 /* error log entries kept per controller (ELPE + 1) */
+#define DN_TGT_DISC_KATO_MS  120000	 /* discovery controller connected with KATO 0 */
+#define DN_TGT_KAS	     10		 /* keep-alive granularity: 100 ms units, so 1 s */
+#define DN_TGT_CAP_TO	     15		 /* CAP.TO: 500 ms units the host waits for RDY */
+#define DN_TGT_VS	     0x00010300u /* NVMe 1.3 */
+#define DN_TGT_FR	     "0.1"
+#define DN_TGT_MDTS	     5 /* 2^5 * 4 KiB (CAP.MPSMIN) = DN_TGT_MAX_XFER */
 _Static_assert((4096u << DN_TGT_MDTS) == DN_TGT_MAX_XFER, "MDTS matches DN_TGT_MAX_XFER");
 
 /* dn_tgt_queue.core_flags */
-#define DN_QF_DELETING (1u << 0)	/* ops->delete_queue was called */
+#define DN_QF_DELETING (1u << 0) /* ops->delete_queue was called */
 
 struct dn_tgt_subsys;
 
@@ -45,21 +45,21 @@ struct dn_tgt_ns {
 	/* filled by be->open() */
 	uint64_t nlbas;
 	uint8_t lba_shift;
-	uint8_t dlfeat;			/* Identify Namespace DLFEAT the backend can honour */
-	_Atomic bool wz_punch;		/* write zeroes falls back to punching holes */
-	int fd;				/* O_DIRECT when possible, else buffered */
-	int fd_buffered;		/* for buffers O_DIRECT cannot take; == fd when buffered */
-	uint32_t dio_align;		/* alignment O_DIRECT needs, 0 when fd is buffered */
+	uint8_t dlfeat;	       /* Identify Namespace DLFEAT the backend can honour */
+	_Atomic bool wz_punch; /* write zeroes falls back to punching holes */
+	int fd;		       /* O_DIRECT when possible, else buffered */
+	int fd_buffered;       /* for buffers O_DIRECT cannot take; == fd when buffered */
+	uint32_t dio_align;    /* alignment O_DIRECT needs, 0 when fd is buffered */
 	bool is_blkdev;
-	uint32_t pt_nsid;		/* passthrough: the device's namespace id */
+	uint32_t pt_nsid; /* passthrough: the device's namespace id */
 	uint8_t nguid[16];
 	uint8_t uuid[16];
 	uint8_t eui64[8];
 	_Atomic unsigned int inflight;	/* I/O commands holding req->ns */
-	struct dn_tgt_ns *retired_next;	/* removed by reload, freed once idle */
+	struct dn_tgt_ns *retired_next; /* removed by reload, freed once idle */
 	uint64_t retired_ms;
 	/* SMART counters */
-	_Atomic uint64_t units_read, units_written;	/* 512-byte units */
+	_Atomic uint64_t units_read, units_written; /* 512-byte units */
 	_Atomic uint64_t read_cmds, write_cmds;
 };
 
@@ -74,8 +74,8 @@ struct dn_tgt_subsys {
 	size_t nr_hosts;
 	/* namespaces by nsid; the pointer is read by poll-group threads without the lock */
 	struct dn_tgt_ns *_Atomic ns[DN_TGT_MAX_NSID + 1];
-	struct dn_tgt_ctrl *ctrls;	/* under dn_tgt.lock */
-	struct dn_tgt_subsys *retired_next;	/* removed by reload, freed once no controller */
+	struct dn_tgt_ctrl *ctrls;	    /* under dn_tgt.lock */
+	struct dn_tgt_subsys *retired_next; /* removed by reload, freed once no controller */
 	uint16_t next_cntlid;
 };
 
@@ -90,7 +90,7 @@ struct dn_tgt_err_entry {
  * unless said otherwise. */
 struct dn_tgt_ctrl {
 	struct dn_tgt_subsys *subsys;
-	struct dn_tgt_ctrl *next;	/* in subsys->ctrls */
+	struct dn_tgt_ctrl *next; /* in subsys->ctrls */
 	struct dn_tgt_port *port;
 	uint16_t cntlid;
 	char hostnqn[NVME_NQN_LENGTH];
@@ -101,21 +101,21 @@ struct dn_tgt_ctrl {
 	/* queues by qid; nr_queues counts the non-NULL ones */
 	struct dn_tgt_queue *queues[1 + DN_TGT_MAX_IO_QUEUES];
 	unsigned int nr_queues;
-	unsigned int msgs_in_flight;	/* dn_pg_send_msg() calls not yet run */
-	uint16_t nr_io_queues;		/* granted by Set Features Number of Queues */
+	unsigned int msgs_in_flight; /* dn_pg_send_msg() calls not yet run */
+	uint16_t nr_io_queues;	     /* granted by Set Features Number of Queues */
 	/* keep-alive */
 	uint32_t kato_ms;
-	uint64_t ka_last_ms;		/* monotonic: last Keep Alive or traffic seen */
-	_Atomic bool ka_traffic;	/* poll-group threads set it; the tick clears it */
+	uint64_t ka_last_ms;	 /* monotonic: last Keep Alive or traffic seen */
+	_Atomic bool ka_traffic; /* poll-group threads set it; the tick clears it */
 	/* asynchronous events */
-	uint32_t aen_cfg;		/* Set Features Asynchronous Event Configuration */
+	uint32_t aen_cfg; /* Set Features Asynchronous Event Configuration */
 	struct dn_tgt_req *aer[DN_TGT_AERL];
 	unsigned int nr_aer;
-	uint32_t aen_pending[8];	/* CQE DW0 values waiting for an AER */
+	uint32_t aen_pending[8]; /* CQE DW0 values waiting for an AER */
 	unsigned int nr_aen_pending;
-	uint32_t aen_masked;		/* 1 << log page id: sent, until that log is read */
+	uint32_t aen_masked; /* 1 << log page id: sent, until that log is read */
 	uint32_t changed_ns[DN_TGT_MAX_NSID];
-	unsigned int nr_changed_ns;	/* > DN_TGT_MAX_NSID: overflowed */
+	unsigned int nr_changed_ns; /* > DN_TGT_MAX_NSID: overflowed */
 	/* errors, any thread, under err_lock (errors are rare, the I/O path does not lock) */
 	pthread_mutex_t err_lock;
 	uint64_t err_count;
@@ -126,15 +126,15 @@ struct dn_tgt_ctrl {
 
 /* Process-wide state of the core. */
 struct dn_tgt_state {
-	pthread_mutex_t lock;		/* control plane: subsystems, controllers, AEN state */
+	pthread_mutex_t lock; /* control plane: subsystems, controllers, AEN state */
 	struct dn_tgt_port *ports;
 	size_t nr_ports;
-	struct dn_tgt_subsys **subsys;	/* [0] is the discovery subsystem */
+	struct dn_tgt_subsys **subsys; /* [0] is the discovery subsystem */
 	size_t nr_subsys;
 	uint64_t disc_genctr;
 	_Atomic unsigned int live_queues;
-	struct dn_tgt_ns *retired_ns;		/* main thread only */
-	struct dn_tgt_subsys *retired_subsys;	/* main thread only */
+	struct dn_tgt_ns *retired_ns;	      /* main thread only */
+	struct dn_tgt_subsys *retired_subsys; /* main thread only */
 	uint64_t start_ms;
 };
 
@@ -145,8 +145,8 @@ uint64_t dn_tgt_now_ms(void);
 struct dn_tgt_ctrl *dn_tgt_ctrl_create(struct dn_tgt_subsys *subsys, struct dn_tgt_queue *q,
 				       const struct nvmf_connect_data *d, uint32_t kato_ms);
 void dn_tgt_ctrl_kill(struct dn_tgt_ctrl *ctrl, const char *why);
-void dn_tgt_ctrl_kill_locked(struct dn_tgt_ctrl *ctrl, const char *why,
-			     struct dn_tgt_queue **del, unsigned int *nr_del);
+void dn_tgt_ctrl_kill_locked(struct dn_tgt_ctrl *ctrl, const char *why, struct dn_tgt_queue **del,
+			     unsigned int *nr_del);
 void dn_tgt_ctrl_record_error(struct dn_tgt_req *req, nvme_status_t status);
 void dn_tgt_ctrl_add_aen(struct dn_tgt_ctrl *ctrl, uint8_t type, uint8_t info, uint8_t lid);
 void dn_tgt_ctrl_ns_changed(struct dn_tgt_ctrl *ctrl, uint32_t nsid);

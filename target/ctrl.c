@@ -119,9 +119,9 @@ void dn_tgt_ctrl_record_error(struct dn_tgt_req *req, nvme_status_t status)
 	e->cid = le16toh(req->sqe->cid);
 	e->status = status;
 	e->nsid = req->sqe->opcode == NVME_FABRICS_OPCODE ? 0 : le32toh(req->sqe->common.nsid);
-	e->lba = req->queue->qid && req->ns ?
-			 ((uint64_t)dn_sqe_cdw(req->sqe, 11) << 32 | dn_sqe_cdw(req->sqe, 10)) :
-			 0;
+	e->lba = req->queue->qid && req->ns
+			 ? ((uint64_t)dn_sqe_cdw(req->sqe, 11) << 32 | dn_sqe_cdw(req->sqe, 10))
+			 : 0;
 	pthread_mutex_unlock(&ctrl->err_lock);
 }
 
@@ -337,8 +337,8 @@ static void dn_tgt_ctrl_aer_abort_msg(void *arg)
 	pthread_mutex_unlock(&dn_tgt.lock);
 }
 
-void dn_tgt_ctrl_kill_locked(struct dn_tgt_ctrl *ctrl, const char *why,
-			     struct dn_tgt_queue **del, unsigned int *nr_del)
+void dn_tgt_ctrl_kill_locked(struct dn_tgt_ctrl *ctrl, const char *why, struct dn_tgt_queue **del,
+			     unsigned int *nr_del)
 {
 	unsigned int qid;
 
@@ -447,8 +447,7 @@ static unsigned int dn_tgt_aen_match_locked(struct dn_tgt_ctrl *ctrl, struct dn_
 	return n;
 }
 
-static void dn_tgt_aen_complete(struct dn_tgt_req **reqs, const uint32_t *results,
-				unsigned int n)
+static void dn_tgt_aen_complete(struct dn_tgt_req **reqs, const uint32_t *results, unsigned int n)
 {
 	unsigned int i;
 
@@ -489,8 +488,8 @@ void dn_tgt_ctrl_kick_aen(struct dn_tgt_ctrl *ctrl)
 /* Caller holds the lock. */
 void dn_tgt_ctrl_add_aen(struct dn_tgt_ctrl *ctrl, uint8_t type, uint8_t info, uint8_t lid)
 {
-	uint32_t enable_bit = info == NVME_AER_NOTICE_DISC_CHANGED ? NVME_CTRL_OAES_DL :
-								     NVME_CTRL_OAES_NA;
+	uint32_t enable_bit =
+		info == NVME_AER_NOTICE_DISC_CHANGED ? NVME_CTRL_OAES_DL : NVME_CTRL_OAES_NA;
 
 	if (type == NVME_AER_NOTICE && !(ctrl->aen_cfg & enable_bit))
 		return;
@@ -499,8 +498,8 @@ void dn_tgt_ctrl_add_aen(struct dn_tgt_ctrl *ctrl, uint8_t type, uint8_t info, u
 	if (ctrl->nr_aen_pending == sizeof(ctrl->aen_pending) / sizeof(ctrl->aen_pending[0]))
 		return;
 	ctrl->aen_masked |= 1u << (lid & 31);
-	ctrl->aen_pending[ctrl->nr_aen_pending++] = type | (uint32_t)info << 8 |
-						    (uint32_t)lid << 16;
+	ctrl->aen_pending[ctrl->nr_aen_pending++] =
+		type | (uint32_t)info << 8 | (uint32_t)lid << 16;
 	dn_tgt_ctrl_kick_aen(ctrl);
 }
 

@@ -14,8 +14,8 @@
 
 static uint64_t dn_tgt_cap(const struct dn_tgt_ctrl *ctrl)
 {
-	uint64_t mqes = ctrl->subsys->is_discovery ? NVME_AQ_DEPTH_MAX - 1 :
-						     DN_TGT_MAX_QUEUE_SIZE - 1;
+	uint64_t mqes =
+		ctrl->subsys->is_discovery ? NVME_AQ_DEPTH_MAX - 1 : DN_TGT_MAX_QUEUE_SIZE - 1;
 
 	return mqes << NVME_CAP_MQES_SHIFT | 1ull << NVME_CAP_CQR_SHIFT |
 	       (uint64_t)DN_TGT_CAP_TO << NVME_CAP_TO_SHIFT |
@@ -52,8 +52,9 @@ static void dn_exec_connect(struct dn_tgt_req *req)
 	struct dn_tgt_ctrl *ctrl;
 
 	if (le16toh(sqe->connect.recfmt) != 0) {
-		dn_connect_refuse(req, NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_FORMAT),
-				  0, "unknown record format");
+		dn_connect_refuse(req,
+				  NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_FORMAT), 0,
+				  "unknown record format");
 		return;
 	}
 	if (!nvme_wire_str_ok(d->subsysnqn, sizeof(d->subsysnqn))) {
@@ -88,9 +89,9 @@ static void dn_exec_connect(struct dn_tgt_req *req)
 	}
 	if (!dn_tgt_subsys_host_allowed(subsys, d->hostnqn)) {
 		pthread_mutex_unlock(&dn_tgt.lock);
-		dn_connect_refuse(req, NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC,
-						       NVME_SC_CONNECT_INVALID_HOST),
-				  NVMF_IPO_IATTR_DATA(hostnqn), "host not allowed");
+		dn_connect_refuse(
+			req, NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_INVALID_HOST),
+			NVMF_IPO_IATTR_DATA(hostnqn), "host not allowed");
 		return;
 	}
 
@@ -105,9 +106,10 @@ static void dn_exec_connect(struct dn_tgt_req *req)
 		ctrl = dn_tgt_ctrl_create(subsys, q, d, le32toh(sqe->connect.kato));
 		pthread_mutex_unlock(&dn_tgt.lock);
 		if (!ctrl) {
-			dn_connect_refuse(req, NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC,
-							       NVME_SC_CONNECT_CTRL_BUSY),
-					  0, "no controller ID or memory left");
+			dn_connect_refuse(
+				req,
+				NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_CONNECT_CTRL_BUSY),
+				0, "no controller ID or memory left");
 			return;
 		}
 		req->cqe->result.u32 = htole32(ctrl->cntlid);
@@ -134,8 +136,8 @@ static void dn_exec_connect(struct dn_tgt_req *req)
 	if (!(ctrl->csts & NVME_CSTS_RDY_MASK) || ctrl->queues[qid]) {
 		pthread_mutex_unlock(&dn_tgt.lock);
 		dn_connect_refuse(req, NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_CMD_SEQ_ERROR), 0,
-				  ctrl->queues[qid] ? "queue already connected" :
-						      "controller not enabled");
+				  ctrl->queues[qid] ? "queue already connected"
+						    : "controller not enabled");
 		return;
 	}
 	ctrl->queues[qid] = q;

@@ -146,8 +146,8 @@ static int dn_tgt_ns_create(struct dn_tgt_subsys *s, const struct dn_tgt_ns_conf
 	ns->be = dn_tgt_backend_for(nc->path);
 	ret = ns->be->open(ns, nc->path, nc->read_only);
 	if (ret) {
-		dn_err("subsystem %s: namespace %u: cannot open %s: %s", s->nqn, nc->nsid,
-		       nc->path, strerror(-ret));
+		dn_err("subsystem %s: namespace %u: cannot open %s: %s", s->nqn, nc->nsid, nc->path,
+		       strerror(-ret));
 		goto out_free_path;
 	}
 	dn_notice("namespace %u added to %s: %s (%s), %llu blocks of %u bytes%s", ns->nsid, s->nqn,
@@ -180,7 +180,8 @@ static void dn_tgt_subsys_free(struct dn_tgt_subsys *s)
 
 static struct dn_tgt_subsys *dn_tgt_subsys_alloc(const char *nqn, const char *serial,
 						 const char *model, bool allow_any,
-						 const char (*hosts)[NVME_NQN_LENGTH], size_t nr_hosts)
+						 const char (*hosts)[NVME_NQN_LENGTH],
+						 size_t nr_hosts)
 {
 	struct dn_tgt_subsys *s = calloc(1, sizeof(*s));
 
@@ -506,7 +507,7 @@ int dn_tgt_reload(const struct dn_tgt_config *cfg)
 		uint32_t nsid;
 
 		if (!dn_hosts_equal(s, sc)) {
-			char (*hosts)[NVME_NQN_LENGTH] = NULL;
+			char(*hosts)[NVME_NQN_LENGTH] = NULL;
 
 			if (sc->nr_hosts)
 				hosts = malloc(sc->nr_hosts * sizeof(*hosts));
@@ -558,7 +559,8 @@ int dn_tgt_reload(const struct dn_tgt_config *cfg)
 		dn_tgt.disc_genctr++;
 		for (c = dn_tgt.subsys[0]->ctrls; c; c = c->next)
 			if (!c->dying)
-				dn_tgt_ctrl_add_aen(c, NVME_AER_NOTICE, NVME_AER_NOTICE_DISC_CHANGED,
+				dn_tgt_ctrl_add_aen(c, NVME_AER_NOTICE,
+						    NVME_AER_NOTICE_DISC_CHANGED,
 						    NVME_LOG_LID_DISCOVER);
 	}
 	pthread_mutex_unlock(&dn_tgt.lock);

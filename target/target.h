@@ -28,19 +28,19 @@
  * DN_TGT_INCAPSULE_MIN: the core parses up to this many in-capsule bytes on admin queues
  * (Connect data is 1024); I/O queues accept ops->max_incapsule.
  */
-#define DN_TGT_MAX_XFER (128u * 1024)
+#define DN_TGT_MAX_XFER	      (128u * 1024)
 #define DN_TGT_MAX_QUEUE_SIZE 128
-#define DN_TGT_MAX_IO_QUEUES 64
-#define DN_TGT_INCAPSULE_MIN 8192
+#define DN_TGT_MAX_IO_QUEUES  64
+#define DN_TGT_INCAPSULE_MIN  8192
 
 /* A port: where a transport listens. The core owns it; the transport may hang its listener
  * on transport_priv. Also the `port` argument of ops->disc_tsas(). */
 struct dn_tgt_port {
 	uint16_t portid;
-	uint8_t trtype;			/* NVMF_TRTYPE_* */
-	uint8_t adrfam;			/* NVMF_ADDR_FAMILY_IP4 / _IP6 */
-	char traddr[NVMF_TRADDR_SIZE];	/* NUL-terminated */
-	char trsvcid[NVMF_TRSVCID_SIZE];	/* NUL-terminated, "4420" by default */
+	uint8_t trtype;			 /* NVMF_TRTYPE_* */
+	uint8_t adrfam;			 /* NVMF_ADDR_FAMILY_IP4 / _IP6 */
+	char traddr[NVMF_TRADDR_SIZE];	 /* NUL-terminated */
+	char trsvcid[NVMF_TRSVCID_SIZE]; /* NUL-terminated, "4420" by default */
 	void *transport_priv;
 };
 
@@ -48,7 +48,7 @@ struct dn_tgt_port {
 
 struct dn_tgt_ns_config {
 	uint32_t nsid;
-	char *path;		/* regular file, block device, or /dev/ngXnY (passthrough) */
+	char *path; /* regular file, block device, or /dev/ngXnY (passthrough) */
 	bool read_only;
 	/* identifiers: when not configured (has_* false), derived from subsystem NQN + nsid */
 	bool has_nguid, has_uuid, has_eui64;
@@ -59,8 +59,8 @@ struct dn_tgt_ns_config {
 
 struct dn_tgt_subsys_config {
 	char nqn[NVME_NQN_LENGTH];
-	char serial[21];	/* Identify SN, 20 ASCII characters at most */
-	char model[41];		/* Identify MN, 40 ASCII characters at most */
+	char serial[21]; /* Identify SN, 20 ASCII characters at most */
+	char model[41];	 /* Identify MN, 40 ASCII characters at most */
 	bool allow_any_host;
 	char (*hosts)[NVME_NQN_LENGTH];
 	size_t nr_hosts;
@@ -69,7 +69,7 @@ struct dn_tgt_subsys_config {
 };
 
 struct dn_tgt_config {
-	char *source;		/* file name, or "command line": for messages */
+	char *source; /* file name, or "command line": for messages */
 	struct dn_tgt_port *ports;
 	size_t nr_ports;
 	struct dn_tgt_subsys_config *subsys;

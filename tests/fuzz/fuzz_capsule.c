@@ -135,7 +135,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static char path[] = "/tmp/dn-fuzz-capsule-XXXXXX";
-	const char *paths[1] = { path };
+	const char *paths[1] = {path};
 	struct dn_tgt_config cfg;
 	struct nvme_sqe en;
 	int fd;

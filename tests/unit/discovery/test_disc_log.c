@@ -52,10 +52,10 @@ static void test_build_exact(void **state)
 	assert_int_equal(e0[0], NVMF_TRTYPE_RDMA);
 	assert_int_equal(e0[1], NVMF_ADDR_FAMILY_IP4);
 	assert_int_equal(e0[2], NVME_NQN_NVME);
-	assert_int_equal(e0[4], 1);		/* PORTID */
-	assert_int_equal(e0[6], 0xff);		/* CNTLID FFFFh */
+	assert_int_equal(e0[4], 1);    /* PORTID */
+	assert_int_equal(e0[6], 0xff); /* CNTLID FFFFh */
 	assert_int_equal(e0[7], 0xff);
-	assert_int_equal(e0[8], 32);		/* ASQSZ */
+	assert_int_equal(e0[8], 32); /* ASQSZ */
 	assert_memory_equal(e0 + 32, "4420\0", 5);
 	assert_memory_equal(e0 + 256, NQN_A, sizeof(NQN_A));
 	assert_memory_equal(e0 + 512, "10.77.0.1\0", 10);

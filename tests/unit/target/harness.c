@@ -66,7 +66,7 @@ struct h_req {
 	struct nvme_cqe cqe;
 	struct h_result result;
 	bool busy;
-	bool held;	/* h_submit returned before it completed */
+	bool held; /* h_submit returned before it completed */
 };
 
 static struct h_req h_reqs[16];
@@ -335,8 +335,8 @@ uint16_t h_admin_up(struct h_queue *hq, const char *subnqn, const char *hostnqn)
 	return hq->q.ctrl->cntlid;
 }
 
-struct h_result h_io_connect(struct h_queue *hq, uint16_t qid, uint16_t cntlid,
-			     const char *subnqn, const char *hostnqn)
+struct h_result h_io_connect(struct h_queue *hq, uint16_t qid, uint16_t cntlid, const char *subnqn,
+			     const char *hostnqn)
 {
 	struct nvmf_connect_data d;
 	struct nvme_sqe sqe = h_connect_sqe(qid, 127, 0);

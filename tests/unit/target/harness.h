@@ -13,26 +13,26 @@
 
 #include "target/core_internal.h"
 
-#define H_HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001"
-#define H_HOSTNQN2 "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000002"
-#define H_SUBNQN "nqn.2024-01.io.disnvme:test"
-#define H_NS_BYTES (4u << 20) /* 8192 blocks of 512 bytes */
+#define H_HOSTNQN   "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000001"
+#define H_HOSTNQN2  "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-000000000002"
+#define H_SUBNQN    "nqn.2024-01.io.disnvme:test"
+#define H_NS_BYTES  (4u << 20) /* 8192 blocks of 512 bytes */
 #define H_INCAPSULE 8192
 
 struct h_queue {
 	struct dn_tgt_queue q;
-	unsigned int deleted;	/* ops->delete_queue calls */
+	unsigned int deleted; /* ops->delete_queue calls */
 };
 
 struct h_result {
 	nvme_status_t status;
 	struct nvme_cqe cqe;
 	bool done;
-	uint32_t data_len;	/* C2H bytes the "transport" would send */
+	uint32_t data_len; /* C2H bytes the "transport" would send */
 };
 
 extern const struct dn_tgt_transport_ops h_ops;
-extern uint8_t *h_data;	/* the request's data buffer (DN_TGT_MAX_XFER, 4096-aligned) */
+extern uint8_t *h_data; /* the request's data buffer (DN_TGT_MAX_XFER, 4096-aligned) */
 extern char h_ns_path[64];
 
 /* Target with one subsystem H_SUBNQN, one namespace (a fresh temp file), hosts as given. */
@@ -54,8 +54,8 @@ void h_connect_data(struct nvmf_connect_data *d, const char *subnqn, const char 
 		    uint16_t cntlid);
 /* Connect + enable (CC.EN) an admin queue; returns the cntlid. */
 uint16_t h_admin_up(struct h_queue *hq, const char *subnqn, const char *hostnqn);
-struct h_result h_io_connect(struct h_queue *hq, uint16_t qid, uint16_t cntlid,
-			     const char *subnqn, const char *hostnqn);
+struct h_result h_io_connect(struct h_queue *hq, uint16_t qid, uint16_t cntlid, const char *subnqn,
+			     const char *hostnqn);
 struct h_result h_prop_set(struct h_queue *hq, uint32_t off, uint64_t val, bool eight);
 struct h_result h_prop_get(struct h_queue *hq, uint32_t off, bool eight);
 /* Run queued poll-group messages; returns how many ran. */

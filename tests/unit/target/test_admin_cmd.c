@@ -56,9 +56,9 @@ static struct h_result identify(uint8_t cns, uint32_t nsid, uint8_t csi)
 static struct h_result get_log(uint8_t lid, uint32_t nsid, uint32_t len, uint64_t off, bool rae)
 {
 	uint32_t numd = len / 4 - 1;
-	struct nvme_sqe sqe = admin_sqe(nvme_admin_get_log_page, nsid,
-					lid | (rae ? 1u << 15 : 0) | (numd & 0xffff) << 16,
-					numd >> 16, len);
+	struct nvme_sqe sqe =
+		admin_sqe(nvme_admin_get_log_page, nsid,
+			  lid | (rae ? 1u << 15 : 0) | (numd & 0xffff) << 16, numd >> 16, len);
 
 	sqe.common.cdw12 = htole32((uint32_t)off);
 	sqe.common.cdw13 = htole32((uint32_t)(off >> 32));
@@ -139,7 +139,7 @@ static void test_identify_ns(void **state)
 
 static void test_derived_ids_stable(void **state)
 {
-	static const uint8_t want_nguid[16] = { 0 };
+	static const uint8_t want_nguid[16] = {0};
 	uint8_t a[16], b[16], u[16], e[8], e2[8];
 
 	dn_tgt_derive_ids(H_SUBNQN, 1, a, u, e);
@@ -147,9 +147,9 @@ static void test_derived_ids_stable(void **state)
 	assert_memory_equal(a, b, 16);
 	assert_memory_equal(e, e2, 8);
 	assert_memory_not_equal(a, want_nguid, 16);
-	assert_int_equal(u[6] >> 4, 8);		/* UUID version 8 */
-	assert_int_equal(u[8] >> 6, 2);		/* variant 10 */
-	assert_int_equal(e[0] & 3, 2);		/* locally administered, unicast */
+	assert_int_equal(u[6] >> 4, 8); /* UUID version 8 */
+	assert_int_equal(u[8] >> 6, 2); /* variant 10 */
+	assert_int_equal(e[0] & 3, 2);	/* locally administered, unicast */
 	dn_tgt_derive_ids(H_SUBNQN, 2, b, NULL, NULL);
 	assert_memory_not_equal(a, b, 16);
 	dn_tgt_derive_ids("nqn.2024-01.io.disnvme:other", 1, b, NULL, NULL);
@@ -169,8 +169,7 @@ static void test_identify_lists(void **state)
 	r = identify(NVME_IDENTIFY_CNS_NS_ACTIVE_LIST, 1, 0); /* NSIDs above 1 */
 	assert_int_equal(r.status, 0);
 	assert_int_equal(list[0], 0);
-	assert_int_equal(identify(NVME_IDENTIFY_CNS_NS_ACTIVE_LIST, 0xfffffffe, 0).status,
-			 0x400b);
+	assert_int_equal(identify(NVME_IDENTIFY_CNS_NS_ACTIVE_LIST, 0xfffffffe, 0).status, 0x400b);
 
 	r = identify(NVME_IDENTIFY_CNS_NS_DESC_LIST, 1, 0);
 	assert_int_equal(r.status, 0);
@@ -351,7 +350,7 @@ static void test_aen_namespace_added(void **state)
 {
 	struct nvme_sqe sqe = admin_sqe(nvme_admin_async_event, 0, 0, 0, 0);
 	struct dn_tgt_config cfg;
-	const char *paths[2] = { h_ns_path, h_ns_path };
+	const char *paths[2] = {h_ns_path, h_ns_path};
 	const uint32_t *list = (const void *)h_data;
 
 	assert_int_equal(feature(true, NVME_FEAT_FID_ASYNC_EVENT, NVME_CTRL_OAES_NA, 0).status, 0);

@@ -77,7 +77,7 @@ static void expect_bad(const char *json)
 }
 
 #define PORT "\"ports\": [ { \"traddr\": \"10.0.0.1\" } ]"
-#define NS "\"namespaces\": [ { \"path\": \"/tmp/x\" } ]"
+#define NS   "\"namespaces\": [ { \"path\": \"/tmp/x\" } ]"
 
 static void test_malformed(void **state)
 {
@@ -132,9 +132,9 @@ static void test_malformed(void **state)
 
 static void test_quick_start(void **state)
 {
-	const char *ns[2] = { "/tmp/a", "/dev/ng0n1" };
-	const char *hosts[1] = { "nqn.2014-08.org.nvmexpress:uuid:1" };
-	const char *bad_hosts[1] = { "host1" };
+	const char *ns[2] = {"/tmp/a", "/dev/ng0n1"};
+	const char *hosts[1] = {"nqn.2014-08.org.nvmexpress:uuid:1"};
+	const char *bad_hosts[1] = {"host1"};
 	struct dn_tgt_config cfg;
 
 	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.77.0.1", NULL,
@@ -157,9 +157,9 @@ static void test_quick_start(void **state)
 	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.77.0.1", "0",
 						 "nqn.2024-01.io.disnvme:q", ns, 1, NULL, 0),
 			 -EINVAL);
-	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.77.0.1", NULL, "bad", ns, 1,
-						 NULL, 0),
-			 -EINVAL);
+	assert_int_equal(
+		dn_tgt_config_from_args(&cfg, "rdma", "10.77.0.1", NULL, "bad", ns, 1, NULL, 0),
+		-EINVAL);
 	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.77.0.1", NULL,
 						 "nqn.2024-01.io.disnvme:q", ns, 0, NULL, 0),
 			 -EINVAL);
@@ -170,7 +170,7 @@ static void test_quick_start(void **state)
 
 static void test_setup_fails_cleanly(void **state)
 {
-	const char *ns[2] = { "/tmp", "/nonexistent/dn-target-test" };
+	const char *ns[2] = {"/tmp", "/nonexistent/dn-target-test"};
 	struct dn_tgt_config cfg;
 
 	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.77.0.1", NULL,
@@ -203,10 +203,8 @@ static void test_example_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_quick_start),
-		cmocka_unit_test(test_setup_fails_cleanly),
+		cmocka_unit_test(test_full),	     cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_quick_start),  cmocka_unit_test(test_setup_fails_cleanly),
 		cmocka_unit_test(test_example_file),
 	};
 

@@ -15,7 +15,7 @@
 
 static struct h_queue *disc;
 
-static const char *const allowed[] = { H_HOSTNQN };
+static const char *const allowed[] = {H_HOSTNQN};
 
 static void disc_up(const char *hostnqn)
 {
@@ -177,8 +177,8 @@ static void test_genctr_and_aen_on_reload(void **state)
 {
 	struct nvme_sqe aer, feat;
 	struct dn_tgt_config cfg;
-	const char *paths[1] = { h_ns_path };
-	const char *hosts[2] = { H_HOSTNQN, H_HOSTNQN2 };
+	const char *paths[1] = {h_ns_path};
+	const char *hosts[2] = {H_HOSTNQN, H_HOSTNQN2};
 	const struct nvmf_discovery_log *hdr;
 
 	disc_up(H_HOSTNQN2);

@@ -12,7 +12,7 @@
 
 #include "harness.h"
 
-static const char *const allowed[] = { H_HOSTNQN };
+static const char *const allowed[] = {H_HOSTNQN};
 
 static int setup_any(void **state)
 {
@@ -57,7 +57,7 @@ static void test_connect_admin_ok(void **state)
 	assert_int_equal(le16toh(r.cqe.sq_head), 1);
 	assert_int_equal(hq->q.ctrl->kato_ms, 5000);
 	/* a second Connect on the same queue is out of sequence */
-	r = h_submit(hq, &(struct nvme_sqe){ 0 }, NULL, 0);
+	r = h_submit(hq, &(struct nvme_sqe){0}, NULL, 0);
 	assert_int_equal(r.status, 0x4000 | 0x0c); /* not enabled yet: command sequence error */
 	{
 		struct nvme_sqe again = h_connect_sqe(0, 31, 0);
@@ -391,7 +391,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_connect_hostnqn_not_terminated, setup_any,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_connect_unknown_subsystem, setup_any, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_unknown_subsystem, setup_any,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_connect_host_not_allowed, setup_allow_list,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_connect_bad_qid, setup_any, teardown),
@@ -406,7 +407,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_property_set, setup_any, teardown),
 		cmocka_unit_test_setup_teardown(test_commands_before_connect, setup_any, teardown),
 		cmocka_unit_test_setup_teardown(test_disconnect_io_queue, setup_any, teardown),
-		cmocka_unit_test_setup_teardown(test_queue_lost_before_connect, setup_any, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_lost_before_connect, setup_any,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

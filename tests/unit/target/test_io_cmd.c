@@ -234,7 +234,7 @@ static void test_sgl(void **state)
 	/* in-capsule data for a read */
 	sqe = rw_sqe(nvme_cmd_read, 1, 0, 8);
 	h_sgl_inline(&sqe, 4096);
-	assert_int_equal(h_submit(io, &sqe, (uint8_t[4096]){ 0 }, 4096).status, 0x4011);
+	assert_int_equal(h_submit(io, &sqe, (uint8_t[4096]){0}, 4096).status, 0x4011);
 	/* a segment descriptor */
 	sqe = rw_sqe(nvme_cmd_read, 1, 0, 8);
 	sqe.common.dptr.id = NVME_SGL_ID(NVME_SGL_TYPE_LAST_SEGMENT, NVME_SGL_SUBTYPE_ADDRESS);
@@ -242,7 +242,7 @@ static void test_sgl(void **state)
 	/* in-capsule write claiming more bytes than arrived */
 	sqe = rw_sqe(nvme_cmd_write, 1, 0, 8);
 	h_sgl_inline(&sqe, 4096);
-	assert_int_equal(h_submit(io, &sqe, (uint8_t[2048]){ 0 }, 2048).status, 0x400f);
+	assert_int_equal(h_submit(io, &sqe, (uint8_t[2048]){0}, 2048).status, 0x400f);
 	/* fused operations are not supported */
 	sqe = rw_sqe(nvme_cmd_read, 1, 0, 8);
 	sqe.flags |= 1;
