@@ -39,7 +39,8 @@ const char *dn_ctrl_state_str(enum dn_ctrl_state s)
 	switch (s) {
 	case DN_CTRL_NEW: return "connecting";
 	case DN_CTRL_LIVE: return "live";
-	case DN_CTRL_FAILED: return "failed";
+	case DN_CTRL_RESETTING: return "resetting";
+	case DN_CTRL_DEAD: return "dead";
 	case DN_CTRL_DELETING: return "deleting";
 	}
 	return "unknown";
@@ -183,7 +184,8 @@ static void set_caps(struct dn_ctrl *c)
 	c->caps.nr_queues = (uint16_t)c->o.nr_io_queues;
 }
 
-int dn_ctrl_connect(struct dn_ctrl *c, struct dn_err *e)
+/* Admin queue bring-up: the first connect and every reconnect. */
+static int admin_up(struct dn_ctrl *c, struct dn_err *e)
 {
 	struct dn_hq_opts ho = {
 		.traddr = c->o.traddr,
@@ -196,14 +198,9 @@ int dn_ctrl_connect(struct dn_ctrl *c, struct dn_err *e)
 	struct nvme_sqe sqe;
 	int ret;
 
-	pthread_mutex_init(&c->lock, NULL);
-	c->stop_fd = -1;
-	c->id = dn_memalign(4096, sizeof(*c->id));
-	if (!c->id)
-		return dn_err_set(e, -ENOMEM, "out of memory");
 	ret = dn_hq_connect(&c->admin, &ho, e);
 	if (ret)
-		goto out_free_id;
+		return ret;
 	ret = dn_ctrl_fabrics_connect(c, &c->admin, (uint32_t)c->o.kato * 1000, e);
 	if (ret)
 		goto out_destroy_admin;
@@ -214,17 +211,60 @@ int dn_ctrl_connect(struct dn_ctrl *c, struct dn_err *e)
 	ret = admin_exec(c, &sqe, c->id, sizeof(*c->id), false, NULL, "Identify Controller", e);
 	if (ret)
 		goto out_destroy_admin;
-	set_caps(c);
-	dn_info("connected to %s at %s:%s, controller %u", c->o.subnqn, c->o.traddr, c->o.trsvcid,
-		c->cntlid);
 	return 0;
 
 out_destroy_admin:
 	dn_hq_destroy(&c->admin);
-out_free_id:
-	free(c->id);
-	c->id = NULL;
 	return ret;
+}
+
+int dn_ctrl_connect(struct dn_ctrl *c, struct dn_err *e)
+{
+	int ret;
+
+	pthread_mutex_init(&c->lock, NULL);
+	c->stop_fd = -1;
+	c->reset_fd = -1;
+	c->id = dn_memalign(4096, sizeof(*c->id));
+	if (!c->id)
+		return dn_err_set(e, -ENOMEM, "out of memory");
+	ret = admin_up(c, e);
+	if (ret) {
+		free(c->id);
+		c->id = NULL;
+		return ret;
+	}
+	set_caps(c);
+	dn_info("connected to %s at %s:%s, controller %u", c->o.subnqn, c->o.traddr, c->o.trsvcid,
+		c->cntlid);
+	return 0;
+}
+
+/* Number of queues and the events we want: after every (re)connect of the admin queue. */
+static int admin_features(struct dn_ctrl *c, struct dn_err *e)
+{
+	struct nvme_sqe sqe;
+	struct nvme_cqe cqe;
+	int ret, n = c->o.nr_io_queues * 8;
+
+	/* every device gets its own I/O queues: ask for room for several */
+	if (n > DN_MAX_QID)
+		n = DN_MAX_QID;
+	dn_sqe_set_features(&sqe, NVME_FEAT_FID_NUM_QUEUES, dn_num_queues_cdw11((uint16_t)n));
+	ret = admin_exec(c, &sqe, NULL, 0, false, &cqe, "Set Features (Number of Queues)", e);
+	if (ret)
+		return ret;
+	c->max_qid = dn_num_queues_granted(le32toh(cqe.result.u32));
+	if (c->max_qid > DN_MAX_QID)
+		c->max_qid = DN_MAX_QID;
+	if (c->caps.nr_queues > c->max_qid)
+		c->caps.nr_queues = c->max_qid;
+	dn_sqe_set_features(&sqe, NVME_FEAT_FID_ASYNC_EVENT, AEN_CFG_NS_ATTR);
+	if (admin_exec(c, &sqe, NULL, 0, false, NULL, "Set Features (Async Event Config)", e)) {
+		dn_warn("%s", e->msg);
+		dn_err_clear(e);
+	}
+	return 0;
 }
 
 void dn_ctrl_disconnect(struct dn_ctrl *c)
@@ -426,7 +466,7 @@ static void ka_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
 	struct dn_ctrl *c = container_of(q, struct dn_ctrl, admin);
 
 	c->ka_outstanding = false;
-	if (st)
+	if (st && NVME_STATUS_SCT(st) != NVME_SCT_PATH)
 		dn_warn("%s: keep alive failed: %s", c->o.subnqn, nvme_status_str(st));
 }
 
@@ -481,25 +521,109 @@ static void remove_all_ns(struct dn_ctrl *c)
 		remove_ns(c, c->ns_devs[c->nr_ns_devs - 1]);
 }
 
-static void ctrl_failed(struct dn_ctrl *c, const char *why)
+enum dn_ctrl_state dn_ctrl_state(const struct dn_ctrl *c)
 {
-	if (c->state == DN_CTRL_FAILED)
+	return __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+}
+
+uint32_t dn_ctrl_gen(const struct dn_ctrl *c)
+{
+	return __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
+}
+
+static void set_state(struct dn_ctrl *c, enum dn_ctrl_state s)
+{
+	__atomic_store_n(&c->state, s, __ATOMIC_RELEASE);
+}
+
+void dn_ctrl_request_reset(struct dn_ctrl *c)
+{
+	uint64_t one = 1;
+
+	if (c->reset_fd >= 0 && write(c->reset_fd, &one, sizeof(one)) < 0)
+		dn_warn("%s: cannot request a reset: %s", c->o.subnqn, strerror(errno));
+}
+
+/* Wake every queue of every device so it follows the controller's new state. */
+static void notify_queues(struct dn_ctrl *c)
+{
+	int i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nr_ns_devs; i++)
+		dn_ns_dev_notify(c->ns_devs[i]);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void start_reset(struct dn_ctrl *c, const char *why, int64_t *next_try)
+{
+	if (dn_ctrl_state(c) != DN_CTRL_LIVE)
 		return;
-	dn_err("%s at %s:%s: %s", c->o.subnqn, c->o.traddr, c->o.trsvcid, why);
-	c->state = DN_CTRL_FAILED;
-	dn_hq_fail(&c->admin);
-	if (c->on_failed)
-		c->on_failed(c);
+	dn_warn("%s at %s:%s: %s: resetting the controller", c->o.subnqn, c->o.traddr,
+		c->o.trsvcid, why);
+	set_state(c, DN_CTRL_RESETTING);
+	c->loss_start_ms = now_ms();
+	/* the queues drop their connections and hold their I/O until the association is back */
+	notify_queues(c);
+	dn_hq_destroy(&c->admin);
+	c->aer_outstanding = c->ka_outstanding = false;
+	*next_try = now_ms();
+}
+
+static bool try_reconnect(struct dn_ctrl *c)
+{
+	struct dn_err e = { 0 };
+
+	if (admin_up(c, &e))
+		goto out_fail;
+	if (strncmp(c->id->subnqn, c->o.subnqn, sizeof(c->id->subnqn))) {
+		dn_err_set(&e, -ESTALE, "the controller now belongs to subsystem %.*s",
+			   (int)sizeof(c->id->subnqn), c->id->subnqn);
+		dn_hq_destroy(&c->admin);
+		goto out_fail;
+	}
+	if (admin_features(c, &e)) {
+		dn_hq_destroy(&c->admin);
+		goto out_fail;
+	}
+	__atomic_add_fetch(&c->gen, 1, __ATOMIC_ACQ_REL);
+	set_state(c, DN_CTRL_LIVE);
+	submit_aer(c);
+	dn_notice("%s at %s:%s: reconnected as controller %u after %lld ms", c->o.subnqn,
+		  c->o.traddr, c->o.trsvcid, c->cntlid, (long long)(now_ms() - c->loss_start_ms));
+	notify_queues(c);
+	return true;
+
+out_fail:
+	dn_info("%s at %s:%s: reconnect failed: %s", c->o.subnqn, c->o.traddr, c->o.trsvcid,
+		e.msg);
+	return false;
+}
+
+static void handle_cm_event(struct dn_ctrl *c, int64_t *next_try)
+{
+	struct rdma_cm_event *ev;
+	enum rdma_cm_event_type t;
+
+	if (dn_rdma_get_cm_event(c->admin.ec, &ev))
+		return;
+	t = ev->event;
+	dn_rdma_ack_cm_event(ev);
+	if (t == RDMA_CM_EVENT_DISCONNECTED || t == RDMA_CM_EVENT_DEVICE_REMOVAL) {
+		c->admin.connected = false;
+		start_reset(c, "the target closed the connection", next_try);
+	}
 }
 
 static void *ctrl_thread(void *arg)
 {
 	struct dn_ctrl *c = arg;
 	int64_t ka_ms = c->o.kato > 0 ? (int64_t)c->o.kato * 1000 / 2 : -1;
-	int64_t next_ka = ka_ms > 0 ? now_ms() + ka_ms : -1;
+	int64_t next_ka = ka_ms > 0 ? now_ms() + ka_ms : -1, next_try = -1;
 	int ret;
 
 	submit_aer(c);
+	set_state(c, DN_CTRL_LIVE);
 	ret = scan_namespaces(c, &c->start_err);
 	if (!ret && !c->nr_ns_devs)
 		ret = dn_err_set(&c->start_err, -ENODEV, "subsystem %s has no active namespace",
@@ -511,45 +635,58 @@ static void *ctrl_thread(void *arg)
 	pthread_mutex_unlock(&c->lock);
 	if (ret)
 		goto out;
-	c->state = DN_CTRL_LIVE;
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		enum dn_ctrl_state st = dn_ctrl_state(c);
+		struct pollfd pfd[4] = {
 			{ .fd = c->stop_fd, .events = POLLIN },
-			{ .fd = c->admin.cc->fd, .events = POLLIN },
-			{ .fd = c->admin.ec->fd, .events = POLLIN },
+			{ .fd = c->reset_fd, .events = POLLIN },
+			{ .fd = c->admin.id ? c->admin.cc->fd : -1, .events = POLLIN },
+			{ .fd = c->admin.id ? c->admin.ec->fd : -1, .events = POLLIN },
 		};
+		int64_t due = st == DN_CTRL_LIVE ? next_ka : st == DN_CTRL_RESETTING ? next_try : -1;
 		int timeout = -1;
 
-		if (next_ka > 0) {
-			int64_t left = next_ka - now_ms();
+		if (due > 0) {
+			int64_t left = due - now_ms();
 
 			timeout = left > 0 ? (int)left : 0;
 		}
-		ret = poll(pfd, 3, timeout);
+		ret = poll(pfd, 4, timeout);
 		if (ret < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
 			break;
-		if (pfd[1].revents && dn_hq_handle_event(&c->admin) < 0)
-			ctrl_failed(c, "the admin queue failed");
-		if (pfd[2].revents) {
-			struct rdma_cm_event *ev;
+		if (pfd[1].revents) {
+			uint64_t v;
 
-			if (!dn_rdma_get_cm_event(c->admin.ec, &ev)) {
-				enum rdma_cm_event_type t = ev->event;
-
-				dn_rdma_ack_cm_event(ev);
-				if (t == RDMA_CM_EVENT_DISCONNECTED ||
-				    t == RDMA_CM_EVENT_DEVICE_REMOVAL ||
-				    t == RDMA_CM_EVENT_TIMEWAIT_EXIT) {
-					c->admin.connected = t != RDMA_CM_EVENT_DISCONNECTED &&
-							     c->admin.connected;
-					ctrl_failed(c, "the target closed the connection");
-				}
-			}
+			if (read(c->reset_fd, &v, sizeof(v)) > 0)
+				start_reset(c, "an I/O queue failed", &next_try);
 		}
-		if (c->state != DN_CTRL_LIVE)
+		if (pfd[2].revents && c->admin.id && dn_hq_handle_event(&c->admin) < 0)
+			start_reset(c, "the admin queue failed", &next_try);
+		if (pfd[3].revents && c->admin.id)
+			handle_cm_event(c, &next_try);
+
+		st = dn_ctrl_state(c);
+		if (st == DN_CTRL_RESETTING && now_ms() >= next_try) {
+			if (try_reconnect(c)) {
+				next_ka = ka_ms > 0 ? now_ms() + ka_ms : -1;
+			} else if (c->o.ctrl_loss_tmo >= 0 &&
+				   now_ms() - c->loss_start_ms >= (int64_t)c->o.ctrl_loss_tmo * 1000) {
+				dn_err("%s at %s:%s: lost for longer than ctrl_loss_tmo (%d s): "
+				       "giving up", c->o.subnqn, c->o.traddr, c->o.trsvcid,
+				       c->o.ctrl_loss_tmo);
+				set_state(c, DN_CTRL_DEAD);
+				notify_queues(c);
+				if (c->on_failed)
+					c->on_failed(c);
+			} else {
+				next_try = now_ms() + (int64_t)c->o.reconnect_delay * 1000;
+			}
+			continue;
+		}
+		if (st != DN_CTRL_LIVE)
 			continue;
 		if (c->rescan) {
 			struct dn_err e = { 0 };
@@ -568,50 +705,34 @@ static void *ctrl_thread(void *arg)
 				dn_warn("%s: rescan: %s", c->o.subnqn, e.msg);
 		}
 		if (next_ka > 0 && now_ms() >= next_ka) {
-			if (c->ka_outstanding) {
-				ctrl_failed(c, "keep alive timed out");
-				continue;
-			}
-			if (submit_async(c, dn_sqe_keep_alive, ka_done))
-				ctrl_failed(c, "cannot send keep alive");
+			if (c->ka_outstanding)
+				start_reset(c, "keep alive timed out", &next_try);
+			else if (submit_async(c, dn_sqe_keep_alive, ka_done))
+				start_reset(c, "cannot send keep alive", &next_try);
 			else
 				c->ka_outstanding = true;
 			next_ka = now_ms() + ka_ms;
 		}
 	}
 out:
-	c->state = DN_CTRL_DELETING;
+	set_state(c, DN_CTRL_DELETING);
 	remove_all_ns(c);
 	return NULL;
 }
 
 int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e)
 {
-	struct nvme_sqe sqe;
-	struct nvme_cqe cqe;
-	int ret, n = c->o.nr_io_queues * 8;
+	int ret;
 
-	/* every device gets its own I/O queues: ask for room for several */
-	if (n > DN_MAX_QID)
-		n = DN_MAX_QID;
-	dn_sqe_set_features(&sqe, NVME_FEAT_FID_NUM_QUEUES, dn_num_queues_cdw11((uint16_t)n));
-	ret = admin_exec(c, &sqe, NULL, 0, false, &cqe, "Set Features (Number of Queues)", e);
+	ret = admin_features(c, e);
 	if (ret)
 		return ret;
-	c->max_qid = dn_num_queues_granted(le32toh(cqe.result.u32));
-	if (c->max_qid > DN_MAX_QID)
-		c->max_qid = DN_MAX_QID;
-	if (c->caps.nr_queues > c->max_qid)
-		c->caps.nr_queues = c->max_qid;
-	dn_sqe_set_features(&sqe, NVME_FEAT_FID_ASYNC_EVENT, AEN_CFG_NS_ATTR);
-	if (admin_exec(c, &sqe, NULL, 0, false, NULL, "Set Features (Async Event Config)", e)) {
-		dn_warn("%s", e->msg);
-		dn_err_clear(e);
-	}
-
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (c->stop_fd < 0)
-		return dn_err_set(e, -errno, "eventfd: %s", strerror(errno));
+	c->reset_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->stop_fd < 0 || c->reset_fd < 0) {
+		ret = dn_err_set(e, -errno, "eventfd: %s", strerror(errno));
+		goto out_close;
+	}
 	pthread_cond_init(&c->started_cond, NULL);
 	ret = -pthread_create(&c->thread, NULL, ctrl_thread, c);
 	if (ret) {
@@ -628,8 +749,11 @@ int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e)
 	return 0; /* on failure dn_ctrl_delete() joins the thread */
 
 out_close:
-	close(c->stop_fd);
-	c->stop_fd = -1;
+	if (c->stop_fd >= 0)
+		close(c->stop_fd);
+	if (c->reset_fd >= 0)
+		close(c->reset_fd);
+	c->stop_fd = c->reset_fd = -1;
 	return ret;
 }
 
@@ -646,6 +770,8 @@ void dn_ctrl_delete(struct dn_ctrl *c)
 	remove_all_ns(c);
 	if (c->stop_fd >= 0)
 		close(c->stop_fd);
-	c->stop_fd = -1;
+	if (c->reset_fd >= 0)
+		close(c->reset_fd);
+	c->stop_fd = c->reset_fd = -1;
 	dn_ctrl_disconnect(c);
 }

@@ -34,7 +34,13 @@ struct dn_ctrl_opts {
 	int ctrl_loss_tmo;	/* seconds; -1: forever */
 };
 
-enum dn_ctrl_state { DN_CTRL_NEW, DN_CTRL_LIVE, DN_CTRL_FAILED, DN_CTRL_DELETING };
+/*
+ * LIVE -> RESETTING (keep-alive timeout, a queue failed or a command timed out, the target
+ * disconnected) -> LIVE again once the admin queue reconnects, or DEAD once ctrl_loss_tmo has
+ * passed. While RESETTING the devices stay and hold their I/O; DEAD fails it.
+ */
+enum dn_ctrl_state { DN_CTRL_NEW, DN_CTRL_LIVE, DN_CTRL_RESETTING, DN_CTRL_DEAD,
+		     DN_CTRL_DELETING };
 
 struct dn_ctrl {
 	struct dn_ctrl_opts o;
@@ -44,7 +50,10 @@ struct dn_ctrl {
 	uint64_t cap;
 	struct nvme_id_ctrl *id;
 	struct dn_ctrl_caps caps;
-	enum dn_ctrl_state state;
+	enum dn_ctrl_state state;	/* written by the controller thread, read anywhere */
+	uint32_t gen;		/* association number: bumped by every successful reconnect */
+	int reset_fd;		/* eventfd: a queue thread asks for a controller reset */
+	int64_t loss_start_ms;	/* when the controller left LIVE */
 
 	pthread_mutex_t lock;	/* ns_devs and qids, read by the daemon's list */
 	struct dn_ns_dev *ns_devs[DN_MAX_NS_DEVS];
@@ -55,7 +64,8 @@ struct dn_ctrl {
 	pthread_t thread;
 	bool thread_running;
 	int stop_fd;		/* eventfd: the daemon asks the controller thread to stop */
-	void (*on_failed)(struct dn_ctrl *c); /* Optional. Controller thread, once it fails. */
+	/* Optional. Controller thread, once the controller is DEAD (ctrl_loss_tmo passed). */
+	void (*on_failed)(struct dn_ctrl *c);
 
 	/* the controller thread's own state */
 	bool rescan, ka_outstanding, aer_outstanding;
@@ -80,6 +90,12 @@ int dn_ctrl_get_discovery_log(struct dn_ctrl *c, void **log, uint32_t *len, stru
 int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e);
 /* Stop the thread, remove every device, disconnect. The caller frees c. */
 void dn_ctrl_delete(struct dn_ctrl *c);
+
+/* Any thread */
+enum dn_ctrl_state dn_ctrl_state(const struct dn_ctrl *c);
+uint32_t dn_ctrl_gen(const struct dn_ctrl *c);
+/* A queue thread saw its queue fail or a command time out: reset the controller. */
+void dn_ctrl_request_reset(struct dn_ctrl *c);
 
 /* I/O queue IDs (any thread) */
 int dn_ctrl_alloc_qid(struct dn_ctrl *c);

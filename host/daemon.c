@@ -180,7 +180,7 @@ static struct json_object *ctrl_json(struct dn_ctrl *c)
 	json_object_object_add(o, "hostnqn", json_object_new_string(c->o.hostnqn));
 	json_object_object_add(o, "hostid", json_object_new_string(c->o.hostid_str));
 	json_object_object_add(o, "cntlid", json_object_new_int(c->cntlid));
-	json_object_object_add(o, "state", json_object_new_string(dn_ctrl_state_str(c->state)));
+	json_object_object_add(o, "state", json_object_new_string(dn_ctrl_state_str(dn_ctrl_state(c))));
 	json_object_object_add(o, "nr_io_queues", json_object_new_int(c->caps.nr_queues));
 	json_object_object_add(o, "queue_size", json_object_new_int(c->caps.queue_size));
 	json_object_object_add(o, "kato", json_object_new_int(c->o.kato));
@@ -410,7 +410,12 @@ int dn_cmd_daemon(int argc, char **argv)
 
 			if (read(d.event_fd, &v, sizeof(v)) < 0)
 				dn_dbg("event fd: %s", strerror(errno));
-			/* failed controllers stay listed (state "failed") until disconnected */
+			/* past ctrl_loss_tmo: the devices go, as the kernel host's do */
+			for (i = d.nr_ctrls - 1; i >= 0; i--)
+				if (dn_ctrl_state(d.ctrls[i]) == DN_CTRL_DEAD)
+					remove_ctrl(&d, i);
+			if (d.auto_exit && !d.nr_ctrls)
+				break;
 		}
 		if (pfd[0].revents) {
 			int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

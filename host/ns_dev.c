@@ -22,17 +22,32 @@
 #define IO_TIMEOUT_TICKS 30
 #define IOQ_DATA_LEN NVME_CONNECT_DATA_SIZE
 
+/*
+ * One ublk queue's NVMe I/O queue. Its connection (hq) comes and goes with the controller's
+ * association; the completion channel, the io_uring poll on it, the tick and the per-tag
+ * bookkeeping stay. While the connection is down, I/O is held (tags in `held`) and sent
+ * again once the queue has reconnected: nothing acknowledged is lost, nothing is failed
+ * unless the controller is dead or the device is being removed.
+ */
 struct dn_ioq {
 	struct dn_hq hq;
 	struct dn_ns_dev *ns;
 	struct dn_ublk_queue *uq;
-	struct ibv_mr *buf_mr;
+	struct ibv_comp_channel *cc;
+	void *bufs;
+	size_t bufs_len;
 	int qid;
-	bool up;
+	bool up;		/* hq is connected and usable */
+	bool stopping;		/* the device is going away: fail instead of holding */
+	uint32_t gen;		/* the controller association hq belongs to */
 	struct dn_event cc_ev;
 	struct dn_event tick_ev;
 	struct __kernel_timespec tick_ts;
-	unsigned int ticks_since_fail;
+	/* per tag: a copy of what queue_io got (iod may not outlive the call), to send again */
+	struct ublksrv_io_desc *iods;
+	void **tag_bufs;
+	uint16_t *held;
+	uint16_t nr_held, depth;
 };
 
 /* the device-wide state behind the public dn_ns_dev */
@@ -113,7 +128,8 @@ static void arm_cc_poll(struct dn_ioq *ioq)
 		dn_err("queue %d: io_uring full, cannot poll the completion channel", ioq->qid);
 		return;
 	}
-	io_uring_prep_poll_add(sqe, ioq->hq.cc->fd, POLLIN);
+	/* multishot: one poll for the queue's lifetime, whatever connection is behind it */
+	io_uring_prep_poll_multishot(sqe, ioq->cc->fd, POLLIN);
 	dn_event_set(sqe, &ioq->cc_ev);
 }
 
@@ -127,15 +143,45 @@ static void arm_tick(struct dn_ioq *ioq)
 	dn_event_set(sqe, &ioq->tick_ev);
 }
 
+static void hold(struct dn_ioq *ioq, uint16_t tag)
+{
+	ioq->held[ioq->nr_held++] = tag;
+}
+
+static void fail_held(struct dn_ioq *ioq)
+{
+	while (ioq->nr_held)
+		dn_ublk_complete(ioq->uq, ioq->held[--ioq->nr_held], -EIO);
+}
+
+/* Drop the connection; in-flight commands come back through io_done as path errors. */
+static void ioq_down(struct dn_ioq *ioq)
+{
+	if (!ioq->up)
+		return;
+	ioq->up = false;
+	dn_hq_destroy(&ioq->hq);
+}
+
+static void ioq_failed(struct dn_ioq *ioq, const char *why)
+{
+	struct dn_ctrl *c = ioq->ns->ctrl;
+
+	dn_err("%s: I/O queue %d: %s", c->o.subnqn, ioq->qid, why);
+	ioq_down(ioq);
+	dn_ctrl_request_reset(c);
+}
+
 static void cc_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 {
 	struct dn_ioq *ioq = container_of(ev, struct dn_ioq, cc_ev);
 
-	if (!ioq->up)
+	if (!(cqe->flags & IORING_CQE_F_MORE) && !ioq->stopping)
+		arm_cc_poll(ioq);
+	if (cqe->res < 0 || !ioq->up)
 		return;
-	if (dn_hq_handle_event(&ioq->hq) < 0 && !ioq->ticks_since_fail)
-		dn_err("%s: I/O queue %d failed", ioq->ns->ctrl->o.subnqn, ioq->qid);
-	arm_cc_poll(ioq);
+	if (dn_hq_handle_event(&ioq->hq) < 0)
+		ioq_failed(ioq, "the connection failed");
 }
 
 static void tick_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
@@ -144,36 +190,37 @@ static void tick_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 	struct dn_hq *q = &ioq->hq;
 	uint16_t i;
 
+	if (ioq->stopping)
+		return;
+	arm_tick(ioq);
 	if (!ioq->up)
 		return;
 	q->tick++;
-	if (q->failed) {
-		/* the QP is in error; after a tick its flushes are in: nothing may stay pending */
-		if (++ioq->ticks_since_fail >= 2)
-			dn_hq_abort_all(q);
-	} else {
-		for (i = 0; i < q->depth; i++) {
-			struct dn_hq_req *r = &q->reqs[i];
+	for (i = 0; i < q->depth; i++) {
+		struct dn_hq_req *r = &q->reqs[i];
 
-			if (r->state == DN_HQ_REQ_INFLIGHT &&
-			    q->tick - r->deadline > IO_TIMEOUT_TICKS) {
-				dn_err("%s: I/O queue %d: command %u (opcode 0x%02x) timed out, "
-				       "failing the queue", ioq->ns->ctrl->o.subnqn, ioq->qid,
-				       r->cid, r->sqe->opcode);
-				dn_hq_fail(q);
-				break;
-			}
+		if (r->state == DN_HQ_REQ_INFLIGHT && q->tick - r->deadline > IO_TIMEOUT_TICKS) {
+			dn_err("%s: I/O queue %d: command %u (opcode 0x%02x) timed out",
+			       ioq->ns->ctrl->o.subnqn, ioq->qid, r->cid, r->sqe->opcode);
+			ioq_failed(ioq, "command timeout");
+			return;
 		}
 	}
-	arm_tick(ioq);
 }
 
 static void io_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
 		    const struct nvme_cqe *cqe)
 {
 	struct dn_ioq *ioq = container_of(q, struct dn_ioq, hq);
+	uint16_t tag = (uint16_t)r->ctx;
 	int res;
 
+	if (NVME_STATUS_SCT(st) == NVME_SCT_PATH && !ioq->stopping &&
+	    dn_ctrl_state(ioq->ns->ctrl) != DN_CTRL_DEAD) {
+		/* the connection went away under it: send it again on the next one */
+		hold(ioq, tag);
+		return;
+	}
 	if (!st)
 		res = (r->op == UBLK_IO_OP_READ || r->op == UBLK_IO_OP_WRITE) ? (int)r->len : 0;
 	else if (NVME_STATUS_SCT(st) == NVME_SCT_PATH)
@@ -181,9 +228,8 @@ static void io_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
 	else
 		res = nvme_status_to_errno(st);
 	if (st)
-		dn_dbg("nsid %u tag %lu: %s", ioq->ns->info.nsid, (unsigned long)r->ctx,
-		       nvme_status_str(st));
-	dn_ublk_complete(ioq->uq, (uint16_t)r->ctx, res);
+		dn_dbg("nsid %u tag %u: %s", ioq->ns->info.nsid, tag, nvme_status_str(st));
+	dn_ublk_complete(ioq->uq, tag, res);
 }
 
 static int build_io(struct dn_ioq *ioq, struct dn_hq_req *r, const struct ublksrv_io_desc *iod,
@@ -213,7 +259,7 @@ static int build_io(struct dn_ioq *ioq, struct dn_hq_req *r, const struct ublksr
 			*incapsule = len;
 		} else {
 			nvme_sgl_set_keyed(&sqe->common.dptr, (uintptr_t)buf, len,
-					   ioq->buf_mr->rkey, false);
+					   ioq->hq.io_mr->rkey, false);
 		}
 		return 0;
 	case UBLK_IO_OP_FLUSH:
@@ -247,33 +293,157 @@ static int build_io(struct dn_ioq *ioq, struct dn_hq_req *r, const struct ublksr
 	return -EOPNOTSUPP;
 }
 
-static void ioq_queue_io(struct dn_ublk_queue *uq, uint16_t tag,
-			 const struct ublksrv_io_desc *iod, void *buf)
+/* Send one I/O on the live connection; 0, or -errno to complete it with. */
+static int submit_io(struct dn_ioq *ioq, uint16_t tag)
 {
-	struct dn_ioq *ioq = dn_ublk_queue_priv(uq);
+	const struct ublksrv_io_desc *iod = &ioq->iods[tag];
 	struct dn_hq_req *r;
 	uint32_t incapsule;
 	int ret;
 
-	if (!ioq || ioq->hq.failed) {
+	/* ublk never has more tags in flight than the queue has slots */
+	r = dn_hq_get_req(&ioq->hq);
+	if (!r)
+		return -EBUSY;
+	r->ctx = tag;
+	r->done = io_done;
+	ret = build_io(ioq, r, iod, ioq->tag_bufs[tag], &incapsule);
+	if (!ret)
+		ret = dn_hq_submit(&ioq->hq, r, incapsule);
+	if (ret)
+		dn_hq_put_req(&ioq->hq, r);
+	return ret;
+}
+
+static void ioq_queue_io(struct dn_ublk_queue *uq, uint16_t tag,
+			 const struct ublksrv_io_desc *iod, void *buf)
+{
+	struct dn_ioq *ioq = dn_ublk_queue_priv(uq);
+	int ret;
+
+	if (!ioq || tag >= ioq->depth) {
 		dn_ublk_complete(uq, tag, -EIO);
 		return;
 	}
-	/* ublk never has more tags in flight than the queue has slots */
-	r = dn_hq_get_req(&ioq->hq);
-	if (!r) {
-		dn_ublk_complete(uq, tag, -EBUSY);
+	ioq->iods[tag] = *iod;
+	ioq->tag_bufs[tag] = buf;
+	if (!ioq->up) {
+		if (ioq->stopping || dn_ctrl_state(ioq->ns->ctrl) == DN_CTRL_DEAD)
+			dn_ublk_complete(uq, tag, -EIO);
+		else
+			hold(ioq, tag);
 		return;
 	}
-	r->ctx = tag;
-	r->done = io_done;
-	ret = build_io(ioq, r, iod, buf, &incapsule);
-	if (!ret)
-		ret = dn_hq_submit(&ioq->hq, r, incapsule);
-	if (ret) {
-		dn_hq_put_req(&ioq->hq, r);
+	ret = submit_io(ioq, tag);
+	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
 		dn_ublk_complete(uq, tag, ret);
+	} else if (ret) {
+		/* the connection broke under the post: keep the I/O for the next one */
+		hold(ioq, tag);
+		ioq_failed(ioq, "cannot post a command");
 	}
+}
+
+/* Connect (or reconnect) this queue's NVMe I/O queue for the controller's current association */
+static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
+{
+	struct dn_ctrl *c = ioq->ns->ctrl;
+	struct dn_hq_opts ho = {
+		.traddr = c->o.traddr,
+		.trsvcid = c->o.trsvcid,
+		.qid = (uint16_t)ioq->qid,
+		.depth = c->caps.queue_size,
+		.incapsule = c->caps.incapsule,
+		.data_len = IOQ_DATA_LEN,
+		.timeout_ms = IOQ_CONNECT_TIMEOUT_MS,
+		.cc = ioq->cc,
+		.io_buf = ioq->bufs,
+		.io_buf_len = ioq->bufs_len,
+	};
+	uint32_t gen = dn_ctrl_gen(c);
+	int ret;
+
+	ret = dn_hq_connect(&ioq->hq, &ho, e);
+	if (ret)
+		return ret;
+	if (!ioq->cc) {
+		/* the first connection's channel becomes the queue's, for every later one */
+		ioq->cc = ioq->hq.cc;
+		ioq->hq.own_cc = false;
+	}
+	ret = dn_ctrl_fabrics_connect(c, &ioq->hq, 0, e);
+	if (ret) {
+		dn_hq_destroy(&ioq->hq);
+		return ret;
+	}
+	ioq->gen = gen;
+	ioq->up = true;
+	return 0;
+}
+
+static void resubmit_held(struct dn_ioq *ioq)
+{
+	uint16_t n = ioq->nr_held, i, tags[n ? n : 1];
+
+	memcpy(tags, ioq->held, n * sizeof(*tags));
+	ioq->nr_held = 0;
+	for (i = 0; i < n; i++) {
+		int ret = ioq->up ? submit_io(ioq, tags[i]) : -ENOTCONN;
+
+		if (ret == -EINVAL || ret == -EOPNOTSUPP)
+			dn_ublk_complete(ioq->uq, tags[i], ret);
+		else if (ret)
+			hold(ioq, tags[i]);
+	}
+}
+
+/* Queue thread, after dn_ns_dev_notify(): follow the controller's state. */
+static void ioq_notify(struct dn_ublk_queue *uq)
+{
+	struct dn_ioq *ioq = dn_ublk_queue_priv(uq);
+	struct dn_ctrl *c;
+	struct dn_err e = { 0 };
+
+	if (!ioq || ioq->stopping)
+		return;
+	c = ioq->ns->ctrl;
+	switch (dn_ctrl_state(c)) {
+	case DN_CTRL_LIVE:
+		if (ioq->up && ioq->gen == dn_ctrl_gen(c))
+			return;
+		ioq_down(ioq);
+		if (ioq_connect(ioq, &e)) {
+			dn_warn("%s: I/O queue %d: reconnect failed: %s", c->o.subnqn, ioq->qid,
+				e.msg);
+			dn_ctrl_request_reset(c);
+			return;
+		}
+		dn_info("%s: I/O queue %d reconnected, resending %u commands", c->o.subnqn,
+			ioq->qid, ioq->nr_held);
+		resubmit_held(ioq);
+		return;
+	case DN_CTRL_RESETTING:
+		ioq_down(ioq);
+		return;
+	case DN_CTRL_DEAD:
+	case DN_CTRL_DELETING:
+		ioq_down(ioq);
+		fail_held(ioq);
+		return;
+	case DN_CTRL_NEW:
+		return;
+	}
+}
+
+/* Queue thread, when the device is being removed: nothing may stay held. */
+static void ioq_stop(struct dn_ublk_queue *uq)
+{
+	struct dn_ioq *ioq = dn_ublk_queue_priv(uq);
+
+	if (!ioq)
+		return;
+	ioq->stopping = true;
+	fail_held(ioq);
 }
 
 static int ioq_init(struct dn_ublk_queue *uq, void *bufs, size_t len)
@@ -282,51 +452,40 @@ static int ioq_init(struct dn_ublk_queue *uq, void *bufs, size_t len)
 	struct dn_ctrl *c = p->dev.ctrl;
 	uint16_t idx = dn_ublk_queue_id(uq);
 	struct dn_ioq *ioq = &p->ioqs[idx];
-	struct dn_hq_opts ho = {
-		.traddr = c->o.traddr,
-		.trsvcid = c->o.trsvcid,
-		.depth = c->caps.queue_size,
-		.incapsule = c->caps.incapsule,
-		.data_len = IOQ_DATA_LEN,
-		.timeout_ms = IOQ_CONNECT_TIMEOUT_MS,
-	};
+	uint16_t depth = dn_ublk_queue_depth(dn_ublk_queue_dev(uq));
 	struct dn_err e = { 0 };
 	int ret;
 
 	ioq->ns = &p->dev;
 	ioq->uq = uq;
+	ioq->bufs = bufs;
+	ioq->bufs_len = len;
+	ioq->depth = depth;
+	ioq->iods = calloc(depth, sizeof(*ioq->iods));
+	ioq->tag_bufs = calloc(depth, sizeof(*ioq->tag_bufs));
+	ioq->held = calloc(depth, sizeof(*ioq->held));
+	if (!ioq->iods || !ioq->tag_bufs || !ioq->held) {
+		ret = dn_err_set(&e, -ENOMEM, "out of memory");
+		goto out_report;
+	}
 	ioq->qid = dn_ctrl_alloc_qid(c);
 	if (ioq->qid < 0) {
 		ret = dn_err_set(&e, ioq->qid, "%s granted no more I/O queues (%u in use)",
 				 c->o.subnqn, c->max_qid);
 		goto out_report;
 	}
-	ho.qid = (uint16_t)ioq->qid;
-	ret = dn_hq_connect(&ioq->hq, &ho, &e);
+	ret = ioq_connect(ioq, &e);
 	if (ret)
 		goto out_free_qid;
-	ret = dn_ctrl_fabrics_connect(c, &ioq->hq, 0, &e);
-	if (ret)
-		goto out_destroy_hq;
-	ret = dn_ibv_reg_mr(ioq->hq.pd, bufs, len, IBV_ACCESS_LOCAL_WRITE |
-			    IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE, &ioq->buf_mr);
-	if (ret) {
-		dn_err_set(&e, ret, "registering %zu bytes of ublk buffers: %s", len,
-			   strerror(-ret));
-		goto out_destroy_hq;
-	}
 	ioq->cc_ev.cb = cc_event;
 	ioq->tick_ev.cb = tick_event;
 	ioq->tick_ts.tv_sec = 1;
-	ioq->up = true;
 	arm_cc_poll(ioq);
 	arm_tick(ioq);
 	io_uring_submit(dn_ublk_queue_ring(uq));
 	dn_ublk_queue_set_priv(uq, ioq);
 	return 0;
 
-out_destroy_hq:
-	dn_hq_destroy(&ioq->hq);
 out_free_qid:
 	dn_ctrl_free_qid(c, ioq->qid);
 	ioq->qid = -1;
@@ -344,11 +503,9 @@ static void ioq_exit(struct dn_ublk_queue *uq)
 
 	if (!ioq)
 		return;
-	ioq->up = false;
-	dn_hq_destroy(&ioq->hq);
-	if (ioq->buf_mr)
-		dn_ibv_dereg_mr(ioq->buf_mr);
-	ioq->buf_mr = NULL;
+	ioq->stopping = true;
+	ioq_down(ioq);
+	fail_held(ioq);
 	dn_ctrl_free_qid(ioq->ns->ctrl, ioq->qid);
 	ioq->qid = -1;
 	dn_ublk_queue_set_priv(uq, NULL);
@@ -358,7 +515,26 @@ static const struct dn_ublk_ops ns_ublk_ops = {
 	.init_queue = ioq_init,
 	.exit_queue = ioq_exit,
 	.queue_io = ioq_queue_io,
+	.notify = ioq_notify,
+	.stop_queue = ioq_stop,
 };
+
+static void free_ioqs(struct ns_dev_priv *p)
+{
+	uint16_t i;
+
+	for (i = 0; i < p->nr_ioqs; i++) {
+		struct dn_ioq *ioq = &p->ioqs[i];
+
+		/* after the queue threads and their rings are gone: nothing polls the channel */
+		if (ioq->cc)
+			dn_ibv_destroy_comp_channel(ioq->cc);
+		free(ioq->iods);
+		free(ioq->tag_bufs);
+		free(ioq->held);
+	}
+	free(p->ioqs);
+}
 
 int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_ns_dev **out,
 		     struct dn_err *e)
@@ -405,7 +581,7 @@ int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_n
 out_delete:
 	dn_ublk_stop_and_delete(p->dev.ublk);
 out_free:
-	free(p->ioqs);
+	free_ioqs(p);
 	free(p);
 	return ret;
 }
@@ -415,6 +591,14 @@ void dn_ns_dev_destroy(struct dn_ns_dev *d)
 	struct ns_dev_priv *p = container_of(d, struct ns_dev_priv, dev);
 
 	dn_ublk_stop_and_delete(d->ublk);
-	free(p->ioqs);
+	free_ioqs(p);
 	free(p);
+}
+
+void dn_ns_dev_notify(struct dn_ns_dev *d)
+{
+	uint16_t i, n = dn_ublk_nr_queues(d->ublk);
+
+	for (i = 0; i < n; i++)
+		dn_ublk_queue_notify(dn_ublk_queue(d->ublk, i));
 }

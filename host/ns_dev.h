@@ -60,5 +60,7 @@ struct dn_ns_dev {
 int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_ns_dev **out,
 		     struct dn_err *e);
 void dn_ns_dev_destroy(struct dn_ns_dev *d);
+/* Any thread: have every queue of the device look at its controller's state again. */
+void dn_ns_dev_notify(struct dn_ns_dev *d);
 
 #endif

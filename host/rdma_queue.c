@@ -152,6 +152,9 @@ static int alloc_buffers(struct dn_hq *q, struct dn_err *e)
 
 static void free_buffers(struct dn_hq *q)
 {
+	if (q->io_mr)
+		dn_ibv_dereg_mr(q->io_mr);
+	q->io_mr = NULL;
 	if (q->data_mr)
 		dn_ibv_dereg_mr(q->data_mr);
 	if (q->rsp_mr)
@@ -225,10 +228,17 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 		dn_err_set(e, ret, "ibv_alloc_pd: %s", strerror(-ret));
 		goto out_destroy_id;
 	}
-	ret = dn_ibv_create_comp_channel(q->id->verbs, &q->cc);
-	if (ret) {
-		dn_err_set(e, ret, "ibv_create_comp_channel: %s", strerror(-ret));
-		goto out_dealloc_pd;
+	if (o->cc) {
+		q->cc = o->cc;
+	} else {
+		ret = dn_ibv_create_comp_channel(q->id->verbs, &q->cc);
+		if (ret) {
+			dn_err_set(e, ret, "ibv_create_comp_channel: %s", strerror(-ret));
+			goto out_dealloc_pd;
+		}
+		q->own_cc = true;
+		/* woken by poll() or io_uring: reading the event must never block */
+		dn_fd_set_nonblock(q->cc->fd);
 	}
 	/* sends and receives of every slot, plus slack for flush completions */
 	ret = dn_ibv_create_cq(q->id->verbs, 2 * q->depth + 1, q, q->cc, &q->cq);
@@ -257,6 +267,15 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	ret = alloc_buffers(q, e);
 	if (ret)
 		goto out_free_buffers;
+	if (o->io_buf) {
+		ret = dn_ibv_reg_mr(q->pd, o->io_buf, o->io_buf_len, IBV_ACCESS_LOCAL_WRITE |
+				    IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE, &q->io_mr);
+		if (ret) {
+			dn_err_set(e, ret, "registering %zu bytes of I/O buffers: %s",
+				   o->io_buf_len, strerror(-ret));
+			goto out_free_buffers;
+		}
+	}
 	for (i = 0; i < q->depth; i++) {
 		ret = post_recv(q, i);
 		if (ret) {
@@ -295,7 +314,8 @@ out_free_buffers:
 out_destroy_cq:
 	dn_ibv_destroy_cq(q->cq);
 out_destroy_cc:
-	dn_ibv_destroy_comp_channel(q->cc);
+	if (q->own_cc)
+		dn_ibv_destroy_comp_channel(q->cc);
 out_dealloc_pd:
 	dn_ibv_dealloc_pd(q->pd);
 out_destroy_id:
@@ -478,7 +498,8 @@ void dn_hq_destroy(struct dn_hq *q)
 	rdma_destroy_qp(q->id);
 	free_buffers(q);
 	dn_ibv_destroy_cq(q->cq);
-	dn_ibv_destroy_comp_channel(q->cc);
+	if (q->own_cc)
+		dn_ibv_destroy_comp_channel(q->cc);
 	dn_ibv_dealloc_pd(q->pd);
 	dn_rdma_destroy_id(q->id);
 	rdma_destroy_event_channel(q->ec);

@@ -48,6 +48,14 @@ struct dn_hq_opts {
 	uint32_t incapsule;	/* in-capsule data bytes per command the controller accepts */
 	uint32_t data_len;	/* bytes of registered buffer for synchronous commands */
 	int timeout_ms;		/* for each connection step */
+	/*
+	 * Optional: a completion channel that outlives the queue (an I/O queue keeps one poll on
+	 * its fd in its io_uring across reconnects). NULL: the queue makes and owns its own.
+	 */
+	struct ibv_comp_channel *cc;
+	/* Optional: memory the target reads and writes (the ublk buffers), registered here */
+	void *io_buf;
+	size_t io_buf_len;
 };
 
 struct dn_hq {
@@ -56,7 +64,7 @@ struct dn_hq {
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *cc;
 	struct ibv_cq *cq;
-	struct ibv_mr *cap_mr, *rsp_mr, *data_mr;
+	struct ibv_mr *cap_mr, *rsp_mr, *data_mr, *io_mr;
 	uint8_t *capsules;
 	struct nvme_cqe *rsps;
 	void *data;
@@ -67,7 +75,7 @@ struct dn_hq {
 	uint16_t qid, depth, crqsize;
 	unsigned int nr_inflight;
 	uint32_t tick;
-	bool connected, failed;
+	bool connected, failed, own_cc;
 };
 
 /* posix_memalign with malloc's contract: NULL on failure, any size */

@@ -6,6 +6,7 @@
 host_lsan_setup() {
 	echo "leak:librxe-rdmav" >"$DISNVME_OUT/lsan.supp"
 	export LSAN_OPTIONS=suppressions=$DISNVME_OUT/lsan.supp
+	on_exit "cp /run/disnvme/daemon.log $DISNVME_OUT/daemon.log"
 }
 
 host_daemon_log_clean() {
