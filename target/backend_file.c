@@ -181,11 +181,17 @@ static bool dn_file_queue_write_zeroes(struct dn_tgt_req *req)
 	return dn_file_queue_fallocate(req, mode, dn_file_offset(req), len);
 }
 
+/* Ranges named by NR; the buffer may hold more (see dn_req_map_data). */
+static uint64_t dn_file_dsm_nr(const struct dn_tgt_req *req)
+{
+	return (dn_sqe_cdw(req->sqe, 10) & 0xff) + 1;
+}
+
 /* The next range of a deallocate with blocks in it, or false when none is left. */
 static bool dn_file_next_range(struct dn_tgt_req *req, uint64_t *off, uint64_t *len)
 {
 	const struct nvme_dsm_range *r = req->data;
-	uint64_t nr = req->data_len / sizeof(*r);
+	uint64_t nr = dn_file_dsm_nr(req);
 
 	while (req->be_priv[BE_DONE] < nr) {
 		const struct nvme_dsm_range *cur = &r[req->be_priv[BE_DONE]];
@@ -313,7 +319,7 @@ static nvme_status_t dn_file_compare(struct dn_tgt_req *req)
 static nvme_status_t dn_file_check_dsm(struct dn_tgt_req *req)
 {
 	const struct nvme_dsm_range *r = req->data;
-	uint64_t nr = req->data_len / sizeof(*r), i;
+	uint64_t nr = dn_file_dsm_nr(req), i;
 
 	for (i = 0; i < nr; i++) {
 		uint64_t slba = le64toh(r[i].slba), nlb = le32toh(r[i].nlb);

@@ -49,6 +49,12 @@ static nvme_status_t dn_req_map_data(struct dn_tgt_req *req, uint32_t incapsule_
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_TYPE);
 	if (req->sgl.kind == NVME_SGL_KIND_INLINE && req->dir != DN_XFER_H2C)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_TYPE);
+	/*
+	 * Dataset Management names its ranges in NR but the Linux host always sends a buffer
+	 * for all 256 (devices that ignore NR must not read past it): take at least NR + 1.
+	 */
+	if (req->sgl.length > req->data_len && req->queue->qid && req->sqe->opcode == nvme_cmd_dsm)
+		req->data_len = req->sgl.length;
 	if (req->sgl.length != req->data_len)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA);
 	return 0;
