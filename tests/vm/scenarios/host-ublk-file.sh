@@ -90,5 +90,10 @@ ublk_file_start ro -r -b 4096 -q 1 -d 16 -i 7 "$ro" || fail "read-only dn-ublk-f
 [[ $(blockdev --getsize64 "$UBLK_DEV") == $((32 << 20)) ]] || fail "$UBLK_DEV size"
 cmp "$UBLK_DEV" "$ro" || fail "read-only data differs"
 must_fail dd if=/dev/zero of="$UBLK_DEV" bs=4k count=1 oflag=direct status=none
+# a second server asking for the same device number fails cleanly and leaves nothing behind
+ls /dev/ublkc* >before.txt
+must_fail timeout 20 "$DN_UBLK_FILE" -i 7 "$img" >dup.out 2>dup.err
+grep -q "File exists" dup.err || fail "duplicate device id: $(cat dup.err)"
+ls /dev/ublkc* | cmp -s - before.txt || fail "a failed start left a device: $(ls /dev/ublkc*)"
 ublk_file_stop || fail "stopping read-only dn-ublk-file"
-pass "read-only 4k-sector device /dev/ublkb7 reads the file and refuses writes"
+pass "read-only 4k-sector device /dev/ublkb7 reads the file and refuses writes; a duplicate id is refused cleanly"
