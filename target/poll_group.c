@@ -224,14 +224,21 @@ void dn_pg_defer(struct dn_poll_group *pg, struct dn_pg_deferred *d)
 	pg->deferred = d;
 }
 
+/*
+ * Runs what was deferred up to now; what the items defer again runs in the next iteration,
+ * and an iteration with deferred work does not block (a queue polling its CQ while busy).
+ */
 static void pg_run_deferred(struct dn_poll_group *pg)
 {
-	while (pg->deferred) {
-		struct dn_pg_deferred *d = pg->deferred;
+	struct dn_pg_deferred *d = pg->deferred;
 
-		pg->deferred = d->next;
+	pg->deferred = NULL;
+	while (d) {
+		struct dn_pg_deferred *next = d->next;
+
 		d->queued = false;
 		d->fn(d);
+		d = next;
 	}
 }
 
@@ -239,8 +246,12 @@ int dn_pg_run(struct dn_poll_group *pg)
 {
 	pg_self = pg;
 	while (!pg->stop) {
-		int ret = io_uring_submit_and_wait(&pg->ring, 1);
+		int ret = 0;
 
+		if (!pg->deferred)
+			ret = io_uring_submit_and_wait(&pg->ring, 1);
+		else if (io_uring_sq_ready(&pg->ring))
+			ret = io_uring_submit(&pg->ring);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
 			dn_err("%s: io_uring_submit_and_wait: %s", pg->name, strerror(-ret));
 			pg_self = NULL;

@@ -111,6 +111,7 @@ struct dn_rdma_queue {
 	struct ibv_recv_wr *recv_head, **recv_tail;
 	struct ibv_send_wr *send_head, **send_tail;
 	struct dn_pg_deferred flush;
+	struct dn_pg_deferred repoll;	/* busy: poll the CQ again next iteration, unarmed */
 	/* completion channel poll on the group's ring */
 	struct dn_event cc_ev;
 	bool cc_armed;
@@ -157,7 +158,8 @@ void dn_rdma_queue_destroy(struct dn_rdma_queue *rq);
 
 /* rdma_req.c */
 void dn_rdma_queue_response(struct dn_tgt_req *req);
-void dn_rdma_poll_cq(struct dn_rdma_queue *rq);
+void dn_rdma_poll_cq(struct dn_rdma_queue *rq, bool channel_event);
+void dn_rdma_repoll(struct dn_pg_deferred *d);
 void dn_rdma_flush(struct dn_pg_deferred *d);
 void dn_rdma_req_process(struct dn_rdma_req *r);
 int dn_rdma_post_recv(struct dn_rdma_queue *rq, struct dn_rdma_recv *rv);

@@ -141,6 +141,7 @@ int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, uint16_
 	rq->recv_tail = &rq->recv_head;
 	rq->send_tail = &rq->send_head;
 	rq->flush.fn = dn_rdma_flush;
+	rq->repoll.fn = dn_rdma_repoll;
 	rq->cc_ev.cb = queue_cc_cb;
 	atomic_init(&rq->flags, 0);
 	dn_sockaddr_str(rdma_get_peer_addr(id), rq->q.peer_addr, sizeof(rq->q.peer_addr));
@@ -167,6 +168,8 @@ int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, uint16_
 	qp_attr.cap.max_recv_wr = rq->nr_recv;
 	qp_attr.cap.max_send_sge = 1;
 	qp_attr.cap.max_recv_sge = 2;
+	/* the 16-byte CQE goes inline: no memory key lookup for it on the send path */
+	qp_attr.cap.max_inline_data = sizeof(struct nvme_cqe);
 	ret = dn_rdma_create_qp(id, dev->pd, &qp_attr);
 	if (ret)
 		goto out_destroy_cq;
@@ -242,7 +245,7 @@ static void queue_adopt_msg(void *arg)
 		dn_rdma_queue_lost(rq, "completion queue setup failed");
 	}
 	/* capsules may have arrived between the accept and now */
-	dn_rdma_poll_cq(rq);
+	dn_rdma_poll_cq(rq, false);
 	dn_pg_defer(rq->q.pg, &rq->flush);
 }
 
@@ -320,7 +323,7 @@ static void queue_cc_cb(struct dn_event *ev, const struct io_uring_cqe *cqe)
 		dn_err("rdma %s qid %u: completion channel poll: %s", rq->q.peer_addr, rq->q.qid,
 		       strerror(-cqe->res));
 	if (!rq->finishing)
-		dn_rdma_poll_cq(rq);
+		dn_rdma_poll_cq(rq, cqe->res > 0);
 	if (rq->finishing) {
 		/* the flush step destroys the queue, now that no poll refers to it */
 		dn_pg_defer(rq->q.pg, &rq->flush);

@@ -137,7 +137,7 @@ static void req_post_response(struct dn_rdma_req *r)
 	} else {
 		r->send_wr.opcode = IBV_WR_SEND;
 	}
-	r->send_wr.send_flags = IBV_SEND_SIGNALED;
+	r->send_wr.send_flags = IBV_SEND_SIGNALED | IBV_SEND_INLINE;
 	r->state = DN_RDMA_REQ_SENDING;
 	queue_send_wrs(rq, first, &r->send_wr);
 }
@@ -362,29 +362,48 @@ static unsigned int poll_until_empty(struct dn_rdma_queue *rq)
 	return total;
 }
 
-void dn_rdma_poll_cq(struct dn_rdma_queue *rq)
+/*
+ * Poll until empty. While completions keep coming the CQ stays unarmed and the group polls it
+ * again in its next iteration without blocking (no notification, no wake-up, no syscall);
+ * once a poll finds nothing, arm the CQ and look once more for what slipped in before that.
+ */
+void dn_rdma_poll_cq(struct dn_rdma_queue *rq, bool channel_event)
 {
 	struct ibv_cq *cq;
+	unsigned int n;
 	int ret;
 
-	while (dn_ibv_get_cq_event(rq->cc, &cq) == 0)
+	/* one notification per arming: a single read, never one that ends in EAGAIN */
+	if (channel_event && dn_ibv_get_cq_event(rq->cc, &cq) == 0)
 		rq->cq_events++;
 	/* acks take a lock in libibverbs: do them in batches */
 	if (rq->cq_events >= 128) {
 		ibv_ack_cq_events(rq->cq, rq->cq_events);
 		rq->cq_events = 0;
 	}
-	poll_until_empty(rq);
+	n = poll_until_empty(rq);
 	if (rq->finishing)
 		return;
-	/* re-arm, then look again: a completion may have slipped in before the arming */
+	if (n) {
+		dn_pg_defer(rq->q.pg, &rq->repoll);
+		return;
+	}
 	ret = dn_ibv_req_notify_cq(rq->cq, 0);
 	if (ret) {
 		dn_err("rdma %s qid %u: arming the CQ: %s", rq->q.peer_addr, rq->q.qid,
 		       strerror(-ret));
 		dn_rdma_queue_lost(rq, "CQ arm failed");
 	}
-	poll_until_empty(rq);
+	if (poll_until_empty(rq) && !rq->finishing)
+		dn_pg_defer(rq->q.pg, &rq->repoll);
+}
+
+void dn_rdma_repoll(struct dn_pg_deferred *d)
+{
+	struct dn_rdma_queue *rq = container_of(d, struct dn_rdma_queue, repoll);
+
+	if (!rq->finishing)
+		dn_rdma_poll_cq(rq, false);
 }
 
 void dn_rdma_abort_waiting(struct dn_rdma_queue *rq)
@@ -413,7 +432,10 @@ void dn_rdma_flush(struct dn_pg_deferred *d)
 	int ret;
 
 	if (rq->finishing) {
-		if (!rq->cc_armed)
+		/* a repoll still queued refers to rq: destroy in a later iteration */
+		if (rq->repoll.queued)
+			dn_pg_defer(rq->q.pg, &rq->flush);
+		else if (!rq->cc_armed)
 			dn_rdma_queue_destroy(rq);
 		return;
 	}
