@@ -319,7 +319,8 @@ int dn_cmd_list(int argc, char **argv)
 	return DN_EXIT_OK;
 }
 
-static int simple_request(const char *what, struct json_object *req)
+/* none_ok: with no daemon there is nothing connected, and that is success (disconnect-all) */
+static int simple_request(const char *what, struct json_object *req, bool none_ok)
 {
 	struct json_object *reply = NULL;
 	struct dn_err e = { 0 };
@@ -328,6 +329,8 @@ static int simple_request(const char *what, struct json_object *req)
 	ret = dn_sock_request(req, &reply, 120000, &e);
 	json_object_put(req);
 	if (ret == -ENOENT || ret == -ECONNREFUSED) {
+		if (none_ok)
+			return DN_EXIT_OK;
 		fprintf(stderr, "disnvme %s: no disnvme daemon is running, so nothing is "
 			"connected\n", what);
 		return DN_EXIT_FAIL;
@@ -365,7 +368,7 @@ int dn_cmd_disconnect(int argc, char **argv)
 		json_object_object_add(req, "subnqn", json_object_new_string(a.subnqn));
 	if (a.device)
 		json_object_object_add(req, "device", json_object_new_string(a.device));
-	return simple_request("disconnect", req);
+	return simple_request("disconnect", req, false);
 }
 
 int dn_cmd_disconnect_all(int argc, char **argv)
@@ -385,5 +388,5 @@ int dn_cmd_disconnect_all(int argc, char **argv)
 	}
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("disconnect-all"));
-	return simple_request("disconnect-all", req);
+	return simple_request("disconnect-all", req, true);
 }
