@@ -29,13 +29,13 @@
 #include "host/ublk.h"
 #include "host/ublk_wire.h"
 
-#define UBLK_CTRL_PATH "/dev/ublk-control"
+#define UBLK_CTRL_PATH	  "/dev/ublk-control"
 #define UBLK_NODE_WAIT_MS 5000 /* devtmpfs makes nodes synchronously; udev may rename */
 
 enum tag_state {
-	TAG_KERNEL,	/* FETCH or COMMIT_AND_FETCH outstanding */
-	TAG_BACKEND,	/* request handed to ops->queue_io, not completed yet */
-	TAG_DEAD,	/* aborted by the kernel (stop) or failed */
+	TAG_KERNEL,  /* FETCH or COMMIT_AND_FETCH outstanding */
+	TAG_BACKEND, /* request handed to ops->queue_io, not completed yet */
+	TAG_DEAD,    /* aborted by the kernel (stop) or failed */
 };
 
 struct dn_ublk_tag {
@@ -51,7 +51,7 @@ struct dn_ublk_queue {
 	pthread_t thread;
 	bool thread_started;
 	bool has_cpus;
-	cpu_set_t cpus;	/* the CPUs whose I/O blk-mq maps to this queue */
+	cpu_set_t cpus; /* the CPUs whose I/O blk-mq maps to this queue */
 	bool ring_ready;
 	struct io_uring ring;
 	const struct ublksrv_io_desc *descs; /* shared with the kernel, read-only */
@@ -88,8 +88,8 @@ struct dn_ublk_dev {
 
 /* ---- control commands ---- */
 
-static int ctrl_cmd(struct dn_ublk_dev *dev, uint32_t op, uint32_t dev_id, void *buf,
-		    uint16_t len, uint64_t data0)
+static int ctrl_cmd(struct dn_ublk_dev *dev, uint32_t op, uint32_t dev_id, void *buf, uint16_t len,
+		    uint64_t data0)
 {
 	struct ublksrv_ctrl_cmd c = {
 		.dev_id = dev_id,
@@ -374,7 +374,7 @@ static void *queue_thread(void *arg)
 	while (q->nr_dead < dev->p.queue_depth) {
 		ret = io_uring_submit_and_wait(&q->ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
-			/* closing the ring cancels our commands; the kernel then stops the device */
+			/* closing the ring cancels our commands, so the kernel stops the device */
 			dn_err("ublk%d q%u: io_uring: %s", dev->p.dev_id, q->id, strerror(-ret));
 			break;
 		}
@@ -490,8 +490,8 @@ int dn_ublk_create(const struct dn_ublk_params *p, const struct dn_ublk_ops *ops
 	dev->p.queue_depth = info.queue_depth;
 	dev->p.max_io_bytes = info.max_io_buf_bytes;
 	if (dev->p.nr_queues != p->nr_queues)
-		dn_notice("ublk%d: kernel granted %u of %u queues", dev->p.dev_id,
-			  dev->p.nr_queues, p->nr_queues);
+		dn_notice("ublk%d: kernel granted %u of %u queues", dev->p.dev_id, dev->p.nr_queues,
+			  p->nr_queues);
 
 	dn_ublk_build_params(&dev->p, dev->p.max_io_bytes, &params);
 	ret = dev_ctrl_cmd(dev, UBLK_U_CMD_SET_PARAMS, &params, sizeof(params), 0);

@@ -34,13 +34,13 @@ struct dn_ublk_dev;
 struct dn_ublk_queue;
 
 struct dn_ublk_params {
-	uint64_t size;		/* bytes, a multiple of the logical block size */
-	uint8_t lbs_shift;	/* logical block size = 1 << lbs_shift, 9..12 */
-	uint32_t max_io_bytes;	/* from MDTS; rounded down to a page multiple, >= 4096 */
-	uint16_t nr_queues;	/* one per NVMe I/O queue; the kernel may grant fewer */
-	uint16_t queue_depth;	/* 1..4096 */
+	uint64_t size;	       /* bytes, a multiple of the logical block size */
+	uint8_t lbs_shift;     /* logical block size = 1 << lbs_shift, 9..12 */
+	uint32_t max_io_bytes; /* from MDTS; rounded down to a page multiple, >= 4096 */
+	uint16_t nr_queues;    /* one per NVMe I/O queue; the kernel may grant fewer */
+	uint16_t queue_depth;  /* 1..4096 */
 	bool read_only, flush, discard, write_zeroes;
-	int dev_id;		/* -1: the kernel picks */
+	int dev_id; /* -1: the kernel picks */
 	/* Optional, 512-byte sectors; 0: default. Used only with discard / write_zeroes. */
 	uint32_t max_discard_sectors, max_write_zeroes_sectors;
 	/*

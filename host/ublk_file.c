@@ -26,7 +26,7 @@ struct file_req {
 	struct dn_event ev;
 	struct file_queue *fq;
 	uint16_t tag;
-	bool finished;	/* held with its result in res */
+	bool finished; /* held with its result in res */
 	int res;
 	uint8_t step;
 	struct dn_ublk_io io;
@@ -37,12 +37,12 @@ struct file_req {
 struct file_queue {
 	struct dn_ublk_queue *q;
 	struct dn_ublk_file *f;
-	bool paused;		/* this thread's view of f->paused */
-	bool stopping;		/* never hold again */
-	bool no_zero_range;	/* learned from EOPNOTSUPP */
-	bool no_nowait;		/* the file system refuses RWF_NOWAIT */
+	bool paused;	    /* this thread's view of f->paused */
+	bool stopping;	    /* never hold again */
+	bool no_zero_range; /* learned from EOPNOTSUPP */
+	bool no_nowait;	    /* the file system refuses RWF_NOWAIT */
 	uint16_t nr_held;
-	uint16_t *held;		/* tags in arrival order */
+	uint16_t *held; /* tags in arrival order */
 	struct file_req reqs[];
 };
 
@@ -99,7 +99,7 @@ static bool req_try_inline(struct file_req *r)
 	if (n < 0) {
 		if (errno == EOPNOTSUPP)
 			fq->no_nowait = true; /* tmpfs before 6.6, for example */
-		return false;		  /* EAGAIN and real errors: the ring does it */
+		return false;		      /* EAGAIN and real errors: the ring does it */
 	}
 	r->done += (uint64_t)n;
 	if (n == 0 || r->done < r->io.len)
@@ -113,8 +113,9 @@ static void req_start(struct file_req *r)
 	int fd = r->fq->f->fd, mode;
 	struct io_uring_sqe *sqe;
 
-	if ((r->io.op == UBLK_IO_OP_READ || r->io.op == UBLK_IO_OP_WRITE) && !r->fq->f->uring_only &&
-	    (r->fq->f->in_memory || !r->fq->no_nowait) && req_try_inline(r))
+	if ((r->io.op == UBLK_IO_OP_READ || r->io.op == UBLK_IO_OP_WRITE) &&
+	    !r->fq->f->uring_only && (r->fq->f->in_memory || !r->fq->no_nowait) &&
+	    req_try_inline(r))
 		return;
 	sqe = req_sqe(r);
 
@@ -200,8 +201,8 @@ static void req_cqe(struct dn_event *ev, const struct io_uring_cqe *cqe)
 	}
 }
 
-static void file_queue_io(struct dn_ublk_queue *q, uint16_t tag,
-			  const struct ublksrv_io_desc *iod, void *buf)
+static void file_queue_io(struct dn_ublk_queue *q, uint16_t tag, const struct ublksrv_io_desc *iod,
+			  void *buf)
 {
 	struct file_queue *fq = dn_ublk_queue_priv(q);
 	struct file_req *r = &fq->reqs[tag];
@@ -306,8 +307,7 @@ const struct dn_ublk_ops dn_ublk_file_ops = {
 	.stop_queue = file_stop_queue,
 };
 
-int dn_ublk_file_open(struct dn_ublk_file *f, const char *path, bool read_only,
-		      uint8_t lbs_shift)
+int dn_ublk_file_open(struct dn_ublk_file *f, const char *path, bool read_only, uint8_t lbs_shift)
 {
 	struct statfs sfs;
 	struct stat st;
@@ -326,8 +326,8 @@ int dn_ublk_file_open(struct dn_ublk_file *f, const char *path, bool read_only,
 		goto out_close;
 	}
 	f->size = (uint64_t)st.st_size & ~((1ull << lbs_shift) - 1);
-	f->in_memory = !fstatfs(f->fd, &sfs) &&
-		       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+	f->in_memory =
+		!fstatfs(f->fd, &sfs) && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
 	f->read_only = read_only;
 	atomic_init(&f->paused, false);
 	return 0;

@@ -17,10 +17,10 @@
 
 struct dn_ublk_file {
 	int fd;
-	uint64_t size;		/* bytes, rounded down to the logical block size */
+	uint64_t size; /* bytes, rounded down to the logical block size */
 	bool read_only;
-	bool in_memory;		/* tmpfs/ramfs: copy in the queue thread, nothing blocks */
-	bool uring_only;	/* every read/write through the ring, no inline copy */
+	bool in_memory;	 /* tmpfs/ramfs: copy in the queue thread, nothing blocks */
+	bool uring_only; /* every read/write through the ring, no inline copy */
 	atomic_bool paused;
 	struct dn_ublk_dev *dev; /* set by the caller after dn_ublk_create() */
 };
@@ -29,8 +29,7 @@ struct dn_ublk_file {
 extern const struct dn_ublk_ops dn_ublk_file_ops;
 
 /* Open path (read-only or read-write); size rounded down to 1 << lbs_shift. */
-int dn_ublk_file_open(struct dn_ublk_file *f, const char *path, bool read_only,
-		      uint8_t lbs_shift);
+int dn_ublk_file_open(struct dn_ublk_file *f, const char *path, bool read_only, uint8_t lbs_shift);
 void dn_ublk_file_close(struct dn_ublk_file *f);
 /* Any thread (not a signal handler): hold or release I/O on every queue of f->dev. */
 void dn_ublk_file_set_paused(struct dn_ublk_file *f, bool paused);

@@ -84,8 +84,9 @@ void dn_ublk_build_params(const struct dn_ublk_params *p, uint32_t max_io_bytes,
 	out->types |= UBLK_PARAM_TYPE_DISCARD;
 	out->discard.discard_granularity = 1u << p->lbs_shift;
 	if (p->discard) {
-		out->discard.max_discard_sectors =
-			p->max_discard_sectors ? p->max_discard_sectors : max_bio_sectors(p->lbs_shift);
+		out->discard.max_discard_sectors = p->max_discard_sectors
+							   ? p->max_discard_sectors
+							   : max_bio_sectors(p->lbs_shift);
 		out->discard.max_discard_segments = 1; /* the driver takes single-range discards */
 	}
 	if (p->write_zeroes)
@@ -109,8 +110,8 @@ void dn_ublk_prep_io_cmd(struct io_uring_sqe *sqe, int cdev_fd, uint32_t cmd_op,
 {
 	struct ublksrv_io_cmd c = {.q_id = q_id, .tag = tag, .result = result, .addr = buf_addr};
 
-	_Static_assert(sizeof(c) <= sizeof(struct io_uring_sqe) -
-					   offsetof(struct io_uring_sqe, cmd),
+	_Static_assert(sizeof(c) <=
+			       sizeof(struct io_uring_sqe) - offsetof(struct io_uring_sqe, cmd),
 		       "ublksrv_io_cmd must fit a 64-byte SQE");
 	memset(sqe, 0, sizeof(*sqe));
 	sqe->opcode = IORING_OP_URING_CMD;
@@ -134,8 +135,8 @@ size_t dn_ublk_desc_len(uint16_t queue_depth, long page_size)
 	return (len + (size_t)page_size - 1) / (size_t)page_size * (size_t)page_size;
 }
 
-int dn_ublk_io_decode(const struct ublksrv_io_desc *iod, uint64_t dev_bytes,
-		      uint32_t max_io_bytes, struct dn_ublk_io *out)
+int dn_ublk_io_decode(const struct ublksrv_io_desc *iod, uint64_t dev_bytes, uint32_t max_io_bytes,
+		      struct dn_ublk_io *out)
 {
 	uint8_t op = ublksrv_get_op(iod);
 	uint64_t off = iod->start_sector << 9, len = (uint64_t)iod->nr_sectors << 9;

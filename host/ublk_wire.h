@@ -22,24 +22,25 @@
  * accepts them when it has the legacy ones.
  */
 #ifndef UBLK_U_CMD_ADD_DEV
-#define UBLK_U_CMD_ADD_DEV _IOWR('u', UBLK_CMD_ADD_DEV, struct ublksrv_ctrl_cmd)
-#define UBLK_U_CMD_DEL_DEV _IOWR('u', UBLK_CMD_DEL_DEV, struct ublksrv_ctrl_cmd)
-#define UBLK_U_CMD_START_DEV _IOWR('u', UBLK_CMD_START_DEV, struct ublksrv_ctrl_cmd)
-#define UBLK_U_CMD_STOP_DEV _IOWR('u', UBLK_CMD_STOP_DEV, struct ublksrv_ctrl_cmd)
-#define UBLK_U_CMD_SET_PARAMS _IOWR('u', UBLK_CMD_SET_PARAMS, struct ublksrv_ctrl_cmd)
+#define UBLK_U_CMD_ADD_DEV	_IOWR('u', UBLK_CMD_ADD_DEV, struct ublksrv_ctrl_cmd)
+#define UBLK_U_CMD_DEL_DEV	_IOWR('u', UBLK_CMD_DEL_DEV, struct ublksrv_ctrl_cmd)
+#define UBLK_U_CMD_START_DEV	_IOWR('u', UBLK_CMD_START_DEV, struct ublksrv_ctrl_cmd)
+#define UBLK_U_CMD_STOP_DEV	_IOWR('u', UBLK_CMD_STOP_DEV, struct ublksrv_ctrl_cmd)
+#define UBLK_U_CMD_SET_PARAMS	_IOWR('u', UBLK_CMD_SET_PARAMS, struct ublksrv_ctrl_cmd)
 #define UBLK_U_CMD_GET_DEV_INFO _IOR('u', UBLK_CMD_GET_DEV_INFO, struct ublksrv_ctrl_cmd)
 #define UBLK_U_CMD_GET_QUEUE_AFFINITY \
 	_IOR('u', UBLK_CMD_GET_QUEUE_AFFINITY, struct ublksrv_ctrl_cmd)
 #endif
 #ifndef UBLK_U_IO_FETCH_REQ
 #define UBLK_U_IO_FETCH_REQ _IOWR('u', UBLK_IO_FETCH_REQ, struct ublksrv_io_cmd)
-#define UBLK_U_IO_COMMIT_AND_FETCH_REQ _IOWR('u', UBLK_IO_COMMIT_AND_FETCH_REQ, struct ublksrv_io_cmd)
+#define UBLK_U_IO_COMMIT_AND_FETCH_REQ \
+	_IOWR('u', UBLK_IO_COMMIT_AND_FETCH_REQ, struct ublksrv_io_cmd)
 #endif
 
-#define DN_UBLK_MAX_QUEUES 4096		/* the driver's UBLK_MAX_NR_QUEUES */
-#define DN_UBLK_MAX_IO_BYTES (32u << 20)	/* keeps depth * max_io_bytes sane */
-#define DN_UBLK_MAX_DEV_ID ((1 << 20) - 1)	/* minors */
-#define DN_UBLK_CTRL_SQE_SIZE 128		/* control commands need IORING_SETUP_SQE128 */
+#define DN_UBLK_MAX_QUEUES    4096	      /* the driver's UBLK_MAX_NR_QUEUES */
+#define DN_UBLK_MAX_IO_BYTES  (32u << 20)     /* keeps depth * max_io_bytes sane */
+#define DN_UBLK_MAX_DEV_ID    ((1 << 20) - 1) /* minors */
+#define DN_UBLK_CTRL_SQE_SIZE 128	      /* control commands need IORING_SETUP_SQE128 */
 
 /* 0, or -EINVAL when p cannot describe a ublk device. */
 int dn_ublk_params_check(const struct dn_ublk_params *p, long page_size);
@@ -66,10 +67,10 @@ size_t dn_ublk_desc_len(uint16_t queue_depth, long page_size);
 
 /* One I/O descriptor, decoded into bytes. */
 struct dn_ublk_io {
-	uint8_t op;		/* UBLK_IO_OP_* */
-	uint32_t flags;		/* UBLK_IO_F_* (they are op_flags bits, not shifted) */
-	uint64_t offset;	/* bytes */
-	uint64_t len;		/* bytes; 0 for FLUSH */
+	uint8_t op;	 /* UBLK_IO_OP_* */
+	uint32_t flags;	 /* UBLK_IO_F_* (they are op_flags bits, not shifted) */
+	uint64_t offset; /* bytes */
+	uint64_t len;	 /* bytes; 0 for FLUSH */
 };
 
 /*
@@ -77,7 +78,7 @@ struct dn_ublk_io {
  * -EOPNOTSUPP unknown op; -EINVAL empty READ/WRITE/DISCARD/WRITE_ZEROES or READ/WRITE above
  * max_io_bytes; -ERANGE past dev_bytes.
  */
-int dn_ublk_io_decode(const struct ublksrv_io_desc *iod, uint64_t dev_bytes,
-		      uint32_t max_io_bytes, struct dn_ublk_io *out);
+int dn_ublk_io_decode(const struct ublksrv_io_desc *iod, uint64_t dev_bytes, uint32_t max_io_bytes,
+		      struct dn_ublk_io *out);
 
 #endif

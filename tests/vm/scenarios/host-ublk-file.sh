@@ -69,8 +69,11 @@ pgrep -x dn-ublk-file && fail "a dn-ublk-file process is left"
 pass "SIGTERM removed $dev and /dev/ublkc${b#ublkb}; no process left"
 
 # this time every read and write goes through the queue's io_uring (tmpfs data is otherwise
-# copied inline by the backend)
-ublk_file_start srv2 -q 2 -d 64 --uring-only "$img" || fail "dn-ublk-file restart"
+# copied inline by the backend), and more queues are asked for than the guest has CPUs
+ublk_file_start srv2 -q 4 -d 64 --uring-only "$img" || fail "dn-ublk-file restart"
+nq=$(ls /sys/block/${UBLK_DEV#/dev/}/mq | wc -l)
+[[ $nq == "$(nproc)" ]] || fail "asked for 4 queues on $(nproc) CPUs, got $nq"
+grep -q "granted $nq of 4 queues" srv2.err || fail "no notice of the queue cap: $(cat srv2.err)"
 must mount "$UBLK_DEV" $mnt
 (cd $mnt && sha256sum -c --quiet "$DISNVME_OUT/sums.txt") || fail "checksums after restart"
 must umount $mnt
