@@ -9,11 +9,7 @@ data_dir 600M
 truncate -s 256M $DATA/disk.img
 
 log "starting: disnvme-target serve -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns $DATA/disk.img"
-disnvme-target serve -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns $DATA/disk.img \
-	>"$DISNVME_OUT/target.log" 2>&1 &
-tpid=$!
-on_exit "kill $tpid; wait $tpid"
-for i in $(seq 1 50); do grep -q . "$DISNVME_OUT/target.log" 2>/dev/null && break; sleep 0.2; done
+dtgt_start "$DISNVME_OUT/target.log" -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns $DATA/disk.img
 
 log "connecting: disnvme connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn"
 dev=$(disnvme connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn) || fail "disnvme connect"
@@ -36,3 +32,10 @@ c=$(head -c 64M $DATA/disk.img | sha256sum | cut -c1-64)
 log "target's backing file sha256 $c"
 [[ $a == "$c" ]] || fail "the target's backing file does not hold the data"
 pass "main job: target -> soft-RoCE -> $dev; 64 MiB written and read back identical"
+
+log "disconnecting and stopping the target"
+must disnvme disconnect -n $nqn
+[[ ! -e $dev ]] || fail "$dev still exists after disconnect"
+dtgt_stop TERM || fail "disnvme-target did not exit 0 on SIGTERM"
+log "target log:"
+cat "$DISNVME_OUT/target.log"
