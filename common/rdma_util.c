@@ -45,8 +45,8 @@ int dn_rdma_listen(struct rdma_cm_id *id, int backlog)
 int dn_rdma_resolve_addr(struct rdma_cm_id *id, const struct sockaddr *src,
 			 const struct sockaddr *dst, int timeout_ms)
 {
-	return CM_CALL(rdma_resolve_addr(id, (struct sockaddr *)src, (struct sockaddr *)dst,
-					 timeout_ms));
+	return CM_CALL(
+		rdma_resolve_addr(id, (struct sockaddr *)src, (struct sockaddr *)dst, timeout_ms));
 }
 
 int dn_rdma_resolve_route(struct rdma_cm_id *id, int timeout_ms)
@@ -159,8 +159,7 @@ int dn_ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq)
 int dn_sockaddr_parse(const char *traddr, const char *trsvcid, int adrfam,
 		      struct sockaddr_storage *out)
 {
-	struct addrinfo hints = { .ai_family = adrfam, .ai_flags = AI_NUMERICHOST |
-								   AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_family = adrfam, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
 	struct addrinfo *res;
 	int ret;
 

@@ -20,7 +20,7 @@
 #include "target/rdma.h"
 #include "target/target.h"
 
-#define MAX_POLL_GROUPS 64
+#define MAX_POLL_GROUPS	  64
 #define SHUTDOWN_GRACE_MS 15000
 
 static struct {
@@ -35,7 +35,7 @@ static struct {
 	bool shutting_down;
 	unsigned int shutdown_ms;
 	int exit_code;
-} m = { .sfd = -1, .tfd = -1 };
+} m = {.sfd = -1, .tfd = -1};
 
 static void usage(FILE *f)
 {
@@ -48,7 +48,8 @@ static void usage(FILE *f)
 		"  -a, --traddr ADDR      address to listen on\n"
 		"  -s, --trsvcid PORT     service id (default 4420)\n"
 		"  -n, --nqn SUBNQN       subsystem NQN\n"
-		"      --ns PATH          namespace: file, block device or /dev/ngXnY (repeatable)\n"
+		"      --ns PATH          namespace: file, block device or /dev/ngXnY "
+		"(repeatable)\n"
 		"      --host HOSTNQN     allow only these hosts (repeatable; default: any host)\n"
 		"  -c, --config FILE      JSON configuration instead of the options above\n"
 		"  -p, --poll-groups N    poll-group threads (default: one per CPU)\n"
@@ -71,8 +72,8 @@ static int arm_read(struct dn_poll_group *pg, int fd, void *buf, unsigned int le
 static int set_timer(unsigned int ms)
 {
 	struct itimerspec its = {
-		.it_value = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 },
-		.it_interval = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 },
+		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000},
+		.it_interval = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000},
 	};
 
 	return timerfd_settime(m.tfd, 0, &its, NULL) ? -errno : 0;
@@ -97,7 +98,7 @@ static void begin_shutdown(const char *why)
 
 static void reload(void)
 {
-	struct dn_tgt_config cfg = { 0 };
+	struct dn_tgt_config cfg = {0};
 	int ret;
 
 	if (!m.config_path) {
@@ -193,17 +194,17 @@ static int setup_main_loop(void)
 static int parse_serve(int argc, char **argv, struct dn_tgt_config *cfg, int *verbosity)
 {
 	static const struct option opts[] = {
-		{ "transport", required_argument, NULL, 't' },
-		{ "traddr", required_argument, NULL, 'a' },
-		{ "trsvcid", required_argument, NULL, 's' },
-		{ "nqn", required_argument, NULL, 'n' },
-		{ "ns", required_argument, NULL, 'N' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "poll-groups", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"transport", required_argument, NULL, 't'},
+		{"traddr", required_argument, NULL, 'a'},
+		{"trsvcid", required_argument, NULL, 's'},
+		{"nqn", required_argument, NULL, 'n'},
+		{"ns", required_argument, NULL, 'N'},
+		{"host", required_argument, NULL, 'H'},
+		{"config", required_argument, NULL, 'c'},
+		{"poll-groups", required_argument, NULL, 'p'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	const char *trtype = NULL, *traddr = NULL, *trsvcid = NULL, *nqn = NULL;
 	const char **ns = calloc((size_t)argc, sizeof(*ns));
@@ -217,14 +218,30 @@ static int parse_serve(int argc, char **argv, struct dn_tgt_config *cfg, int *ve
 	}
 	while ((c = getopt_long(argc, argv, "t:a:s:n:c:p:vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 't': trtype = optarg; break;
-		case 'a': traddr = optarg; break;
-		case 's': trsvcid = optarg; break;
-		case 'n': nqn = optarg; break;
-		case 'N': ns[nr_ns++] = optarg; break;
-		case 'H': hosts[nr_hosts++] = optarg; break;
-		case 'c': m.config_path = optarg; break;
-		case 'v': (*verbosity)++; break;
+		case 't':
+			trtype = optarg;
+			break;
+		case 'a':
+			traddr = optarg;
+			break;
+		case 's':
+			trsvcid = optarg;
+			break;
+		case 'n':
+			nqn = optarg;
+			break;
+		case 'N':
+			ns[nr_ns++] = optarg;
+			break;
+		case 'H':
+			hosts[nr_hosts++] = optarg;
+			break;
+		case 'c':
+			m.config_path = optarg;
+			break;
+		case 'v':
+			(*verbosity)++;
+			break;
 		case 'p': {
 			char *end;
 			unsigned long n = strtoul(optarg, &end, 10);
@@ -237,8 +254,13 @@ static int parse_serve(int argc, char **argv, struct dn_tgt_config *cfg, int *ve
 			m.nr_pgs = (unsigned int)n;
 			break;
 		}
-		case 'h': usage(stdout); ret = 1; goto out;
-		default: usage(stderr); goto out;
+		case 'h':
+			usage(stdout);
+			ret = 1;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
 		}
 	}
 	if (optind != argc) {
@@ -249,7 +271,8 @@ static int parse_serve(int argc, char **argv, struct dn_tgt_config *cfg, int *ve
 	dn_log_init("disnvme-target", *verbosity);
 	if (m.config_path) {
 		if (trtype || traddr || trsvcid || nqn || nr_ns || nr_hosts) {
-			fprintf(stderr, "disnvme-target: --config excludes -t/-a/-s/-n/--ns/--host\n");
+			fprintf(stderr,
+				"disnvme-target: --config excludes -t/-a/-s/-n/--ns/--host\n");
 			goto out;
 		}
 		ret = dn_tgt_config_load(cfg, m.config_path);
@@ -271,7 +294,7 @@ out:
 
 static int serve(int argc, char **argv)
 {
-	struct dn_tgt_config cfg = { 0 };
+	struct dn_tgt_config cfg = {0};
 	int verbosity = 0, ret;
 	unsigned int i;
 	size_t p;

@@ -16,7 +16,7 @@
 #include "target/poll_group.h"
 
 #define PG_RING_ENTRIES 1024
-#define PG_CQ_ENTRIES 8192
+#define PG_CQ_ENTRIES	8192
 
 struct dn_pg_msg {
 	struct dn_pg_msg *next;
@@ -173,8 +173,8 @@ int dn_pg_send_msg(struct dn_poll_group *pg, void (*fn)(void *arg), void *arg)
 
 int dn_pg_create(unsigned int idx, const char *name, struct dn_poll_group **out)
 {
-	struct io_uring_params p = { .flags = DN_PG_RING_FLAGS | IORING_SETUP_CQSIZE,
-				     .cq_entries = PG_CQ_ENTRIES };
+	struct io_uring_params p = {.flags = DN_PG_RING_FLAGS | IORING_SETUP_CQSIZE,
+				    .cq_entries = PG_CQ_ENTRIES};
 	struct dn_poll_group *pg;
 	int ret;
 

@@ -44,24 +44,24 @@ struct dn_rdma_listener {
 
 enum dn_rdma_req_state {
 	DN_RDMA_REQ_FREE,
-	DN_RDMA_REQ_NEW,		/* a capsule arrived: parse it */
-	DN_RDMA_REQ_INIT,		/* inside dn_req_init() */
-	DN_RDMA_REQ_NEED_READ,		/* H2C keyed SGL: RDMA READ to post */
-	DN_RDMA_REQ_READING,		/* RDMA READ posted */
+	DN_RDMA_REQ_NEW,       /* a capsule arrived: parse it */
+	DN_RDMA_REQ_INIT,      /* inside dn_req_init() */
+	DN_RDMA_REQ_NEED_READ, /* H2C keyed SGL: RDMA READ to post */
+	DN_RDMA_REQ_READING,   /* RDMA READ posted */
 	DN_RDMA_REQ_READY_TO_EXECUTE,
-	DN_RDMA_REQ_EXECUTING,		/* with the core or a backend */
-	DN_RDMA_REQ_COMPLETED,		/* queue_response() called: CQE (and data) to send */
-	DN_RDMA_REQ_SENDING,		/* (RDMA WRITE +) SEND posted */
+	DN_RDMA_REQ_EXECUTING, /* with the core or a backend */
+	DN_RDMA_REQ_COMPLETED, /* queue_response() called: CQE (and data) to send */
+	DN_RDMA_REQ_SENDING,   /* (RDMA WRITE +) SEND posted */
 };
 
 /* A receive: the SQE, then up to DN_RDMA_INCAPSULE bytes of capsule data in its own
  * page-aligned area. */
 struct dn_rdma_recv {
-	struct dn_rdma_recv *next;	/* waiting for a free request */
+	struct dn_rdma_recv *next; /* waiting for a free request */
 	struct ibv_recv_wr wr;
 	struct ibv_sge sge[2];
-	uint8_t *buf;			/* the SQE */
-	uint8_t *icd;			/* in-capsule data */
+	uint8_t *buf; /* the SQE */
+	uint8_t *icd; /* in-capsule data */
 	uint32_t byte_len;
 };
 
@@ -71,61 +71,61 @@ struct dn_rdma_req {
 	struct dn_tgt_req req;
 	struct dn_rdma_queue *rq;
 	enum dn_rdma_req_state state;
-	bool in_process;		/* rdma_req_process() is on the stack for it */
+	bool in_process; /* rdma_req_process() is on the stack for it */
 	struct dn_rdma_req *next_free;
 	struct dn_rdma_recv *recv;
-	uint8_t *buf;			/* own registered data buffer, DN_TGT_MAX_XFER bytes */
+	uint8_t *buf; /* own registered data buffer, DN_TGT_MAX_XFER bytes */
 	/* WR ids are the address of these: the completion handler recovers the request */
-	struct ibv_send_wr rdma_wr;	/* RDMA READ (H2C) or RDMA WRITE (C2H) */
+	struct ibv_send_wr rdma_wr; /* RDMA READ (H2C) or RDMA WRITE (C2H) */
 	struct ibv_sge rdma_sge;
-	struct ibv_send_wr send_wr;	/* the response capsule */
+	struct ibv_send_wr send_wr; /* the response capsule */
 	struct ibv_sge send_sge;
 };
 
 struct dn_rdma_queue {
 	enum dn_rdma_ctx_kind kind;
 	struct dn_tgt_queue q;
-	struct dn_rdma_queue *all_next, **all_prev;	/* in the transport's list */
+	struct dn_rdma_queue *all_next, **all_prev; /* in the transport's list */
 	struct dn_rdma_listener *listener;
 	struct rdma_cm_id *cm_id;
 	struct dn_rdma_dev *dev;
 	struct ibv_comp_channel *cc;
 	struct ibv_cq *cq;
 	struct ibv_qp *qp;
-	struct ibv_mr *mr;		/* covers mem: receive buffers, CQEs, data buffers */
+	struct ibv_mr *mr; /* covers mem: receive buffers, CQEs, data buffers */
 	void *mem;
 	size_t mem_len;
-	uint16_t nr_recv;		/* receive buffers = host SQ entries (hsqsize + 1) */
+	uint16_t nr_recv; /* receive buffers = host SQ entries (hsqsize + 1) */
 	uint16_t nr_reqs;
-	uint16_t hrqsize;		/* host receive queue: responses in flight at most */
+	uint16_t hrqsize; /* host receive queue: responses in flight at most */
 	uint8_t initiator_depth;
 	struct dn_rdma_recv *recvs;
 	struct dn_rdma_req *reqs;
 	struct dn_rdma_req *free_reqs;
-	struct dn_rdma_recv *pending, **pending_tail;	/* capsules waiting for a request */
-	unsigned int nr_in_core;	/* requests in INIT or EXECUTING */
-	unsigned int nr_busy;		/* requests not FREE */
+	struct dn_rdma_recv *pending, **pending_tail; /* capsules waiting for a request */
+	unsigned int nr_in_core;		      /* requests in INIT or EXECUTING */
+	unsigned int nr_busy;			      /* requests not FREE */
 	unsigned int reads_in_flight;
 	struct dn_rdma_req *read_wait, **read_wait_tail; /* NEED_READ beyond the initiator depth */
 	/* work requests gathered during one loop iteration, posted by flush */
 	struct ibv_recv_wr *recv_head, **recv_tail;
 	struct ibv_send_wr *send_head, **send_tail;
 	struct dn_pg_deferred flush;
-	struct dn_pg_deferred repoll;	/* busy: poll the CQ again next iteration, unarmed */
+	struct dn_pg_deferred repoll; /* busy: poll the CQ again next iteration, unarmed */
 	/* completion channel poll on the group's ring */
 	struct dn_event cc_ev;
 	bool cc_armed;
-	unsigned int cq_events;		/* to ack before destroying the CQ */
+	unsigned int cq_events; /* to ack before destroying the CQ */
 	/* lifetime: flags set from any thread, the rest on the group thread */
 	atomic_uint flags;
-	bool adopted;			/* the group thread owns it */
-	bool dying;			/* no new work: drain, then destroy */
-	bool finishing;			/* waiting for the poll cancellation, then destroy */
+	bool adopted;	/* the group thread owns it */
+	bool dying;	/* no new work: drain, then destroy */
+	bool finishing; /* waiting for the poll cancellation, then destroy */
 	bool qp_error_logged;
 };
 
-#define DN_RDMA_Q_DELETING (1u << 0)	/* ops->delete_queue ran */
-#define DN_RDMA_Q_LOST (1u << 1)	/* dn_tgt_queue_lost() reported */
+#define DN_RDMA_Q_DELETING    (1u << 0) /* ops->delete_queue ran */
+#define DN_RDMA_Q_LOST	      (1u << 1) /* dn_tgt_queue_lost() reported */
 #define DN_RDMA_Q_ESTABLISHED (1u << 2)
 
 /* rdma_cm.c: listeners on the main thread's group */

@@ -31,7 +31,7 @@ static struct {
 	/* every queue from accept to destroy, for shutdown; control path only */
 	pthread_mutex_t queues_lock;
 	struct dn_rdma_queue *queues;
-} cm = { .queues_lock = PTHREAD_MUTEX_INITIALIZER };
+} cm = {.queues_lock = PTHREAD_MUTEX_INITIALIZER};
 
 const struct dn_tgt_transport_ops dn_rdma_ops = {
 	.name = "rdma",
@@ -46,14 +46,22 @@ const struct dn_tgt_transport_ops dn_rdma_ops = {
 static const char *cm_status_str(int st)
 {
 	switch (st) {
-	case NVME_RDMA_CM_INVALID_LEN: return "invalid private data length";
-	case NVME_RDMA_CM_INVALID_RECFMT: return "invalid record format";
-	case NVME_RDMA_CM_INVALID_QID: return "invalid queue ID";
-	case NVME_RDMA_CM_INVALID_HSQSIZE: return "invalid host SQ size";
-	case NVME_RDMA_CM_INVALID_HRQSIZE: return "invalid host RQ size";
-	case NVME_RDMA_CM_NO_RSC: return "no resources";
-	case NVME_RDMA_CM_INVALID_IRD: return "invalid IRD";
-	case NVME_RDMA_CM_INVALID_ORD: return "invalid ORD";
+	case NVME_RDMA_CM_INVALID_LEN:
+		return "invalid private data length";
+	case NVME_RDMA_CM_INVALID_RECFMT:
+		return "invalid record format";
+	case NVME_RDMA_CM_INVALID_QID:
+		return "invalid queue ID";
+	case NVME_RDMA_CM_INVALID_HSQSIZE:
+		return "invalid host SQ size";
+	case NVME_RDMA_CM_INVALID_HRQSIZE:
+		return "invalid host RQ size";
+	case NVME_RDMA_CM_NO_RSC:
+		return "no resources";
+	case NVME_RDMA_CM_INVALID_IRD:
+		return "invalid IRD";
+	case NVME_RDMA_CM_INVALID_ORD:
+		return "invalid ORD";
 	}
 	return "unknown";
 }
@@ -138,8 +146,8 @@ static struct dn_poll_group *cm_pick_group(void)
 
 static void cm_reject(struct rdma_cm_id *id, const char *peer, int status, const char *detail)
 {
-	struct nvme_rdma_cm_rej rej = { .recfmt = htole16(NVME_RDMA_CM_FMT_1_0),
-					.sts = htole16((uint16_t)status) };
+	struct nvme_rdma_cm_rej rej = {.recfmt = htole16(NVME_RDMA_CM_FMT_1_0),
+				       .sts = htole16((uint16_t)status)};
 	int ret;
 
 	dn_warn("rdma: refusing connection from %s: %s%s%s", peer, cm_status_str(status),
@@ -156,8 +164,8 @@ static void cm_reject(struct rdma_cm_id *id, const char *peer, int status, const
 static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l,
 			       const uint8_t *priv, size_t priv_len, uint8_t initiator_depth)
 {
-	struct rdma_conn_param param = { 0 };
-	struct nvme_rdma_cm_rep rep = { 0 };
+	struct rdma_conn_param param = {0};
+	struct nvme_rdma_cm_rep rep = {0};
 	uint16_t qid = 0, nr_recv = 0, hrqsize = 0;
 	struct dn_poll_group *pg;
 	struct dn_rdma_queue *rq;

@@ -121,7 +121,7 @@ int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, uint16_
 			 uint16_t nr_recv, uint16_t hrqsize, uint8_t initiator_depth,
 			 struct dn_rdma_queue **out)
 {
-	struct ibv_qp_init_attr qp_attr = { 0 };
+	struct ibv_qp_init_attr qp_attr = {0};
 	struct dn_rdma_queue *rq;
 	int ret, cqe, i;
 
@@ -285,8 +285,7 @@ void dn_rdma_delete_queue(struct dn_tgt_queue *q)
 	/* moves the QP to the error state: posted work requests complete as flushed */
 	ret = dn_rdma_disconnect(rq->cm_id);
 	if (ret && ret != -EINVAL)
-		dn_dbg("rdma %s qid %u: rdma_disconnect: %s", q->peer_addr, q->qid,
-		       strerror(-ret));
+		dn_dbg("rdma %s qid %u: rdma_disconnect: %s", q->peer_addr, q->qid, strerror(-ret));
 	ret = dn_pg_send_msg(q->pg, queue_kill_msg, rq);
 	if (ret)
 		dn_err("rdma %s qid %u: cannot reach its poll group: %s", q->peer_addr, q->qid,

@@ -162,8 +162,7 @@ void dn_rdma_req_process(struct dn_rdma_req *r)
 			if (req->dir == DN_XFER_H2C && req->sgl.kind == NVME_SGL_KIND_KEYED) {
 				r->state = DN_RDMA_REQ_NEED_READ;
 			} else {
-				if (req->sgl.kind == NVME_SGL_KIND_INLINE)
-				{
+				if (req->sgl.kind == NVME_SGL_KIND_INLINE) {
 					req->data = r->recv->icd + req->sgl.offset;
 					req->data_cap = DN_RDMA_INCAPSULE - req->sgl.offset;
 				}

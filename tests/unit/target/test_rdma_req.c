@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of target/rdma_req.c: the NVMe/RDMA request state machine stepped with fake
+ * verbs (post_send/post_recv/poll_cq recorded through the context ops the inline verbs calls
+ * use), a fake core and a fake poll group. Each test checks the exact work requests posted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "target/rdma.h"
+#include "target/target.h"
+
+#define NR 4
+
+/* ---- recorded work requests ---- */
+struct sent {
+	enum ibv_wr_opcode opcode;
+	unsigned int flags;
+	uint64_t remote_addr;
+	uint32_t rkey, invalidate_rkey;
+	uint64_t sge_addr;
+	uint32_t sge_len;
+	uint64_t wr_id;
+};
+static struct sent sent[64];
+static int nr_sent;
+static uint64_t recv_posted[64];
+static int nr_recv_posted;
+static struct ibv_wc wcs[16];
+static int nr_wcs;
+
+static int fake_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad)
+{
+	for (; wr; wr = wr->next) {
+		struct sent *s = &sent[nr_sent++];
+
+		s->opcode = wr->opcode;
+		s->flags = wr->send_flags;
+		s->remote_addr = wr->wr.rdma.remote_addr;
+		s->rkey = wr->wr.rdma.rkey;
+		s->invalidate_rkey = wr->opcode == IBV_WR_SEND_WITH_INV ? wr->invalidate_rkey : 0;
+		s->sge_addr = wr->sg_list[0].addr;
+		s->sge_len = wr->sg_list[0].length;
+		s->wr_id = wr->wr_id;
+	}
+	return 0;
+}
+
+static int fake_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad)
+{
+	for (; wr; wr = wr->next)
+		recv_posted[nr_recv_posted++] = wr->wr_id;
+	return 0;
+}
+
+static int fake_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
+{
+	int i = 0;
+
+	while (i < n && nr_wcs) {
+		wc[i++] = wcs[0];
+		memmove(wcs, wcs + 1, sizeof(wcs[0]) * (size_t)--nr_wcs);
+	}
+	return i;
+}
+
+static int fake_req_notify_cq(struct ibv_cq *cq, int solicited)
+{
+	return 0;
+}
+
+/* ---- fake poll group ---- */
+static struct dn_pg_deferred *deferred;
+
+void dn_pg_defer(struct dn_poll_group *pg, struct dn_pg_deferred *d)
+{
+	if (d->queued)
+		return;
+	d->queued = true;
+	d->next = deferred;
+	deferred = d;
+}
+
+static void run_deferred(void)
+{
+	while (deferred) {
+		struct dn_pg_deferred *d = deferred;
+
+		deferred = d->next;
+		d->queued = false;
+		d->fn(d);
+	}
+}
+
+/* ---- fake queue lifetime (rdma_queue.c) ---- */
+static int lost_calls, finish_calls, destroy_calls;
+
+void dn_rdma_queue_lost(struct dn_rdma_queue *rq, const char *why)
+{
+	lost_calls++;
+}
+
+void dn_rdma_queue_try_finish(struct dn_rdma_queue *rq)
+{
+	finish_calls++;
+}
+
+void dn_rdma_queue_destroy(struct dn_rdma_queue *rq)
+{
+	destroy_calls++;
+}
+
+/* ---- fake core ---- */
+static bool exec_async;
+static struct dn_tgt_req *held;
+static int executed;
+static void *exec_data;
+
+bool dn_req_init(struct dn_tgt_req *req, struct dn_tgt_queue *q, uint32_t incapsule_len)
+{
+	nvme_status_t st;
+
+	req->queue = q;
+	if (req->sqe->opcode == 0xff) {
+		dn_req_complete(req, NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE));
+		return false;
+	}
+	st = nvme_sgl_parse(req->sqe, incapsule_len, req->data_cap, &req->sgl);
+	if (st) {
+		dn_req_complete(req, st);
+		return false;
+	}
+	req->data_len = req->sgl.length;
+	req->dir = req->sqe->opcode == nvme_cmd_write  ? DN_XFER_H2C
+		   : req->sqe->opcode == nvme_cmd_read ? DN_XFER_C2H
+						       : DN_XFER_NONE;
+	return true;
+}
+
+void dn_req_execute(struct dn_tgt_req *req)
+{
+	executed++;
+	exec_data = req->data;
+	if (req->dir == DN_XFER_C2H)
+		memset(req->data, 0xab, req->data_len);
+	if (exec_async)
+		held = req;
+	else
+		dn_req_complete(req, 0);
+}
+
+void dn_req_complete(struct dn_tgt_req *req, nvme_status_t status)
+{
+	req->cqe->cid = req->sqe->cid;
+	req->cqe->sq_id = htole16(req->queue->qid);
+	nvme_cqe_set_status(req->cqe, status);
+	req->queue->ops->queue_response(req);
+}
+
+/* ---- a queue with NR receives and NR requests, as rdma_queue.c lays it out ---- */
+static const struct dn_tgt_transport_ops ops = {.queue_response = dn_rdma_queue_response};
+static struct ibv_context ctx;
+static struct ibv_qp qp;
+static struct ibv_cq cq;
+static struct dn_rdma_queue *rq;
+
+static int setup(void **state)
+{
+	uint8_t *mem;
+	int i;
+
+	nr_sent = nr_recv_posted = nr_wcs = 0;
+	lost_calls = finish_calls = destroy_calls = executed = 0;
+	exec_async = false;
+	held = NULL;
+	deferred = NULL;
+	ctx.ops.post_send = fake_post_send;
+	ctx.ops.post_recv = fake_post_recv;
+	ctx.ops.poll_cq = fake_poll_cq;
+	ctx.ops.req_notify_cq = fake_req_notify_cq;
+	qp.context = &ctx;
+	cq.context = &ctx;
+
+	rq = calloc(1, sizeof(*rq));
+	rq->q.ops = &ops;
+	rq->q.qid = 1;
+	rq->qp = &qp;
+	rq->cq = &cq;
+	rq->nr_recv = rq->nr_reqs = NR;
+	rq->initiator_depth = 16;
+	rq->adopted = true;
+	rq->pending_tail = &rq->pending;
+	rq->read_wait_tail = &rq->read_wait;
+	rq->recv_tail = &rq->recv_head;
+	rq->send_tail = &rq->send_head;
+	rq->flush.fn = dn_rdma_flush;
+	rq->repoll.fn = dn_rdma_repoll;
+	rq->recvs = calloc(NR, sizeof(*rq->recvs));
+	rq->reqs = calloc(NR, sizeof(*rq->reqs));
+	rq->mem_len = (size_t)NR * (DN_TGT_MAX_XFER + DN_RDMA_INCAPSULE + 64 + 16);
+	assert_int_equal(posix_memalign(&rq->mem, 4096, rq->mem_len), 0);
+	mem = rq->mem;
+	for (i = 0; i < NR; i++) {
+		struct dn_rdma_recv *rv = &rq->recvs[i];
+		struct dn_rdma_req *r = &rq->reqs[i];
+
+		r->rq = rq;
+		r->buf = mem + (size_t)i * DN_TGT_MAX_XFER;
+		rv->icd = mem + (size_t)NR * DN_TGT_MAX_XFER + (size_t)i * DN_RDMA_INCAPSULE;
+		rv->buf = mem + (size_t)NR * (DN_TGT_MAX_XFER + DN_RDMA_INCAPSULE) + (size_t)i * 64;
+		r->req.cqe = (struct nvme_cqe *)(mem +
+						 (size_t)NR * (DN_TGT_MAX_XFER + DN_RDMA_INCAPSULE +
+							       64) +
+						 (size_t)i * 16);
+		rv->wr.wr_id = (uintptr_t)rv;
+		rv->wr.sg_list = rv->sge;
+		rv->wr.num_sge = 2;
+		r->rdma_wr.wr_id = (uintptr_t)&r->rdma_wr;
+		r->rdma_wr.sg_list = &r->rdma_sge;
+		r->rdma_wr.num_sge = 1;
+		r->send_sge.addr = (uintptr_t)r->req.cqe;
+		r->send_sge.length = 16;
+		r->send_wr.wr_id = (uintptr_t)&r->send_wr;
+		r->send_wr.sg_list = &r->send_sge;
+		r->send_wr.num_sge = 1;
+		r->next_free = rq->free_reqs;
+		rq->free_reqs = r;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(rq->mem);
+	free(rq->recvs);
+	free(rq->reqs);
+	free(rq);
+	return 0;
+}
+
+/* A capsule lands in receive i: opcode, cid, DPTR. */
+static void arrive(int i, uint8_t opcode, uint16_t cid, const struct nvme_sgl_desc *sgl,
+		   uint32_t incapsule)
+{
+	struct nvme_sqe *sqe = (struct nvme_sqe *)rq->recvs[i].buf;
+	struct ibv_wc *wc = &wcs[nr_wcs++];
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = opcode;
+	sqe->flags = NVME_CMD_PSDT_SGL_MPTR_CONTIG;
+	sqe->cid = htole16(cid);
+	sqe->common.nsid = htole32(1);
+	sqe->common.dptr = *sgl;
+	memset(wc, 0, sizeof(*wc));
+	wc->wr_id = (uintptr_t)&rq->recvs[i];
+	wc->status = IBV_WC_SUCCESS;
+	wc->opcode = IBV_WC_RECV;
+	wc->byte_len = 64 + incapsule;
+}
+
+static void complete_wr(struct ibv_send_wr *wr, enum ibv_wc_status status)
+{
+	struct ibv_wc *wc = &wcs[nr_wcs++];
+
+	memset(wc, 0, sizeof(*wc));
+	wc->wr_id = (uintptr_t)wr;
+	wc->status = status;
+}
+
+static void step(void)
+{
+	dn_rdma_poll_cq(rq, false);
+	run_deferred();
+}
+
+static struct dn_rdma_req *req_of(uint16_t cid)
+{
+	int i;
+
+	for (i = 0; i < NR; i++)
+		if (rq->reqs[i].state != DN_RDMA_REQ_FREE && rq->reqs[i].req.sqe &&
+		    le16toh(rq->reqs[i].req.sqe->cid) == cid)
+			return &rq->reqs[i];
+	return NULL;
+}
+
+static void test_read_keyed_write_then_send_with_inv(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *r;
+
+	nvme_sgl_set_keyed(&sgl, 0x10000, 4096, 0x1234, true);
+	arrive(0, nvme_cmd_read, 7, &sgl, 0);
+	step();
+	r = req_of(7);
+	assert_non_null(r);
+	assert_int_equal(executed, 1);
+	assert_int_equal(r->state, DN_RDMA_REQ_SENDING);
+	/* the receive went back before the response */
+	assert_int_equal(nr_recv_posted, 1);
+	assert_int_equal(recv_posted[0], (uintptr_t)&rq->recvs[0]);
+	assert_int_equal(nr_sent, 2);
+	assert_int_equal(sent[0].opcode, IBV_WR_RDMA_WRITE);
+	assert_int_equal(sent[0].flags, 0);
+	assert_int_equal(sent[0].remote_addr, 0x10000);
+	assert_int_equal(sent[0].rkey, 0x1234);
+	assert_int_equal(sent[0].sge_len, 4096);
+	assert_int_equal(sent[0].sge_addr, (uintptr_t)r->buf);
+	assert_int_equal(sent[1].opcode, IBV_WR_SEND_WITH_INV);
+	assert_int_equal(sent[1].flags, IBV_SEND_SIGNALED | IBV_SEND_INLINE);
+	assert_int_equal(sent[1].invalidate_rkey, 0x1234);
+	assert_int_equal(sent[1].sge_len, 16);
+	assert_int_equal(le16toh(r->req.cqe->cid), 7);
+	assert_int_equal(nvme_cqe_status(r->req.cqe), 0);
+
+	complete_wr(&r->send_wr, IBV_WC_SUCCESS);
+	step();
+	assert_int_equal(r->state, DN_RDMA_REQ_FREE);
+	assert_int_equal(rq->nr_busy, 0);
+	assert_int_equal(lost_calls, 0);
+}
+
+static void test_write_keyed_reads_before_execute(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *r;
+
+	nvme_sgl_set_keyed(&sgl, 0xabc000, 8192, 0x55, false);
+	arrive(1, nvme_cmd_write, 9, &sgl, 0);
+	step();
+	r = req_of(9);
+	assert_non_null(r);
+	assert_int_equal(r->state, DN_RDMA_REQ_READING);
+	assert_int_equal(executed, 0);
+	assert_int_equal(nr_sent, 1);
+	assert_int_equal(sent[0].opcode, IBV_WR_RDMA_READ);
+	assert_int_equal(sent[0].flags, IBV_SEND_SIGNALED);
+	assert_int_equal(sent[0].remote_addr, 0xabc000);
+	assert_int_equal(sent[0].rkey, 0x55);
+	assert_int_equal(sent[0].sge_len, 8192);
+	assert_int_equal(nr_recv_posted, 0);
+
+	complete_wr(&r->rdma_wr, IBV_WC_SUCCESS);
+	step();
+	assert_int_equal(executed, 1);
+	assert_ptr_equal(exec_data, r->buf);
+	assert_int_equal(nr_sent, 2);
+	assert_int_equal(sent[1].opcode, IBV_WR_SEND); /* no invalidation asked */
+	assert_int_equal(nr_recv_posted, 1);
+}
+
+static void test_write_incapsule_used_in_place(void **state)
+{
+	struct nvme_sgl_desc sgl;
+
+	nvme_sgl_set_inline(&sgl, 0, 4096);
+	arrive(2, nvme_cmd_write, 3, &sgl, 4096);
+	step();
+	assert_int_equal(executed, 1);
+	assert_ptr_equal(exec_data, rq->recvs[2].icd);
+	assert_int_equal(nr_sent, 1); /* no READ: just the response */
+	assert_int_equal(sent[0].opcode, IBV_WR_SEND);
+}
+
+static void test_refused_command_answered(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct nvme_cqe *cqe;
+
+	nvme_sgl_set_null(&sgl);
+	arrive(0, 0xff, 11, &sgl, 0);
+	step();
+	assert_int_equal(executed, 0);
+	assert_int_equal(nr_sent, 1);
+	assert_int_equal(sent[0].opcode, IBV_WR_SEND);
+	cqe = (struct nvme_cqe *)(uintptr_t)sent[0].sge_addr;
+	assert_int_equal(le16toh(cqe->cid), 11);
+	assert_int_equal(nvme_cqe_status(cqe),
+			 NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE));
+}
+
+static void test_reads_limited_by_initiator_depth(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *a, *b;
+
+	rq->initiator_depth = 1;
+	nvme_sgl_set_keyed(&sgl, 0x1000, 4096, 1, false);
+	arrive(0, nvme_cmd_write, 1, &sgl, 0);
+	nvme_sgl_set_keyed(&sgl, 0x9000, 4096, 2, false);
+	arrive(1, nvme_cmd_write, 2, &sgl, 0);
+	step();
+	a = req_of(1);
+	b = req_of(2);
+	assert_int_equal(a->state, DN_RDMA_REQ_READING);
+	assert_int_equal(b->state, DN_RDMA_REQ_NEED_READ);
+	assert_int_equal(nr_sent, 1);
+
+	complete_wr(&a->rdma_wr, IBV_WC_SUCCESS);
+	step();
+	/* a answered, b's READ started */
+	assert_int_equal(b->state, DN_RDMA_REQ_READING);
+	assert_int_equal(nr_sent, 3);
+	assert_int_equal(sent[1].opcode, IBV_WR_SEND);
+	assert_int_equal(sent[2].opcode, IBV_WR_RDMA_READ);
+	assert_int_equal(sent[2].remote_addr, 0x9000);
+}
+
+static void test_capsule_waits_for_a_free_request(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_tgt_req *first;
+	int i;
+
+	exec_async = true;
+	nvme_sgl_set_null(&sgl);
+	for (i = 0; i < NR; i++) {
+		arrive(i, nvme_cmd_flush, (uint16_t)(100 + i), &sgl, 0);
+		step();
+	}
+	first = held;
+	assert_int_equal(executed, NR);
+	assert_int_equal(rq->nr_busy, NR);
+	/* every request busy: a fifth capsule (receive 0 reused) waits */
+	arrive(0, nvme_cmd_flush, 200, &sgl, 0);
+	step();
+	assert_int_equal(executed, NR);
+	assert_non_null(rq->pending);
+
+	dn_req_complete(first, 0);
+	run_deferred();
+	assert_int_equal(nr_sent, 1);
+	complete_wr(&dn_rdma_req(first)->send_wr, IBV_WC_SUCCESS);
+	step();
+	/* the SEND completion freed a request: the waiting capsule ran */
+	assert_int_equal(executed, NR + 1);
+	assert_null(rq->pending);
+}
+
+static void test_dying_queue_drops_responses(void **state)
+{
+	struct nvme_sgl_desc sgl;
+
+	exec_async = true;
+	nvme_sgl_set_null(&sgl);
+	arrive(0, nvme_cmd_flush, 1, &sgl, 0);
+	step();
+	assert_int_equal(rq->nr_in_core, 1);
+	rq->dying = true;
+	dn_req_complete(held, 0);
+	run_deferred();
+	assert_int_equal(nr_sent, 0);
+	assert_int_equal(rq->nr_in_core, 0);
+	assert_int_equal(rq->nr_busy, 0);
+	assert_true(finish_calls >= 1);
+}
+
+static void test_dying_queue_aborts_waiting_reads(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *r;
+
+	nvme_sgl_set_keyed(&sgl, 0x1000, 4096, 1, false);
+	arrive(0, nvme_cmd_write, 1, &sgl, 0);
+	step();
+	r = req_of(1);
+	assert_int_equal(r->state, DN_RDMA_REQ_READING);
+	rq->dying = true;
+	dn_rdma_abort_waiting(rq);
+	assert_int_equal(rq->nr_busy, 0);
+	assert_int_equal(rq->reads_in_flight, 0);
+	assert_int_equal(executed, 0);
+	/* the READ's flush completion arriving later is ignored */
+	complete_wr(&r->rdma_wr, IBV_WC_WR_FLUSH_ERR);
+	step();
+	assert_int_equal(lost_calls, 0);
+}
+
+static void test_wc_errors(void **state)
+{
+	struct ibv_wc *wc;
+
+	/* a flushed receive is the consequence of a disconnect: nothing to report */
+	wc = &wcs[nr_wcs++];
+	memset(wc, 0, sizeof(*wc));
+	wc->wr_id = (uintptr_t)&rq->recvs[0];
+	wc->status = IBV_WC_WR_FLUSH_ERR;
+	step();
+	assert_int_equal(lost_calls, 0);
+	/* a real error ends the queue */
+	wc = &wcs[nr_wcs++];
+	memset(wc, 0, sizeof(*wc));
+	wc->wr_id = (uintptr_t)&rq->recvs[1];
+	wc->status = IBV_WC_LOC_PROT_ERR;
+	step();
+	assert_int_equal(lost_calls, 1);
+}
+
+static void test_short_capsule_ends_queue(void **state)
+{
+	struct nvme_sgl_desc sgl;
+
+	nvme_sgl_set_null(&sgl);
+	arrive(0, nvme_cmd_flush, 1, &sgl, 0);
+	wcs[0].byte_len = 40;
+	step();
+	assert_int_equal(executed, 0);
+	assert_int_equal(nr_sent, 0);
+	assert_int_equal(lost_calls, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_read_keyed_write_then_send_with_inv, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_keyed_reads_before_execute, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_incapsule_used_in_place, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_refused_command_answered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reads_limited_by_initiator_depth, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_capsule_waits_for_a_free_request, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_dying_queue_drops_responses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dying_queue_aborts_waiting_reads, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_wc_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_capsule_ends_queue, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
