@@ -135,17 +135,10 @@ struct ca_opts {
 	char self[4096]; /* this executable, for the connect commands */
 };
 
-/* What happened to one discovery.conf entry, printed as its one line */
-struct ca_result {
-	unsigned int discs, subsystems, connected, already, failed, other_transport;
-	char text[1024]; /* failures and new devices, "; "-separated */
-	size_t used;
-};
-
-static void result_add(struct ca_result *r, const char *fmt, ...)
+static void result_add(struct dn_ca_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static void result_add(struct ca_result *r, const char *fmt, ...)
+static void result_add(struct dn_ca_result *r, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -406,15 +399,23 @@ static bool disc_seen(const struct disc_target *v, size_t n, const char *traddr,
 	return false;
 }
 
-static void connect_record(const struct ca_opts *o, const struct dn_conf_entry *ce,
-			   const struct dn_host_identity *h, const struct dn_disc_rec *r,
-			   struct dn_ca_set *connected, struct ca_result *res)
+static void connect_record(const struct dn_ca_ops *ops, void *priv, const char *hostnqn,
+			   const struct dn_disc_rec *r, struct dn_ca_set *connected,
+			   struct dn_ca_set *seen, struct dn_ca_result *res)
 {
 	const struct dn_ca_conn *known;
 	char devs[512], why[400];
 
+	/* the same subsystem port through two referrals is one subsystem */
+	if (dn_ca_set_find(seen, r->subnqn, r->traddr, r->trsvcid, hostnqn))
+		return;
+	if (dn_ca_set_add(seen, r->subnqn, r->traddr, r->trsvcid, hostnqn, false)) {
+		res->failed++;
+		result_add(res, "out of memory");
+		return;
+	}
 	res->subsystems++;
-	known = dn_ca_set_find(connected, r->subnqn, r->traddr, r->trsvcid, h->nqn);
+	known = dn_ca_set_find(connected, r->subnqn, r->traddr, r->trsvcid, hostnqn);
 	if (known && known->failed) {
 		res->failed++;
 		result_add(res,
@@ -427,7 +428,8 @@ static void connect_record(const struct ca_opts *o, const struct dn_conf_entry *
 		res->already++;
 		return;
 	}
-	if (run_connect(o, ce, h, r, devs, sizeof(devs), why, sizeof(why))) {
+	devs[0] = why[0] = '\0';
+	if (ops->connect(priv, r, devs, sizeof(devs), why, sizeof(why))) {
 		res->failed++;
 		result_add(res, "%s at %s:%s FAILED: %s", r->subnqn, r->traddr, r->trsvcid, why);
 		return;
@@ -435,25 +437,21 @@ static void connect_record(const struct ca_opts *o, const struct dn_conf_entry *
 	res->connected++;
 	result_add(res, "connected %s at %s:%s (%s)", r->subnqn, r->traddr, r->trsvcid,
 		   devs[0] ? devs : "no namespaces");
-	if (dn_ca_set_add(connected, r->subnqn, r->traddr, r->trsvcid, h->nqn, false))
+	if (dn_ca_set_add(connected, r->subnqn, r->traddr, r->trsvcid, hostnqn, false)) {
+		res->failed++;
 		result_add(res, "out of memory");
+	}
 }
 
-/* Walk the entry's discovery controller and its referrals, breadth first; 0 or -1 */
-static int run_entry(const struct ca_opts *o, const struct dn_conf_entry *ce,
-		     struct dn_ca_set *connected, struct ca_result *res)
+int dn_ca_walk(const struct dn_ca_ops *ops, void *priv, const struct dn_conf_entry *ce,
+	       const char *hostnqn, struct dn_ca_set *connected, struct dn_ca_result *res)
 {
+	struct dn_ca_set seen = {0};
 	struct disc_target *q;
-	struct dn_host_identity h;
 	struct dn_err e = {0};
-	size_t head = 0, tail = 0;
+	size_t head, tail;
 	int ret = 0;
 
-	if (dn_host_identity_get(ce->hostnqn[0] ? ce->hostnqn : NULL,
-				 ce->hostid[0] ? ce->hostid : NULL, &h, &e)) {
-		result_add(res, "FAILED: %s", e.msg);
-		return -1;
-	}
 	q = calloc(DN_CA_MAX_DISC, sizeof(*q));
 	if (!q) {
 		result_add(res, "FAILED: out of memory");
@@ -469,9 +467,9 @@ static int run_entry(const struct ca_opts *o, const struct dn_conf_entry *ce,
 		size_t nr = 0, i;
 
 		dn_err_clear(&e);
-		if (read_log(ce, &h, t->traddr, t->trsvcid, t->subnqn, &recs, &nr, &e)) {
+		if (ops->read_log(priv, t->traddr, t->trsvcid, t->subnqn, &recs, &nr, &e)) {
 			result_add(res, "%sdiscovery at %s:%s FAILED: %s", head ? "referral " : "",
-				   t->traddr, t->trsvcid, e.msg);
+				   t->traddr, t->trsvcid, e.msg[0] ? e.msg : "no reason given");
 			ret = -1;
 			continue;
 		}
@@ -481,7 +479,7 @@ static int run_entry(const struct ca_opts *o, const struct dn_conf_entry *ce,
 
 			switch (dn_ca_classify(r)) {
 			case DN_CA_CONNECT:
-				connect_record(o, ce, &h, r, connected, res);
+				connect_record(ops, priv, hostnqn, r, connected, &seen, res);
 				break;
 			case DN_CA_REFERRAL:
 				if (disc_seen(q, tail, r->traddr, r->trsvcid))
@@ -509,12 +507,55 @@ static int run_entry(const struct ca_opts *o, const struct dn_conf_entry *ce,
 		}
 		free(recs);
 	}
+	dn_ca_set_free(&seen);
 	free(q);
 	return ret || res->failed ? -1 : 0;
 }
 
+/* The command's plug-ins: discovery in this process, `disnvme connect` per subsystem */
+struct ca_entry_ctx {
+	const struct ca_opts *o;
+	const struct dn_conf_entry *ce;
+	struct dn_host_identity h;
+};
+
+static int ca_read_log(void *priv, const char *traddr, const char *trsvcid, const char *subnqn,
+		       struct dn_disc_rec **recs, size_t *nr, struct dn_err *e)
+{
+	struct ca_entry_ctx *x = priv;
+
+	return read_log(x->ce, &x->h, traddr, trsvcid, subnqn, recs, nr, e);
+}
+
+static int ca_connect(void *priv, const struct dn_disc_rec *r, char *devs, size_t devs_len,
+		      char *why, size_t why_len)
+{
+	struct ca_entry_ctx *x = priv;
+
+	return run_connect(x->o, x->ce, &x->h, r, devs, devs_len, why, why_len);
+}
+
+static const struct dn_ca_ops ca_ops = {
+	.read_log = ca_read_log,
+	.connect = ca_connect,
+};
+
+static int run_entry(const struct ca_opts *o, const struct dn_conf_entry *ce,
+		     struct dn_ca_set *connected, struct dn_ca_result *res)
+{
+	struct ca_entry_ctx x = {.o = o, .ce = ce};
+	struct dn_err e = {0};
+
+	if (dn_host_identity_get(ce->hostnqn[0] ? ce->hostnqn : NULL,
+				 ce->hostid[0] ? ce->hostid : NULL, &x.h, &e)) {
+		result_add(res, "FAILED: %s", e.msg);
+		return -1;
+	}
+	return dn_ca_walk(&ca_ops, &x, ce, x.h.nqn, connected, res);
+}
+
 static void print_result(const struct dn_conf *c, const struct dn_conf_entry *ce,
-			 const struct ca_result *r)
+			 const struct dn_ca_result *r)
 {
 	bool v6 = strchr(ce->traddr, ':') != NULL;
 
@@ -686,7 +727,7 @@ int dn_cmd_connect_all(int argc, char **argv)
 
 	for (i = 0; i < dn_conf_nr_entries(c); i++) {
 		const struct dn_conf_entry *ce = dn_conf_get_entry(c, i);
-		struct ca_result res = {0};
+		struct dn_ca_result res = {0};
 		bool ok;
 
 		note_unsupported(c, ce);

@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
+#include "discovery/conf.h"
 #include "discovery/disc_log.h"
+#include "host/err.h"
 
 /* Referral hops followed from one discovery.conf entry, and discovery controllers visited */
 #define DN_CA_MAX_DEPTH 8
@@ -57,6 +59,44 @@ void dn_ca_set_free(struct dn_ca_set *s);
  * ctrl-loss-tmo), only reported. -EPROTO when the reply is not such a list.
  */
 int dn_ca_set_from_list(struct json_object *reply, struct dn_ca_set *s);
+
+/*
+ * What the walk over one entry does through the fabric and the daemon: the command plugs in
+ * discovery in this process and `disnvme connect`; a unit test plugs in a fake fabric.
+ */
+struct dn_ca_ops {
+	/*
+	 * Required. The discovery log of the controller at traddr:trsvcid (subsystem subnqn), as
+	 * validated records in *recs (malloc'd, the caller frees) and their number in *nr.
+	 * 0, or -errno with the sentence in e.
+	 */
+	int (*read_log)(void *priv, const char *traddr, const char *trsvcid, const char *subnqn,
+			struct dn_disc_rec **recs, size_t *nr, struct dn_err *e);
+	/*
+	 * Required. Connect the subsystem of record r: 0 with its devices (space separated) in
+	 * devs, or -1 with the reason in why.
+	 */
+	int (*connect)(void *priv, const struct dn_disc_rec *r, char *devs, size_t devs_len,
+		       char *why, size_t why_len);
+};
+
+/* What happened to one discovery.conf entry: its result line */
+struct dn_ca_result {
+	unsigned int discs;	 /* discovery logs read */
+	unsigned int subsystems; /* distinct NVM subsystem ports on RDMA found */
+	unsigned int connected, already, failed, other_transport;
+	char text[1024]; /* failures, new devices, notes: "; "-separated */
+	size_t used;
+};
+
+/*
+ * Read the entry's discovery controller and, breadth first, every discovery controller its
+ * referrals lead to (each once, DN_CA_MAX_DEPTH hops, DN_CA_MAX_DISC controllers), and connect
+ * each subsystem port not in connected for hostnqn (adding what it connects). 0 when all went
+ * well, -1 when a discovery controller or a subsystem failed; the others are still done.
+ */
+int dn_ca_walk(const struct dn_ca_ops *ops, void *priv, const struct dn_conf_entry *ce,
+	       const char *hostnqn, struct dn_ca_set *connected, struct dn_ca_result *res);
 
 /* `disnvme connect-all [--config-file FILE] [--dry-run] [-v]`; argv[0] is "connect-all" */
 int dn_cmd_connect_all(int argc, char **argv);

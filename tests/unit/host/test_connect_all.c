@@ -100,6 +100,219 @@ static void test_connected_set(void **state)
 	dn_ca_set_free(&s);
 }
 
+/* ---- the walk over one entry, on a fake fabric ---- */
+
+struct fake_disc {
+	const char *addr;
+	int nr;
+	struct dn_disc_rec recs[8];
+};
+
+struct fabric {
+	struct fake_disc *discs;
+	size_t nr_discs;
+	char reads[16][32]; /* addr:port of each log read, in order */
+	int nr_reads, nr_connects;
+	const char *refuse_nqn; /* connect fails for this subsystem */
+};
+
+static struct dn_disc_rec mkrec(uint8_t trtype, uint8_t subtype, const char *addr, const char *nqn)
+{
+	struct dn_disc_rec r = rec(trtype, subtype);
+
+	snprintf(r.traddr, sizeof(r.traddr), "%s", addr);
+	snprintf(r.subnqn, sizeof(r.subnqn), "%s", nqn);
+	return r;
+}
+
+static int fake_read_log(void *priv, const char *traddr, const char *trsvcid, const char *subnqn,
+			 struct dn_disc_rec **recs, size_t *nr, struct dn_err *e)
+{
+	struct fabric *f = priv;
+	size_t i;
+
+	assert_true(f->nr_reads < 16);
+	snprintf(f->reads[f->nr_reads++], sizeof(f->reads[0]), "%s:%s", traddr, trsvcid);
+	for (i = 0; i < f->nr_discs; i++) {
+		if (strcmp(f->discs[i].addr, traddr) || strcmp(trsvcid, "4420"))
+			continue;
+		*recs = calloc(8, sizeof(**recs));
+		assert_non_null(*recs);
+		memcpy(*recs, f->discs[i].recs, sizeof(f->discs[i].recs));
+		*nr = (size_t)f->discs[i].nr;
+		return 0;
+	}
+	return dn_err_set(e, -ECONNREFUSED, "%s:%s refused", traddr, trsvcid);
+}
+
+static int fake_connect(void *priv, const struct dn_disc_rec *r, char *devs, size_t devs_len,
+			char *why, size_t why_len)
+{
+	struct fabric *f = priv;
+
+	if (f->refuse_nqn && !strcmp(r->subnqn, f->refuse_nqn)) {
+		snprintf(why, why_len, "host not allowed");
+		return -1;
+	}
+	snprintf(devs, devs_len, "/dev/ublkb%d", f->nr_connects++);
+	return 0;
+}
+
+static const struct dn_ca_ops fake_ops = {
+	.read_log = fake_read_log,
+	.connect = fake_connect,
+};
+
+static struct dn_conf_entry entry_for(const char *addr)
+{
+	struct dn_conf_entry ce;
+
+	dn_conf_entry_init(&ce);
+	strcpy(ce.transport, "rdma");
+	snprintf(ce.traddr, sizeof(ce.traddr), "%s", addr);
+	return ce;
+}
+
+#define S(n) "nqn.2014-08.org.example:" n
+#define H1   S("h1")
+
+/* Referral loop, a subsystem offered twice, one already connected, one on TCP: each
+ * discovery controller read once, each subsystem port handled once; a second walk connects
+ * nothing. */
+static void test_walk_referrals(void **state)
+{
+	struct fake_disc discs[3] = {
+		{"10.0.0.1",
+		 3,
+		 {mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_NVME, "10.0.0.1", S("s1")),
+		  mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_DISC, "10.0.0.2", S("d")),
+		  mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_CURR, "10.0.0.1", S("d"))}},
+		{"10.0.0.2",
+		 5,
+		 {mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_DISC, "10.0.0.1", S("d")),
+		  mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_DISC, "10.0.0.3", S("d")),
+		  mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_NVME, "10.0.0.1", S("s1")),
+		  mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_NVME, "10.0.0.2", S("s2")),
+		  mkrec(NVMF_TRTYPE_TCP, NVME_NQN_NVME, "10.0.0.2", S("s9"))}},
+		{"10.0.0.3", 1, {mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_NVME, "10.0.0.3", S("s3"))}},
+	};
+	struct fabric f = {.discs = discs, .nr_discs = 3};
+	struct dn_conf_entry ce = entry_for("10.0.0.1");
+	struct dn_ca_result res = {0};
+	struct dn_ca_set connected = {0};
+
+	assert_int_equal(dn_ca_set_add(&connected, S("s2"), "10.0.0.2", "4420", H1, false), 0);
+	assert_int_equal(dn_ca_walk(&fake_ops, &f, &ce, H1, &connected, &res), 0);
+	assert_int_equal(f.nr_reads, 3);
+	assert_string_equal(f.reads[0], "10.0.0.1:4420");
+	assert_string_equal(f.reads[1], "10.0.0.2:4420");
+	assert_string_equal(f.reads[2], "10.0.0.3:4420");
+	assert_int_equal(res.discs, 3);
+	assert_int_equal(res.subsystems, 3);
+	assert_int_equal(res.connected, 2);
+	assert_int_equal(res.already, 1);
+	assert_int_equal(res.failed, 0);
+	assert_int_equal(res.other_transport, 1);
+	assert_int_equal(f.nr_connects, 2);
+	assert_string_equal(
+		res.text,
+		"connected " S("s1") " at 10.0.0.1:4420 (/dev/ublkb0); "
+				     "connected " S("s3") " at 10.0.0.3:4420 (/dev/ublkb1)");
+
+	/* idempotent: the second walk finds everything connected */
+	memset(&res, 0, sizeof(res));
+	f.nr_reads = 0;
+	assert_int_equal(dn_ca_walk(&fake_ops, &f, &ce, H1, &connected, &res), 0);
+	assert_int_equal(res.connected, 0);
+	assert_int_equal(res.already, 3);
+	assert_int_equal(f.nr_connects, 2);
+	assert_string_equal(res.text, "");
+	dn_ca_set_free(&connected);
+}
+
+/* An unreachable referral and a refused subsystem fail the entry; the rest still connects */
+static void test_walk_failures(void **state)
+{
+	struct fake_disc discs[1] = {
+		{"10.0.0.1",
+		 3,
+		 {mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_DISC, "10.0.0.9", S("d")),
+		  mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_NVME, "10.0.0.1", S("s1")),
+		  mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_NVME, "10.0.0.1", S("s2"))}},
+	};
+	struct fabric f = {.discs = discs, .nr_discs = 1, .refuse_nqn = S("s2")};
+	struct dn_conf_entry ce = entry_for("10.0.0.1");
+	struct dn_ca_result res = {0};
+	struct dn_ca_set connected = {0};
+
+	assert_int_equal(dn_ca_walk(&fake_ops, &f, &ce, H1, &connected, &res), -1);
+	assert_int_equal(f.nr_reads, 2);
+	assert_int_equal(res.discs, 1);
+	assert_int_equal(res.subsystems, 2);
+	assert_int_equal(res.connected, 1);
+	assert_int_equal(res.failed, 1);
+	assert_string_equal(
+		res.text, "connected " S("s1") " at 10.0.0.1:4420 (/dev/ublkb0); " S(
+				  "s2") " at 10.0.0.1:4420 FAILED: host not allowed; "
+					"referral discovery at 10.0.0.9:4420 FAILED: 10.0.0.9:4420 "
+					"refused");
+	dn_ca_set_free(&connected);
+
+	/* the entry's own discovery controller unreachable */
+	memset(&res, 0, sizeof(res));
+	ce = entry_for("10.0.0.7");
+	assert_int_equal(dn_ca_walk(&fake_ops, &f, &ce, H1, &connected, &res), -1);
+	assert_int_equal(res.discs, 0);
+	assert_string_equal(res.text, "discovery at 10.0.0.7:4420 FAILED: 10.0.0.7:4420 refused");
+
+	/* a controller the daemon lists as failed is reported, not replaced */
+	memset(&res, 0, sizeof(res));
+	ce = entry_for("10.0.0.1");
+	f.refuse_nqn = NULL;
+	f.nr_connects = 0;
+	f.discs[0].recs[0] = mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_CURR, "10.0.0.1", S("d"));
+	assert_int_equal(dn_ca_set_add(&connected, S("s1"), "10.0.0.1", "4420", H1, true), 0);
+	assert_int_equal(dn_ca_walk(&fake_ops, &f, &ce, H1, &connected, &res), -1);
+	assert_int_equal(res.failed, 1);
+	assert_int_equal(res.connected, 1);
+	assert_int_equal(f.nr_connects, 1);
+	assert_string_equal(res.text, S("s1") " at 10.0.0.1:4420 FAILED: the daemon lists its "
+					      "controller as failed and keeps it until "
+					      "ctrl-loss-tmo; not replaced; connected " S(
+						      "s2") " at 10.0.0.1:4420 (/dev/ublkb0)");
+	dn_ca_set_free(&connected);
+}
+
+/* A chain of referrals longer than DN_CA_MAX_DEPTH stops there, and says so */
+static void test_walk_depth(void **state)
+{
+	static char addrs[12][16];
+	struct fake_disc discs[12];
+	struct fabric f = {.discs = discs, .nr_discs = 12};
+	struct dn_conf_entry ce;
+	struct dn_ca_result res = {0};
+	struct dn_ca_set connected = {0};
+	int i;
+
+	memset(discs, 0, sizeof(discs));
+	for (i = 0; i < 12; i++)
+		snprintf(addrs[i], sizeof(addrs[i]), "10.0.1.%d", i);
+	for (i = 0; i < 12; i++) {
+		discs[i].addr = addrs[i];
+		discs[i].nr = i < 11 ? 1 : 0;
+		if (i < 11)
+			discs[i].recs[0] =
+				mkrec(NVMF_TRTYPE_RDMA, NVME_NQN_DISC, addrs[i + 1], S("d"));
+	}
+	ce = entry_for(addrs[0]);
+	assert_int_equal(dn_ca_walk(&fake_ops, &f, &ce, H1, &connected, &res), 0);
+	assert_int_equal(f.nr_reads, DN_CA_MAX_DEPTH + 1);
+	assert_int_equal(res.discs, DN_CA_MAX_DEPTH + 1);
+	assert_string_equal(res.text, "referral to 10.0.1.9:4420 not followed (more than 8 hops or "
+				      "64 discovery controllers)");
+	dn_ca_set_free(&connected);
+}
+
 static int tmpfd(void)
 {
 	char path[] = "/tmp/test_connect_all.out.XXXXXX";
@@ -292,6 +505,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_connected_set),
+		cmocka_unit_test(test_walk_referrals),
+		cmocka_unit_test(test_walk_failures),
+		cmocka_unit_test(test_walk_depth),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_usage_and_missing_file),
 		cmocka_unit_test(test_unreachable_entries),
