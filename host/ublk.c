@@ -10,6 +10,7 @@
  * all its tags are dead; the kernel aborts them only after every request completed, so a
  * backend may hold requests for as long as it needs.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -49,6 +50,7 @@ struct dn_ublk_queue {
 	struct dn_ublk_dev *dev;
 	uint16_t id;
 	pthread_t thread;
+	pthread_t self; /* as the queue thread sees itself, for the caller check */
 	bool thread_started;
 	bool has_cpus;
 	cpu_set_t cpus; /* the CPUs whose I/O blk-mq maps to this queue */
@@ -69,12 +71,17 @@ struct dn_ublk_queue {
 	void *priv;
 };
 
+/* /dev/ublk-control and the small SQE128 ring its commands go through */
+struct ublk_ctrl {
+	int fd;
+	struct io_uring ring;
+};
+
 struct dn_ublk_dev {
 	struct dn_ublk_params p; /* as granted: nr_queues, queue_depth, max_io_bytes, dev_id */
 	const struct dn_ublk_ops *ops;
 	void *priv;
-	int ctrl_fd;
-	struct io_uring ctrl_ring;
+	struct ublk_ctrl ctrl;
 	int cdev_fd;
 	long page_size;
 	struct dn_ublk_queue *queues;
@@ -88,7 +95,29 @@ struct dn_ublk_dev {
 
 /* ---- control commands ---- */
 
-static int ctrl_cmd(struct dn_ublk_dev *dev, uint32_t op, uint32_t dev_id, void *buf, uint16_t len,
+static int ctrl_open(struct ublk_ctrl *c)
+{
+	int ret;
+
+	c->fd = open(UBLK_CTRL_PATH, O_RDWR | O_CLOEXEC);
+	if (c->fd < 0)
+		return -errno;
+	ret = io_uring_queue_init(4, &c->ring, IORING_SETUP_SQE128);
+	if (ret) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	return ret;
+}
+
+static void ctrl_close(struct ublk_ctrl *c)
+{
+	io_uring_queue_exit(&c->ring);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static int ctrl_cmd(struct ublk_ctrl *ctrl, uint32_t op, uint32_t dev_id, void *buf, uint16_t len,
 		    uint64_t data0)
 {
 	struct ublksrv_ctrl_cmd c = {
@@ -102,28 +131,28 @@ static int ctrl_cmd(struct dn_ublk_dev *dev, uint32_t op, uint32_t dev_id, void 
 	struct io_uring_sqe *sqe;
 	int ret;
 
-	sqe = io_uring_get_sqe(&dev->ctrl_ring);
+	sqe = io_uring_get_sqe(&ctrl->ring);
 	if (!sqe)
 		return -EBUSY;
-	dn_ublk_prep_ctrl_cmd(sqe, dev->ctrl_fd, op, &c);
-	ret = io_uring_submit(&dev->ctrl_ring);
+	dn_ublk_prep_ctrl_cmd(sqe, ctrl->fd, op, &c);
+	ret = io_uring_submit(&ctrl->ring);
 	if (ret < 0)
 		return ret;
 	/* START_DEV and STOP_DEV block in the kernel until the queues are ready / drained */
 	do
-		ret = io_uring_wait_cqe(&dev->ctrl_ring, &cqe);
+		ret = io_uring_wait_cqe(&ctrl->ring, &cqe);
 	while (ret == -EINTR);
 	if (ret < 0)
 		return ret;
 	ret = cqe->res;
-	io_uring_cqe_seen(&dev->ctrl_ring, cqe);
+	io_uring_cqe_seen(&ctrl->ring, cqe);
 	return ret;
 }
 
 static int dev_ctrl_cmd(struct dn_ublk_dev *dev, uint32_t op, void *buf, uint16_t len,
 			uint64_t data0)
 {
-	return ctrl_cmd(dev, op, (uint32_t)dev->p.dev_id, buf, len, data0);
+	return ctrl_cmd(&dev->ctrl, op, (uint32_t)dev->p.dev_id, buf, len, data0);
 }
 
 static void sleep_ms(long ms)
@@ -188,6 +217,12 @@ void dn_ublk_complete(struct dn_ublk_queue *q, uint16_t tag, int res)
 {
 	struct dn_ublk_tag *t = &q->tags[tag];
 
+	if (!pthread_equal(q->self, pthread_self())) {
+		/* the ring has a single submitter; another thread would corrupt it */
+		dn_err("ublk%d q%u: tag %u completed from another thread", q->dev->p.dev_id, q->id,
+		       tag);
+		return;
+	}
 	if (t->state != TAG_BACKEND) {
 		dn_err("ublk%d q%u: tag %u completed twice or never started", q->dev->p.dev_id,
 		       q->id, tag);
@@ -361,6 +396,7 @@ static void *queue_thread(void *arg)
 	char name[16];
 	int ret;
 
+	q->self = pthread_self();
 	snprintf(name, sizeof(name), "ublk%d-q%u", dev->p.dev_id, q->id);
 	pthread_setname_np(pthread_self(), name);
 
@@ -471,19 +507,14 @@ int dn_ublk_create(const struct dn_ublk_params *p, const struct dn_ublk_ops *ops
 	pthread_mutex_init(&dev->lock, NULL);
 	pthread_cond_init(&dev->cond, NULL);
 
-	dev->ctrl_fd = open(UBLK_CTRL_PATH, O_RDWR | O_CLOEXEC);
-	if (dev->ctrl_fd < 0) {
-		ret = -errno;
+	ret = ctrl_open(&dev->ctrl);
+	if (ret)
 		goto out_destroy_sync;
-	}
-	ret = io_uring_queue_init(4, &dev->ctrl_ring, IORING_SETUP_SQE128);
+
+	dn_ublk_build_dev_info(&dev->p, dev->p.max_io_bytes, getpid(), &info);
+	ret = ctrl_cmd(&dev->ctrl, UBLK_U_CMD_ADD_DEV, info.dev_id, &info, sizeof(info), 0);
 	if (ret)
 		goto out_close_ctrl;
-
-	dn_ublk_build_dev_info(&dev->p, dev->p.max_io_bytes, &info);
-	ret = ctrl_cmd(dev, UBLK_U_CMD_ADD_DEV, info.dev_id, &info, sizeof(info), 0);
-	if (ret)
-		goto out_exit_ring;
 	/* what the driver granted: an id, and at most one queue per CPU */
 	dev->p.dev_id = (int)info.dev_id;
 	dev->p.nr_queues = info.nr_hw_queues;
@@ -518,10 +549,8 @@ out_free_queues:
 	queues_free(dev);
 out_del_dev:
 	dev_ctrl_cmd(dev, UBLK_U_CMD_DEL_DEV, NULL, 0, 0);
-out_exit_ring:
-	io_uring_queue_exit(&dev->ctrl_ring);
 out_close_ctrl:
-	close(dev->ctrl_fd);
+	ctrl_close(&dev->ctrl);
 out_destroy_sync:
 	pthread_cond_destroy(&dev->cond);
 	pthread_mutex_destroy(&dev->lock);
@@ -646,11 +675,57 @@ void dn_ublk_stop_and_delete(struct dn_ublk_dev *dev)
 	ret = dev_ctrl_cmd(dev, UBLK_U_CMD_DEL_DEV, NULL, 0, 0);
 	if (ret)
 		dn_err("ublk%d: DEL_DEV: %s", dev->p.dev_id, strerror(-ret));
-	io_uring_queue_exit(&dev->ctrl_ring);
-	close(dev->ctrl_fd);
+	ctrl_close(&dev->ctrl);
 	pthread_cond_destroy(&dev->cond);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
+}
+
+static bool pid_alive(int32_t pid)
+{
+	return !kill(pid, 0) || errno != ESRCH;
+}
+
+int dn_ublk_reap_dead(void)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_ctrl ctrl;
+	struct dirent *de;
+	int ret, n = 0;
+	DIR *dir;
+
+	ret = ctrl_open(&ctrl);
+	if (ret)
+		return ret;
+	dir = opendir("/sys/class/ublk-char");
+	if (!dir) {
+		ret = errno == ENOENT ? 0 : -errno;
+		goto out_close_ctrl;
+	}
+	while ((de = readdir(dir))) {
+		unsigned int id;
+		char end;
+
+		if (sscanf(de->d_name, "ublkc%u%c", &id, &end) != 1)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (ctrl_cmd(&ctrl, UBLK_U_CMD_GET_DEV_INFO, id, &info, sizeof(info), 0) ||
+		    !dn_ublk_is_reapable(&info, pid_alive))
+			continue;
+		ret = ctrl_cmd(&ctrl, UBLK_U_CMD_DEL_DEV, id, NULL, 0, 0);
+		if (ret && ret != -ENODEV) {
+			dn_warn("ublk%u: left by pid %d, cannot delete: %s", id, info.ublksrv_pid,
+				strerror(-ret));
+			continue;
+		}
+		dn_notice("ublk%u: deleted, its server (pid %d) is gone", id, info.ublksrv_pid);
+		n++;
+	}
+	closedir(dir);
+	ret = n;
+out_close_ctrl:
+	ctrl_close(&ctrl);
+	return ret;
 }
 
 void dn_ublk_queue_notify(struct dn_ublk_queue *q)

@@ -16,6 +16,7 @@
  *   what the kernel actually granted (it caps nr_queues at the number of CPUs; max_io_bytes
  *   is rounded down to a page multiple), readable after dn_ublk_create().
  * - dn_ublk_queue_buf(): tag t's buffer, same address queue_io() gets.
+ * - dn_ublk_reap_dead(): delete devices left by a killed disnvme process (for daemon start).
  * Semantics spelled out: holding an I/O (completing it seconds or minutes later) is allowed;
  * nothing in the library times out, and the kernel's ublk driver resets its request timer
  * for a live server.
@@ -95,6 +96,14 @@ uint16_t dn_ublk_nr_queues(const struct dn_ublk_dev *dev);
 uint16_t dn_ublk_queue_depth(const struct dn_ublk_dev *dev);
 uint32_t dn_ublk_max_io_bytes(const struct dn_ublk_dev *dev);
 struct dn_ublk_queue *dn_ublk_queue(struct dn_ublk_dev *dev, uint16_t q_id);
+
+/*
+ * Delete the devices a dead disnvme process left: a server killed without
+ * dn_ublk_stop_and_delete() leaves /dev/ublkcN behind (the driver removes only the block
+ * device). Touches only devices created by this library whose creator is gone. Returns how
+ * many it deleted, or -errno (-ENOENT: no ublk in the kernel).
+ */
+int dn_ublk_reap_dead(void);
 
 /* Any thread: have ops->notify run on q's thread soon. Async-signal-safe. */
 void dn_ublk_queue_notify(struct dn_ublk_queue *q);

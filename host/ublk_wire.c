@@ -34,7 +34,7 @@ int dn_ublk_params_check(const struct dn_ublk_params *p, long page_size)
 	return 0;
 }
 
-void dn_ublk_build_dev_info(const struct dn_ublk_params *p, uint32_t max_io_bytes,
+void dn_ublk_build_dev_info(const struct dn_ublk_params *p, uint32_t max_io_bytes, int32_t pid,
 			    struct ublksrv_ctrl_dev_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -42,6 +42,12 @@ void dn_ublk_build_dev_info(const struct dn_ublk_params *p, uint32_t max_io_byte
 	info->queue_depth = p->queue_depth;
 	info->max_io_buf_bytes = max_io_bytes;
 	info->dev_id = p->dev_id < 0 ? UINT32_MAX : (uint32_t)p->dev_id;
+	/*
+	 * The driver keeps both as given until START_DEV (pid) and forever (ublksrv_flags is
+	 * the server's own), so dn_ublk_reap_dead() can tell our orphans from others' devices.
+	 */
+	info->ublksrv_pid = pid;
+	info->ublksrv_flags = DN_UBLK_SRV_MAGIC;
 	/*
 	 * No feature flags: data is copied by the driver into our fixed buffers (no USER_COPY,
 	 * no NEED_GET_DATA), and no USER_RECOVERY since the server outlives reconnects itself.
@@ -166,4 +172,12 @@ out:
 	out->offset = off;
 	out->len = len;
 	return 0;
+}
+
+bool dn_ublk_is_reapable(const struct ublksrv_ctrl_dev_info *info, bool (*alive)(int32_t pid))
+{
+	if (info->ublksrv_flags != DN_UBLK_SRV_MAGIC || info->state != UBLK_S_DEV_DEAD)
+		return false;
+	/* -1: the driver stopped it (its server died or stopped it); else the creator's pid */
+	return info->ublksrv_pid <= 0 || !alive(info->ublksrv_pid);
 }

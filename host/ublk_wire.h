@@ -7,6 +7,7 @@
 #ifndef DISNVME_HOST_UBLK_WIRE_H
 #define DISNVME_HOST_UBLK_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
@@ -47,9 +48,17 @@ int dn_ublk_params_check(const struct dn_ublk_params *p, long page_size);
 /* max_io_bytes as the kernel will keep it: rounded down to page_size. */
 uint32_t dn_ublk_effective_max_io(uint32_t max_io_bytes, long page_size);
 
-/* ADD_DEV payload; dev_id -1 becomes the driver's "any" (U32_MAX). */
-void dn_ublk_build_dev_info(const struct dn_ublk_params *p, uint32_t max_io_bytes,
+/* Marks devices disnvme created (ublksrv_flags is the server's, unused by the driver). */
+#define DN_UBLK_SRV_MAGIC 0x656d766e73696444ull /* "Ddisnvme" */
+
+/* ADD_DEV payload; dev_id -1 becomes the driver's "any" (U32_MAX); pid: the creator. */
+void dn_ublk_build_dev_info(const struct dn_ublk_params *p, uint32_t max_io_bytes, int32_t pid,
 			    struct ublksrv_ctrl_dev_info *info);
+/*
+ * GET_DEV_INFO says a device is a disnvme orphan: ours, not live, and its creator gone
+ * (alive(pid) is false) or the driver already stopped it (pid -1, its server exited).
+ */
+bool dn_ublk_is_reapable(const struct ublksrv_ctrl_dev_info *info, bool (*alive)(int32_t pid));
 /* SET_PARAMS payload (basic, plus discard when discard or write zeroes). */
 void dn_ublk_build_params(const struct dn_ublk_params *p, uint32_t max_io_bytes,
 			  struct ublk_params *out);

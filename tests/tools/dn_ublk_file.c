@@ -20,6 +20,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: dn-ublk-file [options] FILE\n"
+		"       dn-ublk-file --reap   (delete devices left by killed servers)\n"
 		"  -q, --queues N        hardware queues (default 1)\n"
 		"  -d, --depth N         queue depth (default 64)\n"
 		"  -b, --block-size N    logical block size, 512..4096 (default 512)\n"
@@ -45,7 +46,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_NO_FLUSH = 256, OPT_NO_DISCARD, OPT_NO_WZ, OPT_PIN, OPT_URING };
+	enum { OPT_NO_FLUSH = 256, OPT_NO_DISCARD, OPT_NO_WZ, OPT_PIN, OPT_URING, OPT_REAP };
 	static const struct option longopts[] = {
 		{"queues", required_argument, NULL, 'q'},
 		{"depth", required_argument, NULL, 'd'},
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
 		{"no-write-zeroes", no_argument, NULL, OPT_NO_WZ},
 		{"pin-queues", no_argument, NULL, OPT_PIN},
 		{"uring-only", no_argument, NULL, OPT_URING},
+		{"reap", no_argument, NULL, OPT_REAP},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
 	struct dn_ublk_file f;
 	struct dn_ublk_dev *dev;
 	int c, verbose = 0, sig, ret;
-	bool uring_only = false;
+	bool uring_only = false, reap = false;
 	sigset_t sigs;
 
 	while ((c = getopt_long(argc, argv, "q:d:b:m:i:rvh", longopts, NULL)) != -1) {
@@ -124,6 +126,9 @@ int main(int argc, char **argv)
 		case OPT_URING:
 			uring_only = true;
 			break;
+		case OPT_REAP:
+			reap = true;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -135,11 +140,21 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	dn_log_init("dn-ublk-file", verbose);
+	if (reap && optind == argc) {
+		ret = dn_ublk_reap_dead();
+		if (ret < 0) {
+			fprintf(stderr, "dn-ublk-file: cannot reap ublk devices: %s\n",
+				strerror(-ret));
+			return 1;
+		}
+		printf("%d\n", ret);
+		return 0;
+	}
+	if (reap || optind != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
-	dn_log_init("dn-ublk-file", verbose);
 	if (p.read_only)
 		p.discard = p.write_zeroes = false;
 

@@ -72,18 +72,55 @@ static void test_dev_info(void **state)
 	static const uint8_t want[64] = {
 		0x02, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, /* queues, depth, state, pad */
 		0x00, 0x00, 0x08, 0x00, 0xff, 0xff, 0xff, 0xff, /* max_io_buf_bytes, dev_id any */
+		0x39, 0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* creator pid 12345, pad */
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* no feature flags */
+		'D',  'd',  'i',  's',  'n',  'v',  'm',  'e',	/* ublksrv_flags: ours */
 	};
 	struct dn_ublk_params p = base();
 	struct ublksrv_ctrl_dev_info info;
 
 	assert_int_equal(sizeof(info), 64);
 	memset(&info, 0xa5, sizeof(info));
-	dn_ublk_build_dev_info(&p, 512 << 10, &info);
+	dn_ublk_build_dev_info(&p, 512 << 10, 12345, &info);
 	assert_memory_equal(&info, want, sizeof(want));
 
 	p.dev_id = 7;
-	dn_ublk_build_dev_info(&p, 512 << 10, &info);
+	dn_ublk_build_dev_info(&p, 512 << 10, 12345, &info);
 	assert_int_equal(info.dev_id, 7);
+}
+
+static int32_t live_pid = 100;
+
+static bool alive(int32_t pid)
+{
+	return pid == live_pid;
+}
+
+static void test_reapable(void **state)
+{
+	struct dn_ublk_params p = base();
+	struct ublksrv_ctrl_dev_info info;
+
+	/* created by pid 200, which is gone, never started */
+	dn_ublk_build_dev_info(&p, 512 << 10, 200, &info);
+	assert_true(dn_ublk_is_reapable(&info, alive));
+	/* its creator still runs (maybe between ADD_DEV and START_DEV) */
+	info.ublksrv_pid = live_pid;
+	assert_false(dn_ublk_is_reapable(&info, alive));
+	/* live: a running server's device, whatever its pid */
+	info.state = UBLK_S_DEV_LIVE;
+	info.ublksrv_pid = 200;
+	assert_false(dn_ublk_is_reapable(&info, alive));
+	/* quiesced (another server's user recovery) is not ours to judge */
+	info.state = UBLK_S_DEV_QUIESCED;
+	assert_false(dn_ublk_is_reapable(&info, alive));
+	/* stopped by the driver after its server died: pid -1 */
+	info.state = UBLK_S_DEV_DEAD;
+	info.ublksrv_pid = -1;
+	assert_true(dn_ublk_is_reapable(&info, alive));
+	/* someone else's device (ublksrv, kublk): never */
+	info.ublksrv_flags = 0;
+	assert_false(dn_ublk_is_reapable(&info, alive));
 }
 
 static void test_params_full(void **state)
@@ -266,6 +303,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_params_check),
 		cmocka_unit_test(test_dev_info),
+		cmocka_unit_test(test_reapable),
 		cmocka_unit_test(test_params_full),
 		cmocka_unit_test(test_params_ro_4k_write_zeroes_only),
 		cmocka_unit_test(test_opcodes),
