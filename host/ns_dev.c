@@ -42,6 +42,8 @@ struct dn_ioq {
 	uint32_t gen;		/* the controller association hq belongs to */
 	struct dn_event cc_ev;
 	struct dn_event tick_ev;
+	struct dn_event flush_ev;	/* a NOP: runs once the current batch of ublk CQEs is done */
+	bool flush_armed;
 	struct __kernel_timespec tick_ts;
 	/* per tag: a copy of what queue_io got (iod may not outlive the call), to send again */
 	struct ublksrv_io_desc *iods;
@@ -141,6 +143,43 @@ static void arm_tick(struct dn_ioq *ioq)
 		return;
 	io_uring_prep_timeout(sqe, &ioq->tick_ts, 0, 0);
 	dn_event_set(sqe, &ioq->tick_ev);
+}
+
+static void ioq_failed(struct dn_ioq *ioq, const char *why);
+
+/*
+ * Sends are chained while the queue thread works through a batch of ublk requests and posted
+ * with one doorbell (one system call with rxe) afterwards: a NOP queued behind the batch
+ * completes on the next pass of the queue's loop and flushes. The CQ is reaped there too,
+ * so answers that are already in do not wait for the completion channel.
+ */
+static void flush_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
+{
+	struct dn_ioq *ioq = container_of(ev, struct dn_ioq, flush_ev);
+
+	ioq->flush_armed = false;
+	if (!ioq->up)
+		return;
+	if (dn_hq_flush(&ioq->hq) || dn_hq_process(&ioq->hq) < 0)
+		ioq_failed(ioq, "the connection failed");
+}
+
+static void arm_flush(struct dn_ioq *ioq)
+{
+	struct io_uring_sqe *sqe;
+
+	if (ioq->flush_armed)
+		return;
+	sqe = io_uring_get_sqe(dn_ublk_queue_ring(ioq->uq));
+	if (!sqe) {
+		/* no room for the NOP: post now */
+		if (dn_hq_flush(&ioq->hq))
+			ioq_failed(ioq, "the connection failed");
+		return;
+	}
+	io_uring_prep_nop(sqe);
+	dn_event_set(sqe, &ioq->flush_ev);
+	ioq->flush_armed = true;
 }
 
 static void hold(struct dn_ioq *ioq, uint16_t tag)
@@ -310,9 +349,12 @@ static int submit_io(struct dn_ioq *ioq, uint16_t tag)
 	ret = build_io(ioq, r, iod, ioq->tag_bufs[tag], &incapsule);
 	if (!ret)
 		ret = dn_hq_submit(&ioq->hq, r, incapsule);
-	if (ret)
+	if (ret) {
 		dn_hq_put_req(&ioq->hq, r);
-	return ret;
+		return ret;
+	}
+	arm_flush(ioq);
+	return 0;
 }
 
 static void ioq_queue_io(struct dn_ublk_queue *uq, uint16_t tag,
@@ -376,6 +418,7 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 		dn_hq_destroy(&ioq->hq);
 		return ret;
 	}
+	ioq->hq.batching = true;
 	ioq->gen = gen;
 	ioq->up = true;
 	return 0;
@@ -479,6 +522,7 @@ static int ioq_init(struct dn_ublk_queue *uq, void *bufs, size_t len)
 		goto out_free_qid;
 	ioq->cc_ev.cb = cc_event;
 	ioq->tick_ev.cb = tick_event;
+	ioq->flush_ev.cb = flush_event;
 	ioq->tick_ts.tv_sec = 1;
 	arm_cc_poll(ioq);
 	arm_tick(ioq);

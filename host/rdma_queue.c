@@ -351,29 +351,53 @@ void dn_hq_put_req(struct dn_hq *q, struct dn_hq_req *r)
 
 int dn_hq_submit(struct dn_hq *q, struct dn_hq_req *r, uint32_t incapsule_len)
 {
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)r->sqe,
-		.length = (uint32_t)sizeof(struct nvme_sqe) + incapsule_len,
-		.lkey = q->cap_mr->lkey,
-	};
-	struct ibv_send_wr wr = {
-		.wr_id = r->cid,
-		.sg_list = &sge,
-		.num_sge = 1,
-		.opcode = IBV_WR_SEND,
-		.send_flags = IBV_SEND_SIGNALED,
-	}, *bad;
+	struct ibv_send_wr *bad;
 	int ret;
 
 	if (q->failed)
 		return -EIO;
 	r->sqe->cid = htole16(r->cid);
 	r->deadline = q->tick;
-	ret = dn_ibv_post_send(q->id->qp, &wr, &bad);
+	r->sge.addr = (uintptr_t)r->sqe;
+	r->sge.length = (uint32_t)sizeof(struct nvme_sqe) + incapsule_len;
+	r->sge.lkey = q->cap_mr->lkey;
+	memset(&r->wr, 0, sizeof(r->wr));
+	r->wr.wr_id = r->cid;
+	r->wr.sg_list = &r->sge;
+	r->wr.num_sge = 1;
+	r->wr.opcode = IBV_WR_SEND;
+	r->wr.send_flags = IBV_SEND_SIGNALED;
+	if (q->batching) {
+		/* counted in flight now: a failed flush leaves it to dn_hq_abort_all() */
+		if (q->batch_tail)
+			q->batch_tail->next = &r->wr;
+		else
+			q->batch_head = &r->wr;
+		q->batch_tail = &r->wr;
+		q->nr_inflight++;
+		return 0;
+	}
+	ret = dn_ibv_post_send(q->id->qp, &r->wr, &bad);
 	if (ret)
 		return ret;
 	q->nr_inflight++;
 	return 0;
+}
+
+int dn_hq_flush(struct dn_hq *q)
+{
+	struct ibv_send_wr *head = q->batch_head, *bad;
+	int ret;
+
+	if (!head)
+		return 0;
+	q->batch_head = q->batch_tail = NULL;
+	if (q->failed)
+		return -EIO;
+	ret = dn_ibv_post_send(q->id->qp, head, &bad);
+	if (ret)
+		dn_hq_fail(q);
+	return ret;
 }
 
 static void complete(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st)
@@ -481,6 +505,8 @@ void dn_hq_destroy(struct dn_hq *q)
 	if (q->connected)
 		dn_rdma_disconnect(q->id);
 	dn_hq_fail(q);
+	/* chained but never posted: no completion will come for these, abort_all takes them */
+	q->batch_head = q->batch_tail = NULL;
 	/* the QP is in error: wait (briefly) for the flushes so no buffer is still in use */
 	end = now_ms() + 1000;
 	while (q->nr_inflight && now_ms() < end) {

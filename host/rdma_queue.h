@@ -39,6 +39,8 @@ struct dn_hq_req {
 	uint8_t op;		/* the owner's: what the request was */
 	uint32_t deadline;	/* queue tick after which the command has timed out */
 	struct dn_hq_req *next_free;
+	struct ibv_send_wr wr;	/* posted from the slot: a batch is a chain of these */
+	struct ibv_sge sge;
 };
 
 struct dn_hq_opts {
@@ -76,6 +78,9 @@ struct dn_hq {
 	unsigned int nr_inflight;
 	uint32_t tick;
 	bool connected, failed, own_cc;
+	/* batching: dn_hq_submit() chains sends, dn_hq_flush() posts them with one doorbell */
+	bool batching;
+	struct ibv_send_wr *batch_head, *batch_tail;
 };
 
 /* posix_memalign with malloc's contract: NULL on failure, any size */
@@ -95,6 +100,8 @@ struct dn_hq_req *dn_hq_get_req(struct dn_hq *q);
 /* Give back a slot that was never submitted */
 void dn_hq_put_req(struct dn_hq *q, struct dn_hq_req *r);
 int dn_hq_submit(struct dn_hq *q, struct dn_hq_req *r, uint32_t incapsule_len);
+/* Post the sends chained since the last flush (batching queues); -errno fails the queue. */
+int dn_hq_flush(struct dn_hq *q);
 /* Reap the CQ and complete requests; -EIO once the queue has failed. */
 int dn_hq_process(struct dn_hq *q);
 /* After the completion channel fd polled readable: consume the event, re-arm, reap. */

@@ -70,6 +70,7 @@ cat >bench-tgt.json <<JSON
                     "namespaces": [ { "nsid": 1, "path": "$img" } ] } ]
 }
 JSON
+: >"$DISNVME_OUT/bench-target.log"
 dtgt_start "$DISNVME_OUT/bench-target.log" --config bench-tgt.json
 dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s 4421 -n $nqn-dn -i $NQ) || fail "connect dn target"
 read -r dd4k dd128 <<<"$(run_pair dn-dn "$dev")" || fail "fio on $dev"
