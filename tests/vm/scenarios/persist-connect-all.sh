@@ -3,7 +3,8 @@
 # nvmet-rdma target: a discovery controller whose log refers to a second port (the referral
 # is followed and both subsystems connect), plus an entry where nothing listens. The first run
 # connects what is reachable, names the failing entry and exits non-zero; once the bad entry
-# is removed, runs report everything as already connected, change nothing and exit 0.
+# is removed, runs report everything as already connected, change nothing and exit 0. nvme-cli
+# reads the same file.
 . "$DISNVME_SRC/tests/vm/lib.sh"
 
 echo "leak:librxe-rdmav" >"$DISNVME_OUT/lsan.supp"
@@ -81,3 +82,11 @@ must $DISNVME list -o json >list2.json
 python3 -c 'import json,sys; a=json.load(open("list1.json")); b=json.load(open("list2.json")); assert [c["name"] for c in a["controllers"]] == [c["name"] for c in b["controllers"]], (a, b)' ||
 	fail "controllers changed across idempotent runs"
 pass "second and third runs: nothing new, exit 0, same controllers"
+
+# the file is nvme-cli's format for real: the Linux host (netns hst) discovers through it
+mkdir -p /etc/nvme
+cp "$conf" /etc/nvme/discovery.conf && on_exit "rm -f /etc/nvme/discovery.conf"
+load_modules nvme-rdma
+in_host nvme discover >nvme-cli.txt 2>&1 || fail "nvme discover with disnvme's discovery.conf: $(cat nvme-cli.txt)"
+grep -q "subnqn: *$nqn1" nvme-cli.txt || fail "nvme-cli did not use the file: $(cat nvme-cli.txt)"
+pass "nvme-cli's discover reads the discovery.conf disnvme wrote"
