@@ -31,17 +31,17 @@ static void test_params_check(void **state)
 	struct dn_ublk_params p = base();
 
 	assert_int_equal(dn_ublk_params_check(&p, PAGE), 0);
-#define BAD(field, val)                                                      \
-	do {                                                                 \
-		p = base();                                                  \
-		p.field = val;                                               \
-		assert_int_equal(dn_ublk_params_check(&p, PAGE), -EINVAL);   \
+#define BAD(field, val)                                                    \
+	do {                                                               \
+		p = base();                                                \
+		p.field = val;                                             \
+		assert_int_equal(dn_ublk_params_check(&p, PAGE), -EINVAL); \
 	} while (0)
 	BAD(lbs_shift, 8);
 	BAD(lbs_shift, 13);
 	BAD(size, 0);
 	BAD(size, (256ull << 20) + 256);
-	BAD(max_io_bytes, 4095);	/* rounds down to nothing */
+	BAD(max_io_bytes, 4095); /* rounds down to nothing */
 	BAD(max_io_bytes, (32u << 20) + 4096);
 	BAD(nr_queues, 0);
 	BAD(nr_queues, 4097);
@@ -74,7 +74,7 @@ static void test_dev_info(void **state)
 		0x00, 0x00, 0x08, 0x00, 0xff, 0xff, 0xff, 0xff, /* max_io_buf_bytes, dev_id any */
 		0x39, 0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* creator pid 12345, pad */
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* no feature flags */
-		'D',  'd',  'i',  's',  'n',  'v',  'm',  'e',	/* ublksrv_flags: ours */
+		'D',  'd',  'i',  's',	'n',  'v',  'm',  'e',	/* ublksrv_flags: ours */
 	};
 	struct dn_ublk_params p = base();
 	struct ublksrv_ctrl_dev_info info;
@@ -203,14 +203,19 @@ static void test_ctrl_sqe(void **state)
 	memset(sqe, 0xa5, sizeof(sqe));
 	dn_ublk_prep_ctrl_cmd((struct io_uring_sqe *)sqe, 9, UBLK_U_CMD_SET_PARAMS, &c);
 	memset(want, 0, sizeof(want));
-	want[0] = 46;			/* IORING_OP_URING_CMD */
-	want[4] = 9;			/* fd */
-	want[8] = 0x08; want[9] = 0x75; want[10] = 0x20; want[11] = 0xc0; /* cmd_op */
-	want[48] = 3;			/* dev_id */
-	want[52] = 0xff; want[53] = 0xff;	/* queue_id */
-	want[54] = 64;			/* len */
+	want[0] = 46; /* IORING_OP_URING_CMD */
+	want[4] = 9;  /* fd */
+	want[8] = 0x08;
+	want[9] = 0x75;
+	want[10] = 0x20;
+	want[11] = 0xc0; /* cmd_op */
+	want[48] = 3;	 /* dev_id */
+	want[52] = 0xff;
+	want[53] = 0xff; /* queue_id */
+	want[54] = 64;	 /* len */
 	memcpy(&want[56], (const uint8_t[]){0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11}, 8);
-	want[64] = 0x34; want[65] = 0x12;	/* data[0] */
+	want[64] = 0x34;
+	want[65] = 0x12; /* data[0] */
 	assert_memory_equal(sqe, want, sizeof(want));
 }
 
@@ -224,10 +229,16 @@ static void test_io_sqe(void **state)
 	memset(want, 0, sizeof(want));
 	want[0] = 46;
 	want[4] = 5;
-	want[8] = 0x21; want[9] = 0x75; want[10] = 0x10; want[11] = 0xc0;
-	want[48] = 1;			/* q_id */
-	want[50] = 63;			/* tag */
-	want[52] = 0xfb; want[53] = 0xff; want[54] = 0xff; want[55] = 0xff; /* result -5 */
+	want[8] = 0x21;
+	want[9] = 0x75;
+	want[10] = 0x10;
+	want[11] = 0xc0;
+	want[48] = 1;  /* q_id */
+	want[50] = 63; /* tag */
+	want[52] = 0xfb;
+	want[53] = 0xff;
+	want[54] = 0xff;
+	want[55] = 0xff; /* result -5 */
 	memcpy(&want[56], (const uint8_t[]){0x00, 0x10, 0x00, 0x00, 0x00, 0x7f, 0x00, 0x00}, 8);
 	assert_memory_equal(sqe, want, sizeof(want));
 }
@@ -245,7 +256,7 @@ static void test_desc_area(void **state)
 
 static void test_io_decode(void **state)
 {
-	const uint64_t dev = 1 << 20;	/* 2048 sectors */
+	const uint64_t dev = 1 << 20; /* 2048 sectors */
 	struct ublksrv_io_desc iod = {0};
 	struct dn_ublk_io io;
 
@@ -260,14 +271,14 @@ static void test_io_decode(void **state)
 	assert_int_equal(io.len, 4096);
 
 	iod.op_flags = UBLK_IO_OP_READ;
-	iod.nr_sectors = 16;		/* over max_io_bytes */
+	iod.nr_sectors = 16; /* over max_io_bytes */
 	assert_int_equal(dn_ublk_io_decode(&iod, dev, 4096, &io), -EINVAL);
 	iod.nr_sectors = 0;
 	assert_int_equal(dn_ublk_io_decode(&iod, dev, 4096, &io), -EINVAL);
-	iod.start_sector = 2041;	/* one sector past the end */
+	iod.start_sector = 2041; /* one sector past the end */
 	iod.nr_sectors = 8;
 	assert_int_equal(dn_ublk_io_decode(&iod, dev, 4096, &io), -ERANGE);
-	iod.start_sector = UINT64_MAX >> 3;	/* would wrap when turned into bytes */
+	iod.start_sector = UINT64_MAX >> 3; /* would wrap when turned into bytes */
 	assert_int_equal(dn_ublk_io_decode(&iod, dev, 4096, &io), -ERANGE);
 
 	/* discard and write zeroes are not bound by max_io_bytes, but by the device */
@@ -294,7 +305,7 @@ static void test_io_decode(void **state)
 
 	iod.op_flags = UBLK_IO_OP_WRITE_SAME;
 	assert_int_equal(dn_ublk_io_decode(&iod, dev, 4096, &io), -EOPNOTSUPP);
-	iod.op_flags = 10;		/* a zoned op this device never gets */
+	iod.op_flags = 10; /* a zoned op this device never gets */
 	assert_int_equal(dn_ublk_io_decode(&iod, dev, 4096, &io), -EOPNOTSUPP);
 }
 
