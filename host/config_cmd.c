@@ -375,21 +375,22 @@ static int config_list(const char *path, int argc, char **argv)
 int dn_cmd_config(int argc, char **argv)
 {
 	const char *path = DN_CONF_DEFAULT_PATH, *action;
-	int rest_argc;
-	char **rest;
+	int rest_argc = argc - 1;
+	char **rest = argv + 1;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_DONE;
-	}
-	action = argv[1];
-	rest_argc = argc - 2;
-	rest = argv + 2;
+	/* --config-file may come before the action as well as after it */
 	if (take_config_file(&rest_argc, rest, &path)) {
 		fprintf(stderr, "disnvme config: --config-file needs a file name\n");
 		return EXIT_USAGE;
 	}
+	if (rest_argc < 1 || !strcmp(rest[0], "-h") || !strcmp(rest[0], "--help") ||
+	    !strcmp(rest[0], "help")) {
+		usage(rest_argc < 1 ? stderr : stdout);
+		return rest_argc < 1 ? EXIT_USAGE : EXIT_DONE;
+	}
+	action = rest[0];
+	rest_argc--;
+	rest++;
 	if (!strcmp(action, "add"))
 		return config_add(path, rest_argc, rest);
 	if (!strcmp(action, "remove"))

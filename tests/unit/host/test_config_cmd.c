@@ -388,6 +388,19 @@ static void test_usage(void **state)
 	assert_int_equal(dn_cmd_config(1, argv), 2);
 }
 
+/* --config-file before the action works as after it */
+static void test_config_file_first(void **state)
+{
+	char *argv[] = {"config", "--config-file", conf, "add", "-t", "rdma",
+			"-a",	  "10.77.0.5",	   NULL};
+	char *s;
+
+	assert_int_equal(dn_cmd_config(8, argv), 0);
+	s = read_conf();
+	assert_string_equal(s, "--transport rdma --traddr 10.77.0.5 --trsvcid 4420\n");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +412,7 @@ int main(void)
 		cmocka_unit_test_setup(test_list_normal, fresh),
 		cmocka_unit_test_setup(test_failed_write_leaves_file, fresh),
 		cmocka_unit_test_setup(test_usage, fresh),
+		cmocka_unit_test_setup(test_config_file_first, fresh),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
