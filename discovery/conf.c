@@ -367,7 +367,8 @@ static bool apply(const struct conf_opt *o, const char *v, unsigned int line,
 		e->keep_alive_tmo = n;
 		return true;
 	case DN_CONF_OPT_RECONNECT_DELAY:
-		if (!int_in(d, line, o->name, n, 1, 86400))
+		/* what `disnvme connect -c` takes, so a line never fails only at connect time */
+		if (!int_in(d, line, o->name, n, 1, 3600))
 			return false;
 		e->reconnect_delay = n;
 		return true;

@@ -284,7 +284,7 @@ static void test_bad_values(void **state)
 	assert_string_equal(diag_str(c, 8), "9: error: option --hostid: 'not-a-uuid' is not a UUID "
 					    "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
 	assert_string_equal(diag_str(c, 9),
-			    "10: error: option --reconnect-delay: 0 is out of range (1..86400)");
+			    "10: error: option --reconnect-delay: 0 is out of range (1..3600)");
 	assert_string_equal(diag_str(c, 10),
 			    "11: error: option --nr-io-queues: '99999999999' is not a number");
 	assert_string_equal(diag_str(c, 11),
