@@ -535,6 +535,12 @@ void dn_tgt_exec_aer(struct dn_tgt_req *req)
 	unsigned int n;
 
 	pthread_mutex_lock(&dn_tgt.lock);
+	if (ctrl->dying) {
+		/* the AERs held so far were handed back already: this one must not stay behind */
+		pthread_mutex_unlock(&dn_tgt.lock);
+		dn_req_complete(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
+		return;
+	}
 	if (ctrl->nr_aer >= DN_TGT_AERL) {
 		pthread_mutex_unlock(&dn_tgt.lock);
 		dn_req_complete(req, NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_ASYNC_LIMIT));

@@ -344,6 +344,10 @@ static void test_aer_limit_and_abort(void **state)
 	assert_int_equal(h_nr_async, 4);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(h_async[i].status, NVME_SC_ABORT_REQ);
+	/* regression: an AER that arrives after that is answered at once, not held forever */
+	r = h_submit(admin, &sqe, NULL, 0);
+	assert_true(r.done);
+	assert_int_equal(r.status, NVME_SC_ABORT_REQ);
 }
 
 static void test_aen_namespace_added(void **state)
