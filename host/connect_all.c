@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -623,6 +624,33 @@ static void note_unsupported(const struct dn_conf *c, const struct dn_conf_entry
 				dn_conf_name(c), ce->line, opts[i].name);
 }
 
+/*
+ * One connect-all at a time per file (the timer and a person may overlap): a second run would
+ * see the first one's subsystems as not connected yet and fail connecting them again. The lock
+ * is on the file itself (read-only is enough for flock), not on the directory the editors
+ * lock, so `config add` is not held up by a long run. -1: no lock, the run goes on anyway.
+ */
+static int run_lock(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return fd;
+	if (errno == EWOULDBLOCK) {
+		fprintf(stderr, "disnvme connect-all: waiting for another connect-all on %s\n",
+			path);
+		while (flock(fd, LOCK_EX)) {
+			if (errno != EINTR)
+				break;
+		}
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct ca_opts *o)
 {
 	int i;
@@ -659,8 +687,8 @@ int dn_cmd_connect_all(int argc, char **argv)
 	struct json_object *req, *reply = NULL;
 	struct dn_conf *c;
 	size_t i, failed = 0;
+	int ret, lock = -1;
 	ssize_t n;
-	int ret;
 
 	if (parse_args(argc, argv, &o))
 		return DN_EXIT_USAGE;
@@ -700,13 +728,14 @@ int dn_cmd_connect_all(int argc, char **argv)
 		return DN_EXIT_FAIL;
 	}
 	o.self[n] = '\0';
+	lock = run_lock(o.path);
+
 	/* what the daemon serves already (no daemon: nothing) */
 	req = json_object_new_object();
 	if (!req || json_object_object_add(req, "cmd", json_object_new_string("list"))) {
 		json_object_put(req);
-		fprintf(stderr, "disnvme connect-all: out of memory\n");
-		dn_conf_free(c);
-		return DN_EXIT_FAIL;
+		dn_err_set(&e, -ENOMEM, "out of memory");
+		goto out_fail;
 	}
 	ret = dn_sock_request(req, &reply, 30000, &e);
 	json_object_put(req);
@@ -718,12 +747,8 @@ int dn_cmd_connect_all(int argc, char **argv)
 		if (ret)
 			dn_err_set(&e, ret, "the daemon's list of controllers is malformed");
 	}
-	if (ret) {
-		fprintf(stderr, "disnvme connect-all: %s\n", e.msg);
-		dn_ca_set_free(&connected);
-		dn_conf_free(c);
-		return DN_EXIT_FAIL;
-	}
+	if (ret)
+		goto out_fail;
 
 	for (i = 0; i < dn_conf_nr_entries(c); i++) {
 		const struct dn_conf_entry *ce = dn_conf_get_entry(c, i);
@@ -737,6 +762,8 @@ int dn_cmd_connect_all(int argc, char **argv)
 		failed += !ok;
 	}
 	dn_ca_set_free(&connected);
+	if (lock >= 0)
+		close(lock);
 
 out_summary:
 	if (failed)
@@ -744,4 +771,12 @@ out_summary:
 			failed, dn_conf_nr_entries(c) + dn_conf_nr_errors(c));
 	dn_conf_free(c);
 	return failed ? DN_EXIT_FAIL : DN_EXIT_OK;
+
+out_fail:
+	fprintf(stderr, "disnvme connect-all: %s\n", e.msg);
+	dn_ca_set_free(&connected);
+	if (lock >= 0)
+		close(lock);
+	dn_conf_free(c);
+	return DN_EXIT_FAIL;
 }

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -482,6 +484,47 @@ static void test_unreachable_entries(void **state)
 	unsetenv("DISNVME_SOCKET");
 }
 
+/* Two runs on one file do not overlap: the second waits for the first */
+static void test_one_run_at_a_time(void **state)
+{
+	char sock[160], c;
+	int ready[2], status;
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/no-daemon.sock", tmpdir);
+	setenv("DISNVME_SOCKET", sock, 1);
+	write_conf("-t rdma -a 127.0.0.1 -s 9 -q nqn.2014-08.org.example:h1 "
+		   "-I 1b4e28ba-2fa1-11d2-883f-0016d3cca427\n");
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* stands for a run in progress */
+		int fd = open(conf, O_RDONLY);
+
+		if (fd < 0 || flock(fd, LOCK_EX))
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		usleep(300000);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(run(NULL), 1);
+	assert_non_null(
+		strstr(err, expect("disnvme connect-all: waiting for another connect-all on "
+				   "%s\n",
+				   conf)));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(ready[0]);
+	close(ready[1]);
+	/* alone, it does not wait */
+	assert_int_equal(run(NULL), 1);
+	assert_null(strstr(err, "waiting"));
+	unsetenv("DISNVME_SOCKET");
+}
+
 static int setup(void **state)
 {
 	strcpy(tmpdir, "/tmp/test_connect_all.XXXXXX");
@@ -511,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_usage_and_missing_file),
 		cmocka_unit_test(test_unreachable_entries),
+		cmocka_unit_test(test_one_run_at_a_time),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
