@@ -6,7 +6,9 @@
 #
 #   DISNVME_BUILD=<build dir> tests/bench/ublk-file.sh [OUT_DIR]
 # Use a build without sanitizers (-DDISNVME_SANITIZE=OFF) for meaningful figures.
-# Environment: BENCH_RUNTIME (seconds per job, default 10).
+# Each figure is the median of BENCH_REPEAT runs (default 3) taken alternately on the file and
+# on the device, so a busy machine skews both sides alike.
+# Environment: BENCH_RUNTIME (seconds per job, default 6), BENCH_REPEAT (default 3).
 if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	build=${DISNVME_BUILD:-$here/../../build}
@@ -15,7 +17,8 @@ fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/ublk_helpers.sh"
-RUNTIME=${BENCH_RUNTIME:-10}
+RUNTIME=${BENCH_RUNTIME:-6}
+REPEAT=${BENCH_REPEAT:-3}
 
 load_modules ublk_drv
 data_dir
@@ -26,30 +29,35 @@ on_exit "rm -f $img"
 # fio_job NAME TARGET RW BS QD -> prints "IOPS KiB/s" (terse v3: read bw field 7, iops 8)
 fio_job() {
 	fio --name="$1" --filename="$2" --rw="$3" --bs="$4" --iodepth="$5" --ioengine=io_uring \
-		--direct=1 --size=512M --time_based --runtime="$RUNTIME" --ramp_time=2 \
+		--direct=1 --size=512M --time_based --runtime="$RUNTIME" --ramp_time=1 \
 		--numjobs=1 --group_reporting --output-format=terse --terse-version=3 \
 		>"$1.terse" 2>"$1.err" || { log "fio $1 failed: $(cat "$1.err")" >&2; return 1; }
 	awk -F';' '{print $8, $7}' "$1.terse"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-
-# the guest has no /dev/fd, so no <(...): results come back through $(...)
-f4k=$(fio_job file-4k "$img" randread 4k 32) || exit 1
-fseq=$(fio_job file-128k "$img" read 128k 8) || exit 1
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 ublk_file_start srv -q 2 -d 64 "$img" || fail "dn-ublk-file did not start"
-u4k=$(fio_job ublk-4k "$UBLK_DEV" randread 4k 32) || exit 1
-useq=$(fio_job ublk-128k "$UBLK_DEV" read 128k 8) || exit 1
+declare -a f4k u4k fseq useq
+for ((r = 0; r < REPEAT; r++)); do
+	# the guest has no /dev/fd, so no <(...): results come back through $(...)
+	x=$(fio_job file-4k "$img" randread 4k 32) || exit 1; f4k+=("${x% *}")
+	x=$(fio_job ublk-4k "$UBLK_DEV" randread 4k 32) || exit 1; u4k+=("${x% *}")
+	x=$(fio_job file-128k "$img" read 128k 8) || exit 1; fseq+=($(( ${x#* } / 1024 )))
+	x=$(fio_job ublk-128k "$UBLK_DEV" read 128k 8) || exit 1; useq+=($(( ${x#* } / 1024 )))
+done
 ublk_file_stop || fail "stopping dn-ublk-file"
 
-f4k_iops=${f4k% *} u4k_iops=${u4k% *}
-fseq_mib=$(( ${fseq#* } / 1024 )) useq_mib=$(( ${useq#* } / 1024 ))
+f4k_iops=$(median "${f4k[@]}") u4k_iops=$(median "${u4k[@]}")
+fseq_mib=$(median "${fseq[@]}") useq_mib=$(median "${useq[@]}")
 {
-	echo "ublk-file benchmark: fio io_uring direct, ${RUNTIME}s per job, TCG guest (ratios matter)"
+	echo "ublk-file benchmark: fio io_uring direct, median of $REPEAT x ${RUNTIME}s," \
+		"TCG guest (ratios matter)"
 	printf '%-22s %12s %12s %10s\n' workload file ublk ublk/file
 	printf '%-22s %12s %12s %10s\n' "4k randread QD32" "$f4k_iops IOPS" "$u4k_iops IOPS" \
 		"$(ratio "$u4k_iops" "$f4k_iops")"
 	printf '%-22s %12s %12s %10s\n' "128k seqread QD8" "$fseq_mib MiB/s" "$useq_mib MiB/s" \
 		"$(ratio "$useq_mib" "$fseq_mib")"
+	echo "runs: file 4k ${f4k[*]}; ublk 4k ${u4k[*]}; file 128k ${fseq[*]}; ublk 128k ${useq[*]}"
 } | tee "$DISNVME_OUT/bench-ublk-file.txt"
