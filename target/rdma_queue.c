@@ -270,6 +270,8 @@ static void queue_kill_msg(void *arg)
 	struct dn_rdma_queue *rq = arg;
 
 	rq->dying = true;
+	dn_dbg("rdma %s qid %u: deleting, %u requests with the core", rq->q.peer_addr, rq->q.qid,
+	       rq->nr_in_core);
 	dn_rdma_abort_waiting(rq);
 	dn_rdma_queue_try_finish(rq);
 }
@@ -299,6 +301,7 @@ void dn_rdma_queue_destroy(struct dn_rdma_queue *rq)
 	struct dn_poll_group *pg = rq->q.pg;
 	int ret;
 
+	dn_dbg("rdma %s qid %u: drained, destroying", rq->q.peer_addr, rq->q.qid);
 	dn_rdma_queue_unlist(rq);
 	queue_destroy_verbs(rq);
 	/* waits until the main thread acknowledged every event it took for this id */

@@ -22,8 +22,9 @@ if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
-RUNTIME=15
-RAMP=3
+RUNTIME=10
+RAMP=2
+ROUNDS=2
 nqn=nqn.2014-08.org.disnvme:bench
 topo_up
 data_dir
@@ -31,6 +32,7 @@ backing=$DATA/bench.img
 # real data, not holes: both targets read the same bytes
 dd if=/dev/urandom of="$backing" bs=1M count=512 status=none || fail "filling $backing"
 load_modules nvme-rdma
+: >"$DISNVME_OUT/rounds.txt"
 
 # fio_run NAME DEV RW BS QD -> prints "iops kib_per_s"
 fio_run() {
@@ -52,26 +54,36 @@ measure() { # LABEL -> sets RR_IOPS SEQ_MIBS
 	r=$(fio_run "$1-seqread128k" "$dev" read 128k 8) || fail "$1: $r"
 	SEQ_MIBS=$(( ${r#* } / 1024 ))
 	in_host nvme disconnect -n $nqn >/dev/null || fail "$1: nvme disconnect"
-	log "$1: 4k randread QD32 $RR_IOPS IOPS, 128k seqread QD8 $SEQ_MIBS MiB/s"
+	log "$1: 4k randread QD32 $RR_IOPS IOPS, 128k seqread QD8 $SEQ_MIBS MiB/s" |
+		tee -a "$DISNVME_OUT/rounds.txt"
 }
 
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
-dtgt_start "$tlog" -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns "$backing"
-measure disnvme
-d_rr=$RR_IOPS d_seq=$SEQ_MIBS
-dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
+# The machine the VM runs on is shared: alternate the targets and keep each one's best round,
+# so a burst of load elsewhere does not decide the ratio.
+d_rr=0 d_seq=0 k_rr=0 k_seq=0
+for round in $(seq 1 $ROUNDS); do
+	dtgt_start "$tlog" -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns "$backing"
+	measure "disnvme-r$round"
+	(( RR_IOPS > d_rr )) && d_rr=$RR_IOPS
+	(( SEQ_MIBS > d_seq )) && d_seq=$SEQ_MIBS
+	dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
 
-knvmet_up $nqn "$backing"
-measure kernel
-k_rr=$RR_IOPS k_seq=$SEQ_MIBS
-knvmet_down
+	knvmet_up $nqn "$backing"
+	measure "kernel-r$round"
+	(( RR_IOPS > k_rr )) && k_rr=$RR_IOPS
+	(( SEQ_MIBS > k_seq )) && k_seq=$SEQ_MIBS
+	knvmet_down
+done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 {
-	echo "disnvme-target vs kernel nvmet-rdma (Linux host, rxe, TCG guest, ${RUNTIME}s runs)"
+	echo "disnvme-target vs kernel nvmet-rdma (Linux host, rxe, TCG guest; best of $ROUNDS alternating ${RUNTIME}s runs)"
 	printf '  4k randread QD32:   disnvme %8d IOPS   kernel %8d IOPS   ratio %s\n' \
 		"$d_rr" "$k_rr" "$(ratio "$d_rr" "$k_rr")"
 	printf '  128k seqread QD8:   disnvme %8d MiB/s  kernel %8d MiB/s  ratio %s\n' \
 		"$d_seq" "$k_seq" "$(ratio "$d_seq" "$k_seq")"
+	echo "  rounds:"
+	grep -h ' IOPS, ' "$DISNVME_OUT/rounds.txt" | sed 's/^/    /'
 } | tee "$DISNVME_OUT/bench.txt"
