@@ -373,7 +373,8 @@ static struct dn_ns_dev *find_ns(struct dn_ctrl *c, uint32_t nsid)
 
 static void remove_ns(struct dn_ctrl *c, struct dn_ns_dev *d)
 {
-	int i;
+	uint32_t nsid = d->info.nsid;
+	int i, dev_id = d->dev_id;
 
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < c->nr_ns_devs; i++) {
@@ -383,8 +384,11 @@ static void remove_ns(struct dn_ctrl *c, struct dn_ns_dev *d)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	dn_info("%s namespace %u: removing /dev/ublkb%d", c->o.subnqn, d->info.nsid, d->dev_id);
-	dn_ns_dev_destroy(d);
+	dn_info("%s namespace %u: %s:%s leaves /dev/ublkb%d", c->o.subnqn, nsid, c->o.traddr,
+		c->o.trsvcid, dev_id);
+	/* d may be gone after this */
+	if (dn_ns_dev_remove_path(d, c))
+		dn_info("%s namespace %u: /dev/ublkb%d removed", c->o.subnqn, nsid, dev_id);
 }
 
 /* Bring devices in line with the active namespace list; the first error is kept in e. */
@@ -428,6 +432,14 @@ static int scan_namespaces(struct dn_ctrl *c, struct dn_err *e)
 			ret = dn_err_set(e, ne.code, "%s", ne.msg);
 			continue;
 		}
+		/* the identifiers multipath keys on; optional for the controller */
+		dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS_DESC_LIST, nsid);
+		if (!admin_exec(c, &sqe, idns, sizeof(*idns), false, NULL, "Identify Descriptors",
+				&ne) &&
+		    dn_ns_descs_parse(idns, sizeof(*idns), &info))
+			dn_warn("%s namespace %u: malformed identification descriptors", c->o.subnqn,
+				nsid);
+		dn_err_clear(&ne);
 		d = find_ns(c, nsid);
 		if (d) {
 			if (d->info.nsze == info.nsze && d->info.lbs_shift == info.lbs_shift &&
@@ -443,7 +455,16 @@ static int scan_namespaces(struct dn_ctrl *c, struct dn_err *e)
 			ret = dn_err_set(e, -ENOSPC, "more than %d namespaces", DN_MAX_NS_DEVS);
 			break;
 		}
-		if (dn_ns_dev_create(c, &info, &d, &ne)) {
+		d = dn_ns_dev_find_path(c, &info);
+		if (d) {
+			/* the namespace already has a device through another controller */
+			if (dn_ns_dev_add_path(d, c, &info, &ne)) {
+				ret = dn_err_set(e, ne.code, "%s", ne.msg);
+				continue;
+			}
+			dn_info("%s namespace %u: %s:%s is another path to /dev/ublkb%d",
+				c->o.subnqn, nsid, c->o.traddr, c->o.trsvcid, d->dev_id);
+		} else if (dn_ns_dev_create(c, &info, &d, &ne)) {
 			ret = dn_err_set(e, ne.code, "%s", ne.msg);
 			continue;
 		}

@@ -196,6 +196,7 @@ static struct json_object *ctrl_json(struct dn_ctrl *c)
 		json_object_object_add(j, "size", json_object_new_uint64(n->params.size));
 		json_object_object_add(j, "lba_size", json_object_new_int(1 << n->info.lbs_shift));
 		json_object_object_add(j, "read_only", json_object_new_boolean(n->info.read_only));
+		json_object_object_add(j, "paths", json_object_new_int(n->nr_paths));
 		json_object_array_add(nss, j);
 	}
 	pthread_mutex_unlock(&c->lock);

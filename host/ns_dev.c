@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
  * Namespaces as ublk devices: Identify Namespace to ublk parameters, and the ublk backend
- * (dn_ublk_ops) that turns each ublk request into one NVMe command on the NVMe/RDMA I/O queue
- * owned by that ublk queue's thread. The queue's whole ublk buffer area is one memory region,
- * so Read and Write carry a keyed SGL pointing straight at the ublk buffer (zero copy); small
- * writes travel in the capsule when the controller has room for them.
+ * (dn_ublk_ops) that turns each ublk request into one NVMe command on an NVMe/RDMA I/O queue
+ * owned by that ublk queue's thread. The queue's whole ublk buffer area is registered with
+ * each connection, so Read and Write carry a keyed SGL pointing straight at the ublk buffer
+ * (zero copy); small writes travel in the capsule when the controller has room for them.
+ *
+ * Multipath: a namespace that two controllers of one subsystem show (same NGUID, else UUID,
+ * else EUI-64) is one device with one path per controller; every ublk queue has an I/O queue on
+ * each path and spreads I/O over the live ones. A path that goes down hands what it had in
+ * flight to the others; with no live path, I/O is held until one comes back.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/rdma_util.h"
@@ -21,44 +28,6 @@
 /* A command with no answer after this many one-second ticks has timed out */
 #define IO_TIMEOUT_TICKS 30
 #define IOQ_DATA_LEN NVME_CONNECT_DATA_SIZE
-
-/*
- * One ublk queue's NVMe I/O queue. Its connection (hq) comes and goes with the controller's
- * association; the completion channel, the io_uring poll on it, the tick and the per-tag
- * bookkeeping stay. While the connection is down, I/O is held (tags in `held`) and sent
- * again once the queue has reconnected: nothing acknowledged is lost, nothing is failed
- * unless the controller is dead or the device is being removed.
- */
-struct dn_ioq {
-	struct dn_hq hq;
-	struct dn_ns_dev *ns;
-	struct dn_ublk_queue *uq;
-	struct ibv_comp_channel *cc;
-	void *bufs;
-	size_t bufs_len;
-	int qid;
-	bool up;		/* hq is connected and usable */
-	bool stopping;		/* the device is going away: fail instead of holding */
-	uint32_t gen;		/* the controller association hq belongs to */
-	struct dn_event cc_ev;
-	struct dn_event tick_ev;
-	struct dn_event flush_ev;	/* a NOP: runs once the current batch of ublk CQEs is done */
-	bool flush_armed;
-	struct __kernel_timespec tick_ts;
-	/* per tag: a copy of what queue_io got (iod may not outlive the call), to send again */
-	struct ublksrv_io_desc *iods;
-	void **tag_bufs;
-	uint16_t *held;
-	uint16_t nr_held, depth;
-};
-
-/* the device-wide state behind the public dn_ns_dev */
-struct ns_dev_priv {
-	struct dn_ns_dev dev;
-	struct dn_ioq *ioqs;
-	uint16_t nr_ioqs;
-	struct dn_err err;	/* the first queue setup failure, for the connect reply */
-};
 
 int dn_ns_info_parse(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_info *out,
 		     struct dn_err *e)
@@ -87,6 +56,53 @@ int dn_ns_info_parse(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_in
 	memcpy(out->eui64, id->eui64, sizeof(out->eui64));
 	if (!out->nsze)
 		return dn_err_set(e, -EINVAL, "namespace %u has no capacity", nsid);
+	return 0;
+}
+
+static bool id_nonzero(const uint8_t *id, size_t n)
+{
+	while (n--)
+		if (id[n])
+			return true;
+	return false;
+}
+
+int dn_ns_descs_parse(const void *buf, size_t len, struct dn_ns_info *info)
+{
+	const uint8_t *b = buf;
+	size_t off = 0;
+
+	while (off + 4 <= len) {
+		uint8_t type = b[off], nidl = b[off + 1];
+		const uint8_t *nid = b + off + 4;
+
+		if (!type)
+			return 0; /* the list ends at the first zero type */
+		if (off + 4 + nidl > len)
+			return -EPROTO;
+		switch (type) {
+		case NVME_NIDT_EUI64:
+			if (nidl != NVME_NIDT_EUI64_LEN)
+				return -EPROTO;
+			if (!id_nonzero(info->eui64, sizeof(info->eui64)))
+				memcpy(info->eui64, nid, nidl);
+			break;
+		case NVME_NIDT_NGUID:
+			if (nidl != NVME_NIDT_NGUID_LEN)
+				return -EPROTO;
+			if (!id_nonzero(info->nguid, sizeof(info->nguid)))
+				memcpy(info->nguid, nid, nidl);
+			break;
+		case NVME_NIDT_UUID:
+			if (nidl != NVME_NIDT_UUID_LEN)
+				return -EPROTO;
+			memcpy(info->uuid, nid, nidl);
+			break;
+		default:
+			break; /* CSI and future types: skip */
+		}
+		off += 4 + nidl;
+	}
 	return 0;
 }
 
@@ -120,29 +136,132 @@ void dn_ns_ublk_params(const struct dn_ns_info *ns, const struct dn_ctrl_caps *c
 	p->dev_id = -1;
 }
 
+#define DN_MAX_PATHS 4
+
+struct dn_uq;
+
+/* One path's NVMe I/O queue on one ublk queue. Its connection comes and goes with the
+ * controller's association; its completion channel and the multishot poll on it stay. */
+struct dn_ioq {
+	struct dn_hq hq;
+	struct dn_uq *q;
+	struct dn_ctrl *ctrl;	/* the path this slot serves; NULL: unused */
+	struct ibv_comp_channel *cc;
+	int qid;
+	bool up;		/* hq is connected and usable */
+	bool polling;		/* a multishot poll on cc is armed */
+	bool cancelling;	/* the poll is being removed: the slot is not free yet */
+	uint32_t gen;		/* the controller association hq belongs to */
+	struct dn_event cc_ev;
+};
+
+/* One ublk hardware queue: its paths, held I/O and per-tag bookkeeping (queue thread only) */
+struct dn_uq {
+	struct ns_dev_priv *p;
+	struct dn_ublk_queue *uq;
+	struct dn_ioq paths[DN_MAX_PATHS];
+	void *bufs;
+	size_t bufs_len;
+	bool stopping;		/* the device is going away: fail instead of holding */
+	unsigned int rr;	/* round robin over live paths */
+	uint32_t seen_paths_gen;
+	struct dn_event tick_ev;
+	struct __kernel_timespec tick_ts;
+	struct dn_event flush_ev;	/* a NOP: runs once the current batch of ublk CQEs is done */
+	bool flush_armed;
+	/* per tag: a copy of what queue_io got (iod may not outlive the call), to send again */
+	struct ublksrv_io_desc *iods;
+	void **tag_bufs;
+	uint16_t *held;
+	uint16_t nr_held, depth;
+};
+
+/* the device-wide state behind the public dn_ns_dev */
+struct ns_dev_priv {
+	struct dn_ns_dev dev;
+	char subnqn[NVME_NQN_LENGTH];
+	struct dn_uq *uqs;
+	uint16_t nr_uqs;
+	pthread_mutex_t lock;	/* paths, paths_gen, the queues' seen_paths_gen, err */
+	pthread_cond_t cond;
+	struct dn_ctrl *paths[DN_MAX_PATHS];
+	uint32_t paths_gen;
+	struct dn_err err;	/* the first queue setup failure, for the connect reply */
+	struct ns_dev_priv *next;	/* in the registry of devices */
+};
+
+/* every device of this process, to find the one a second path belongs to */
+static struct ns_dev_priv *registry;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* ---- the I/O path (ublk queue thread) ---- */
+
+static bool path_live(struct dn_ioq *ioq)
+{
+	return ioq->ctrl && ioq->up;
+}
+
+static bool any_path_up(struct dn_uq *q)
+{
+	int i;
+
+	for (i = 0; i < DN_MAX_PATHS; i++)
+		if (path_live(&q->paths[i]))
+			return true;
+	return false;
+}
+
+/* true while some path may still come back (a controller not DEAD) */
+static bool any_path_hope(struct dn_uq *q)
+{
+	int i;
+
+	for (i = 0; i < DN_MAX_PATHS; i++) {
+		struct dn_ctrl *c = q->paths[i].ctrl;
+
+		if (c && dn_ctrl_state(c) != DN_CTRL_DEAD && dn_ctrl_state(c) != DN_CTRL_DELETING)
+			return true;
+	}
+	return false;
+}
+
+static struct dn_ioq *pick_path(struct dn_uq *q)
+{
+	int i;
+
+	for (i = 0; i < DN_MAX_PATHS; i++) {
+		struct dn_ioq *ioq = &q->paths[(q->rr + i) % DN_MAX_PATHS];
+
+		if (path_live(ioq)) {
+			q->rr = (q->rr + i + 1) % DN_MAX_PATHS;
+			return ioq;
+		}
+	}
+	return NULL;
+}
 
 static void arm_cc_poll(struct dn_ioq *ioq)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(dn_ublk_queue_ring(ioq->uq));
+	struct io_uring_sqe *sqe = io_uring_get_sqe(dn_ublk_queue_ring(ioq->q->uq));
 
 	if (!sqe) {
 		dn_err("queue %d: io_uring full, cannot poll the completion channel", ioq->qid);
 		return;
 	}
-	/* multishot: one poll for the queue's lifetime, whatever connection is behind it */
+	/* multishot: one poll for the slot, whatever connection is behind it */
 	io_uring_prep_poll_multishot(sqe, ioq->cc->fd, POLLIN);
 	dn_event_set(sqe, &ioq->cc_ev);
+	ioq->polling = true;
 }
 
-static void arm_tick(struct dn_ioq *ioq)
+static void arm_tick(struct dn_uq *q)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(dn_ublk_queue_ring(ioq->uq));
+	struct io_uring_sqe *sqe = io_uring_get_sqe(dn_ublk_queue_ring(q->uq));
 
 	if (!sqe)
 		return;
-	io_uring_prep_timeout(sqe, &ioq->tick_ts, 0, 0);
-	dn_event_set(sqe, &ioq->tick_ev);
+	io_uring_prep_timeout(sqe, &q->tick_ts, 0, 0);
+	dn_event_set(sqe, &q->tick_ev);
 }
 
 static void ioq_failed(struct dn_ioq *ioq, const char *why);
@@ -150,27 +269,30 @@ static void ioq_failed(struct dn_ioq *ioq, const char *why);
 /*
  * Sends are chained while the queue thread works through a batch of ublk requests and posted
  * with one doorbell (one system call with rxe) afterwards: a NOP queued behind the batch
- * completes on the next pass of the queue's loop and flushes. The CQ is reaped there too,
+ * completes on the next pass of the queue's loop and flushes. The CQs are reaped there too,
  * so answers that are already in do not wait for the completion channel.
  */
 static void flush_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 {
-	struct dn_ioq *ioq = container_of(ev, struct dn_ioq, flush_ev);
+	struct dn_uq *q = container_of(ev, struct dn_uq, flush_ev);
+	int i;
 
-	ioq->flush_armed = false;
-	if (!ioq->up)
-		return;
-	if (dn_hq_flush(&ioq->hq) || dn_hq_process(&ioq->hq) < 0)
-		ioq_failed(ioq, "the connection failed");
+	q->flush_armed = false;
+	for (i = 0; i < DN_MAX_PATHS; i++) {
+		struct dn_ioq *ioq = &q->paths[i];
+
+		if (path_live(ioq) && (dn_hq_flush(&ioq->hq) || dn_hq_process(&ioq->hq) < 0))
+			ioq_failed(ioq, "the connection failed");
+	}
 }
 
-static void arm_flush(struct dn_ioq *ioq)
+static void arm_flush(struct dn_uq *q, struct dn_ioq *ioq)
 {
 	struct io_uring_sqe *sqe;
 
-	if (ioq->flush_armed)
+	if (q->flush_armed)
 		return;
-	sqe = io_uring_get_sqe(dn_ublk_queue_ring(ioq->uq));
+	sqe = io_uring_get_sqe(dn_ublk_queue_ring(q->uq));
 	if (!sqe) {
 		/* no room for the NOP: post now */
 		if (dn_hq_flush(&ioq->hq))
@@ -178,22 +300,24 @@ static void arm_flush(struct dn_ioq *ioq)
 		return;
 	}
 	io_uring_prep_nop(sqe);
-	dn_event_set(sqe, &ioq->flush_ev);
-	ioq->flush_armed = true;
+	dn_event_set(sqe, &q->flush_ev);
+	q->flush_armed = true;
 }
 
-static void hold(struct dn_ioq *ioq, uint16_t tag)
+static void hold(struct dn_uq *q, uint16_t tag)
 {
-	ioq->held[ioq->nr_held++] = tag;
+	q->held[q->nr_held++] = tag;
 }
 
-static void fail_held(struct dn_ioq *ioq)
+static void fail_held(struct dn_uq *q)
 {
-	while (ioq->nr_held)
-		dn_ublk_complete(ioq->uq, ioq->held[--ioq->nr_held], -EIO);
+	while (q->nr_held)
+		dn_ublk_complete(q->uq, q->held[--q->nr_held], -EIO);
 }
 
-/* Drop the connection; in-flight commands come back through io_done as path errors. */
+static void resubmit_held(struct dn_uq *q);
+
+/* Drop a path's connection; what it had in flight comes back through io_done and is held. */
 static void ioq_down(struct dn_ioq *ioq)
 {
 	if (!ioq->up)
@@ -204,20 +328,36 @@ static void ioq_down(struct dn_ioq *ioq)
 
 static void ioq_failed(struct dn_ioq *ioq, const char *why)
 {
-	struct dn_ctrl *c = ioq->ns->ctrl;
+	struct dn_ctrl *c = ioq->ctrl;
 
 	dn_err("%s: I/O queue %d: %s", c->o.subnqn, ioq->qid, why);
 	ioq_down(ioq);
 	dn_ctrl_request_reset(c);
+	/* another path may take over what this one held */
+	if (any_path_up(ioq->q))
+		resubmit_held(ioq->q);
 }
+
+static void uq_sync(struct dn_uq *q);
 
 static void cc_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 {
 	struct dn_ioq *ioq = container_of(ev, struct dn_ioq, cc_ev);
 
-	if (!(cqe->flags & IORING_CQE_F_MORE) && !ioq->stopping)
-		arm_cc_poll(ioq);
-	if (cqe->res < 0 || !ioq->up)
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		ioq->polling = false;
+		if (ioq->cancelling) {
+			/* the detached path's poll is gone: its channel and the slot are free */
+			ioq->cancelling = false;
+			dn_ibv_destroy_comp_channel(ioq->cc);
+			ioq->cc = NULL;
+			uq_sync(ioq->q);
+			return;
+		}
+		if (!ioq->q->stopping && ioq->ctrl)
+			arm_cc_poll(ioq);
+	}
+	if (cqe->res < 0 || !path_live(ioq))
 		return;
 	if (dn_hq_handle_event(&ioq->hq) < 0)
 		ioq_failed(ioq, "the connection failed");
@@ -225,39 +365,45 @@ static void cc_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 
 static void tick_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 {
-	struct dn_ioq *ioq = container_of(ev, struct dn_ioq, tick_ev);
-	struct dn_hq *q = &ioq->hq;
-	uint16_t i;
+	struct dn_uq *q = container_of(ev, struct dn_uq, tick_ev);
+	int i;
+	uint16_t t;
 
-	if (ioq->stopping)
+	if (q->stopping)
 		return;
-	arm_tick(ioq);
-	if (!ioq->up)
-		return;
-	q->tick++;
-	for (i = 0; i < q->depth; i++) {
-		struct dn_hq_req *r = &q->reqs[i];
+	arm_tick(q);
+	for (i = 0; i < DN_MAX_PATHS; i++) {
+		struct dn_ioq *ioq = &q->paths[i];
+		struct dn_hq *hq = &ioq->hq;
 
-		if (r->state == DN_HQ_REQ_INFLIGHT && q->tick - r->deadline > IO_TIMEOUT_TICKS) {
-			dn_err("%s: I/O queue %d: command %u (opcode 0x%02x) timed out",
-			       ioq->ns->ctrl->o.subnqn, ioq->qid, r->cid, r->sqe->opcode);
-			ioq_failed(ioq, "command timeout");
-			return;
+		if (!path_live(ioq))
+			continue;
+		hq->tick++;
+		for (t = 0; t < hq->depth; t++) {
+			struct dn_hq_req *r = &hq->reqs[t];
+
+			if (r->state == DN_HQ_REQ_INFLIGHT &&
+			    hq->tick - r->deadline > IO_TIMEOUT_TICKS) {
+				dn_err("%s: I/O queue %d: command %u (opcode 0x%02x) timed out",
+				       ioq->ctrl->o.subnqn, ioq->qid, r->cid, r->sqe->opcode);
+				ioq_failed(ioq, "command timeout");
+				break;
+			}
 		}
 	}
 }
 
-static void io_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
+static void io_done(struct dn_hq *hq, struct dn_hq_req *r, nvme_status_t st,
 		    const struct nvme_cqe *cqe)
 {
-	struct dn_ioq *ioq = container_of(q, struct dn_ioq, hq);
+	struct dn_ioq *ioq = container_of(hq, struct dn_ioq, hq);
+	struct dn_uq *q = ioq->q;
 	uint16_t tag = (uint16_t)r->ctx;
 	int res;
 
-	if (NVME_STATUS_SCT(st) == NVME_SCT_PATH && !ioq->stopping &&
-	    dn_ctrl_state(ioq->ns->ctrl) != DN_CTRL_DEAD) {
+	if (NVME_STATUS_SCT(st) == NVME_SCT_PATH && !q->stopping && any_path_hope(q)) {
 		/* the connection went away under it: send it again on the next one */
-		hold(ioq, tag);
+		hold(q, tag);
 		return;
 	}
 	if (!st)
@@ -267,14 +413,14 @@ static void io_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
 	else
 		res = nvme_status_to_errno(st);
 	if (st)
-		dn_dbg("nsid %u tag %u: %s", ioq->ns->info.nsid, tag, nvme_status_str(st));
-	dn_ublk_complete(ioq->uq, tag, res);
+		dn_dbg("nsid %u tag %u: %s", q->p->dev.info.nsid, tag, nvme_status_str(st));
+	dn_ublk_complete(q->uq, tag, res);
 }
 
 static int build_io(struct dn_ioq *ioq, struct dn_hq_req *r, const struct ublksrv_io_desc *iod,
 		    void *buf, uint32_t *incapsule)
 {
-	const struct dn_ns_info *ns = &ioq->ns->info;
+	const struct dn_ns_info *ns = &ioq->q->p->dev.info;
 	unsigned int shift = ns->lbs_shift - 9;
 	uint64_t slba = iod->start_sector >> shift;
 	uint32_t nlb = iod->nr_sectors >> shift;
@@ -332,84 +478,101 @@ static int build_io(struct dn_ioq *ioq, struct dn_hq_req *r, const struct ublksr
 	return -EOPNOTSUPP;
 }
 
-/* Send one I/O on the live connection; 0, or -errno to complete it with. */
-static int submit_io(struct dn_ioq *ioq, uint16_t tag)
+/* Send one I/O on a live path: 0; -EINVAL/-EOPNOTSUPP to complete it with; else hold it. */
+static int submit_io(struct dn_uq *q, uint16_t tag)
 {
-	const struct ublksrv_io_desc *iod = &ioq->iods[tag];
+	struct dn_ioq *ioq = pick_path(q);
 	struct dn_hq_req *r;
 	uint32_t incapsule;
 	int ret;
 
-	/* ublk never has more tags in flight than the queue has slots */
+	if (!ioq)
+		return -ENOTCONN;
+	/* ublk never has more tags in flight than a queue has slots */
 	r = dn_hq_get_req(&ioq->hq);
 	if (!r)
 		return -EBUSY;
 	r->ctx = tag;
 	r->done = io_done;
-	ret = build_io(ioq, r, iod, ioq->tag_bufs[tag], &incapsule);
+	ret = build_io(ioq, r, &q->iods[tag], q->tag_bufs[tag], &incapsule);
 	if (!ret)
 		ret = dn_hq_submit(&ioq->hq, r, incapsule);
 	if (ret) {
 		dn_hq_put_req(&ioq->hq, r);
+		if (ret != -EINVAL && ret != -EOPNOTSUPP)
+			ioq_failed(ioq, "cannot post a command");
 		return ret;
 	}
-	arm_flush(ioq);
+	arm_flush(q, ioq);
 	return 0;
+}
+
+static void start_io(struct dn_uq *q, uint16_t tag)
+{
+	int ret = submit_io(q, tag);
+
+	if (ret == -EINVAL || ret == -EOPNOTSUPP)
+		dn_ublk_complete(q->uq, tag, ret);
+	else if (ret && (q->stopping || !any_path_hope(q)))
+		dn_ublk_complete(q->uq, tag, -EIO);
+	else if (ret)
+		hold(q, tag);
 }
 
 static void ioq_queue_io(struct dn_ublk_queue *uq, uint16_t tag,
 			 const struct ublksrv_io_desc *iod, void *buf)
 {
-	struct dn_ioq *ioq = dn_ublk_queue_priv(uq);
-	int ret;
+	struct dn_uq *q = dn_ublk_queue_priv(uq);
 
-	if (!ioq || tag >= ioq->depth) {
+	if (!q || tag >= q->depth) {
 		dn_ublk_complete(uq, tag, -EIO);
 		return;
 	}
-	ioq->iods[tag] = *iod;
-	ioq->tag_bufs[tag] = buf;
-	if (!ioq->up) {
-		if (ioq->stopping || dn_ctrl_state(ioq->ns->ctrl) == DN_CTRL_DEAD)
-			dn_ublk_complete(uq, tag, -EIO);
-		else
-			hold(ioq, tag);
-		return;
-	}
-	ret = submit_io(ioq, tag);
-	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
-		dn_ublk_complete(uq, tag, ret);
-	} else if (ret) {
-		/* the connection broke under the post: keep the I/O for the next one */
-		hold(ioq, tag);
-		ioq_failed(ioq, "cannot post a command");
-	}
+	q->iods[tag] = *iod;
+	q->tag_bufs[tag] = buf;
+	start_io(q, tag);
 }
 
-/* Connect (or reconnect) this queue's NVMe I/O queue for the controller's current association */
+static void resubmit_held(struct dn_uq *q)
+{
+	uint16_t n = q->nr_held, i, tags[n ? n : 1];
+
+	memcpy(tags, q->held, n * sizeof(*tags));
+	q->nr_held = 0;
+	for (i = 0; i < n; i++)
+		start_io(q, tags[i]);
+}
+
+/* Connect (or reconnect) a path's NVMe I/O queue for its controller's current association */
 static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 {
-	struct dn_ctrl *c = ioq->ns->ctrl;
+	struct dn_ctrl *c = ioq->ctrl;
 	struct dn_hq_opts ho = {
 		.traddr = c->o.traddr,
 		.trsvcid = c->o.trsvcid,
-		.qid = (uint16_t)ioq->qid,
-		.depth = c->caps.queue_size,
+		.depth = ioq->q->p->dev.params.queue_depth,
 		.incapsule = c->caps.incapsule,
 		.data_len = IOQ_DATA_LEN,
 		.timeout_ms = IOQ_CONNECT_TIMEOUT_MS,
 		.cc = ioq->cc,
-		.io_buf = ioq->bufs,
-		.io_buf_len = ioq->bufs_len,
+		.io_buf = ioq->q->bufs,
+		.io_buf_len = ioq->q->bufs_len,
 	};
 	uint32_t gen = dn_ctrl_gen(c);
 	int ret;
 
+	if (ioq->qid < 0) {
+		ioq->qid = dn_ctrl_alloc_qid(c);
+		if (ioq->qid < 0)
+			return dn_err_set(e, ioq->qid, "%s granted no more I/O queues (%u in use)",
+					  c->o.subnqn, c->max_qid);
+	}
+	ho.qid = (uint16_t)ioq->qid;
 	ret = dn_hq_connect(&ioq->hq, &ho, e);
 	if (ret)
 		return ret;
 	if (!ioq->cc) {
-		/* the first connection's channel becomes the queue's, for every later one */
+		/* the first connection's channel becomes the slot's, for every later one */
 		ioq->cc = ioq->hq.cc;
 		ioq->hq.own_cc = false;
 	}
@@ -418,140 +581,203 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 		dn_hq_destroy(&ioq->hq);
 		return ret;
 	}
+	if (!ioq->polling)
+		arm_cc_poll(ioq);
 	ioq->hq.batching = true;
 	ioq->gen = gen;
 	ioq->up = true;
 	return 0;
 }
 
-static void resubmit_held(struct dn_ioq *ioq)
+/* A path leaves the device: drop its connection, give its qid back, retire its channel. */
+static void ioq_detach(struct dn_ioq *ioq)
 {
-	uint16_t n = ioq->nr_held, i, tags[n ? n : 1];
+	struct io_uring_sqe *sqe;
 
-	memcpy(tags, ioq->held, n * sizeof(*tags));
-	ioq->nr_held = 0;
-	for (i = 0; i < n; i++) {
-		int ret = ioq->up ? submit_io(ioq, tags[i]) : -ENOTCONN;
-
-		if (ret == -EINVAL || ret == -EOPNOTSUPP)
-			dn_ublk_complete(ioq->uq, tags[i], ret);
-		else if (ret)
-			hold(ioq, tags[i]);
+	ioq_down(ioq);
+	if (ioq->qid >= 0)
+		dn_ctrl_free_qid(ioq->ctrl, ioq->qid);
+	ioq->qid = -1;
+	ioq->ctrl = NULL;
+	if (!ioq->polling) {
+		if (ioq->cc)
+			dn_ibv_destroy_comp_channel(ioq->cc);
+		ioq->cc = NULL;
+		return;
+	}
+	/* the channel goes once its poll is gone (cc_event), so nothing polls a closed fd */
+	sqe = io_uring_get_sqe(dn_ublk_queue_ring(ioq->q->uq));
+	if (sqe) {
+		io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&ioq->cc_ev);
+		io_uring_sqe_set_data(sqe, NULL);
+		ioq->cancelling = true;
 	}
 }
 
-/* Queue thread, after dn_ns_dev_notify(): follow the controller's state. */
-static void ioq_notify(struct dn_ublk_queue *uq)
+/* Make one path follow its controller's state. */
+static void ioq_follow(struct dn_ioq *ioq)
 {
-	struct dn_ioq *ioq = dn_ublk_queue_priv(uq);
-	struct dn_ctrl *c;
+	struct dn_ctrl *c = ioq->ctrl;
 	struct dn_err e = { 0 };
 
-	if (!ioq || ioq->stopping)
-		return;
-	c = ioq->ns->ctrl;
 	switch (dn_ctrl_state(c)) {
 	case DN_CTRL_LIVE:
 		if (ioq->up && ioq->gen == dn_ctrl_gen(c))
 			return;
 		ioq_down(ioq);
 		if (ioq_connect(ioq, &e)) {
-			dn_warn("%s: I/O queue %d: reconnect failed: %s", c->o.subnqn, ioq->qid,
+			dn_warn("%s: I/O queue %d: connect failed: %s", c->o.subnqn, ioq->qid,
 				e.msg);
 			dn_ctrl_request_reset(c);
 			return;
 		}
-		dn_info("%s: I/O queue %d reconnected, resending %u commands", c->o.subnqn,
-			ioq->qid, ioq->nr_held);
-		resubmit_held(ioq);
+		dn_info("%s: I/O queue %d connected (path %s:%s), %u commands waiting",
+			c->o.subnqn, ioq->qid, c->o.traddr, c->o.trsvcid, ioq->q->nr_held);
 		return;
 	case DN_CTRL_RESETTING:
-		ioq_down(ioq);
-		return;
 	case DN_CTRL_DEAD:
 	case DN_CTRL_DELETING:
 		ioq_down(ioq);
-		fail_held(ioq);
 		return;
 	case DN_CTRL_NEW:
 		return;
 	}
 }
 
+/* Queue thread: apply the device's path list and every path's controller state. */
+static void uq_sync(struct dn_uq *q)
+{
+	struct ns_dev_priv *p = q->p;
+	struct dn_ctrl *want[DN_MAX_PATHS];
+	uint32_t gen;
+	int i;
+
+	if (q->stopping)
+		return;
+	pthread_mutex_lock(&p->lock);
+	memcpy(want, p->paths, sizeof(want));
+	gen = p->paths_gen;
+	pthread_mutex_unlock(&p->lock);
+
+	for (i = 0; i < DN_MAX_PATHS; i++) {
+		struct dn_ioq *ioq = &q->paths[i];
+
+		if (ioq->ctrl && ioq->ctrl != want[i])
+			ioq_detach(ioq);
+		if (!ioq->ctrl && want[i] && !ioq->cancelling) {
+			ioq->ctrl = want[i];
+			ioq->qid = -1;
+		}
+		if (ioq->ctrl)
+			ioq_follow(ioq);
+	}
+	if (any_path_up(q))
+		resubmit_held(q);
+	else if (!any_path_hope(q))
+		fail_held(q);
+
+	pthread_mutex_lock(&p->lock);
+	q->seen_paths_gen = gen;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void ioq_notify(struct dn_ublk_queue *uq)
+{
+	struct dn_uq *q = dn_ublk_queue_priv(uq);
+
+	if (q)
+		uq_sync(q);
+}
+
 /* Queue thread, when the device is being removed: nothing may stay held. */
 static void ioq_stop(struct dn_ublk_queue *uq)
 {
-	struct dn_ioq *ioq = dn_ublk_queue_priv(uq);
+	struct dn_uq *q = dn_ublk_queue_priv(uq);
 
-	if (!ioq)
+	if (!q)
 		return;
-	ioq->stopping = true;
-	fail_held(ioq);
+	q->stopping = true;
+	fail_held(q);
 }
 
 static int ioq_init(struct dn_ublk_queue *uq, void *bufs, size_t len)
 {
 	struct ns_dev_priv *p = dn_ublk_priv(dn_ublk_queue_dev(uq));
-	struct dn_ctrl *c = p->dev.ctrl;
 	uint16_t idx = dn_ublk_queue_id(uq);
-	struct dn_ioq *ioq = &p->ioqs[idx];
+	struct dn_uq *q = &p->uqs[idx];
 	uint16_t depth = dn_ublk_queue_depth(dn_ublk_queue_dev(uq));
 	struct dn_err e = { 0 };
-	int ret;
+	int i, ret = 0, up = 0;
 
-	ioq->ns = &p->dev;
-	ioq->uq = uq;
-	ioq->bufs = bufs;
-	ioq->bufs_len = len;
-	ioq->depth = depth;
-	ioq->iods = calloc(depth, sizeof(*ioq->iods));
-	ioq->tag_bufs = calloc(depth, sizeof(*ioq->tag_bufs));
-	ioq->held = calloc(depth, sizeof(*ioq->held));
-	if (!ioq->iods || !ioq->tag_bufs || !ioq->held) {
+	q->p = p;
+	q->uq = uq;
+	q->bufs = bufs;
+	q->bufs_len = len;
+	q->depth = depth;
+	q->iods = calloc(depth, sizeof(*q->iods));
+	q->tag_bufs = calloc(depth, sizeof(*q->tag_bufs));
+	q->held = calloc(depth, sizeof(*q->held));
+	if (!q->iods || !q->tag_bufs || !q->held) {
 		ret = dn_err_set(&e, -ENOMEM, "out of memory");
 		goto out_report;
 	}
-	ioq->qid = dn_ctrl_alloc_qid(c);
-	if (ioq->qid < 0) {
-		ret = dn_err_set(&e, ioq->qid, "%s granted no more I/O queues (%u in use)",
-				 c->o.subnqn, c->max_qid);
-		goto out_report;
+	q->tick_ev.cb = tick_event;
+	q->flush_ev.cb = flush_event;
+	q->tick_ts.tv_sec = 1;
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < DN_MAX_PATHS; i++) {
+		q->paths[i].q = q;
+		q->paths[i].qid = -1;
+		q->paths[i].cc_ev.cb = cc_event;
+		q->paths[i].ctrl = p->paths[i];
 	}
-	ret = ioq_connect(ioq, &e);
-	if (ret)
-		goto out_free_qid;
-	ioq->cc_ev.cb = cc_event;
-	ioq->tick_ev.cb = tick_event;
-	ioq->flush_ev.cb = flush_event;
-	ioq->tick_ts.tv_sec = 1;
-	arm_cc_poll(ioq);
-	arm_tick(ioq);
+	q->seen_paths_gen = p->paths_gen;
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < DN_MAX_PATHS; i++) {
+		struct dn_ioq *ioq = &q->paths[i];
+
+		if (!ioq->ctrl)
+			continue;
+		ret = ioq_connect(ioq, &e);
+		if (!ret)
+			up++;
+	}
+	if (!up)
+		goto out_report;
+	arm_tick(q);
 	io_uring_submit(dn_ublk_queue_ring(uq));
-	dn_ublk_queue_set_priv(uq, ioq);
+	dn_ublk_queue_set_priv(uq, q);
 	return 0;
 
-out_free_qid:
-	dn_ctrl_free_qid(c, ioq->qid);
-	ioq->qid = -1;
 out_report:
-	pthread_mutex_lock(&c->lock);
-	dn_err_set(&p->err, ret, "%s", e.msg);
-	pthread_mutex_unlock(&c->lock);
-	dn_err("queue %u of %s: %s", idx, c->o.subnqn, e.msg);
-	return ret;
+	for (i = 0; i < DN_MAX_PATHS; i++)
+		if (q->paths[i].ctrl && q->paths[i].qid >= 0)
+			dn_ctrl_free_qid(q->paths[i].ctrl, q->paths[i].qid);
+	pthread_mutex_lock(&p->lock);
+	dn_err_set(&p->err, ret ? ret : -EIO, "%s", e.msg);
+	pthread_mutex_unlock(&p->lock);
+	dn_err("queue %u of namespace %u: %s", idx, p->dev.info.nsid, e.msg);
+	return ret ? ret : -EIO;
 }
 
 static void ioq_exit(struct dn_ublk_queue *uq)
 {
-	struct dn_ioq *ioq = dn_ublk_queue_priv(uq);
+	struct dn_uq *q = dn_ublk_queue_priv(uq);
+	int i;
 
-	if (!ioq)
+	if (!q)
 		return;
-	ioq->stopping = true;
-	ioq_down(ioq);
-	fail_held(ioq);
-	dn_ctrl_free_qid(ioq->ns->ctrl, ioq->qid);
-	ioq->qid = -1;
+	q->stopping = true;
+	for (i = 0; i < DN_MAX_PATHS; i++) {
+		struct dn_ioq *ioq = &q->paths[i];
+
+		ioq_down(ioq);
+		if (ioq->ctrl && ioq->qid >= 0)
+			dn_ctrl_free_qid(ioq->ctrl, ioq->qid);
+		ioq->qid = -1;
+	}
+	fail_held(q);
 	dn_ublk_queue_set_priv(uq, NULL);
 }
 
@@ -563,21 +789,23 @@ static const struct dn_ublk_ops ns_ublk_ops = {
 	.stop_queue = ioq_stop,
 };
 
-static void free_ioqs(struct ns_dev_priv *p)
+static void free_uqs(struct ns_dev_priv *p)
 {
 	uint16_t i;
+	int j;
 
-	for (i = 0; i < p->nr_ioqs; i++) {
-		struct dn_ioq *ioq = &p->ioqs[i];
+	for (i = 0; i < p->nr_uqs; i++) {
+		struct dn_uq *q = &p->uqs[i];
 
-		/* after the queue threads and their rings are gone: nothing polls the channel */
-		if (ioq->cc)
-			dn_ibv_destroy_comp_channel(ioq->cc);
-		free(ioq->iods);
-		free(ioq->tag_bufs);
-		free(ioq->held);
+		/* after the queue threads and their rings are gone: nothing polls a channel */
+		for (j = 0; j < DN_MAX_PATHS; j++)
+			if (q->paths[j].cc)
+				dn_ibv_destroy_comp_channel(q->paths[j].cc);
+		free(q->iods);
+		free(q->tag_bufs);
+		free(q->held);
 	}
-	free(p->ioqs);
+	free(p->uqs);
 }
 
 int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_ns_dev **out,
@@ -591,10 +819,15 @@ int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_n
 		return dn_err_set(e, -ENOMEM, "out of memory");
 	p->dev.ctrl = c;
 	p->dev.info = *ns;
+	p->dev.nr_paths = 1;
+	snprintf(p->subnqn, sizeof(p->subnqn), "%s", c->o.subnqn);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->paths[0] = c;
 	dn_ns_ublk_params(ns, &c->caps, &p->dev.params);
-	p->nr_ioqs = p->dev.params.nr_queues;
-	p->ioqs = calloc(p->nr_ioqs, sizeof(*p->ioqs));
-	if (!p->ioqs) {
+	p->nr_uqs = p->dev.params.nr_queues;
+	p->uqs = calloc(p->nr_uqs, sizeof(*p->uqs));
+	if (!p->uqs) {
 		ret = dn_err_set(e, -ENOMEM, "out of memory");
 		goto out_free;
 	}
@@ -610,32 +843,183 @@ int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_n
 	}
 	ret = dn_ublk_start(p->dev.ublk);
 	if (ret) {
-		pthread_mutex_lock(&c->lock);
+		pthread_mutex_lock(&p->lock);
 		if (p->err.msg[0])
 			dn_err_set(e, ret, "%s", p->err.msg);
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&p->lock);
 		dn_err_set(e, ret, "starting the ublk device for namespace %u failed: %s",
 			   ns->nsid, strerror(-ret));
 		goto out_delete;
 	}
 	p->dev.dev_id = dn_ublk_dev_id(p->dev.ublk);
+	pthread_mutex_lock(&registry_lock);
+	p->next = registry;
+	registry = p;
+	pthread_mutex_unlock(&registry_lock);
 	*out = &p->dev;
 	return 0;
 
 out_delete:
 	dn_ublk_stop_and_delete(p->dev.ublk);
 out_free:
-	free_ioqs(p);
+	free_uqs(p);
 	free(p);
 	return ret;
+}
+
+/* The multipath key: same subsystem and the same NGUID, else UUID, else EUI-64. */
+static bool same_namespace(const struct ns_dev_priv *p, const char *subnqn,
+			   const struct dn_ns_info *ns)
+{
+	const struct dn_ns_info *o = &p->dev.info;
+
+	if (strcmp(p->subnqn, subnqn))
+		return false;
+	if (id_nonzero(ns->nguid, sizeof(ns->nguid)))
+		return !memcmp(o->nguid, ns->nguid, sizeof(ns->nguid));
+	if (id_nonzero(ns->uuid, sizeof(ns->uuid)))
+		return !memcmp(o->uuid, ns->uuid, sizeof(ns->uuid));
+	if (id_nonzero(ns->eui64, sizeof(ns->eui64)))
+		return !memcmp(o->eui64, ns->eui64, sizeof(ns->eui64));
+	return false; /* no identifier: no way to know it is the same namespace */
+}
+
+struct dn_ns_dev *dn_ns_dev_find_path(struct dn_ctrl *c, const struct dn_ns_info *ns)
+{
+	struct ns_dev_priv *p;
+	int i;
+
+	pthread_mutex_lock(&registry_lock);
+	for (p = registry; p; p = p->next) {
+		bool mine = false;
+
+		if (!same_namespace(p, c->o.subnqn, ns))
+			continue;
+		pthread_mutex_lock(&p->lock);
+		for (i = 0; i < DN_MAX_PATHS; i++)
+			mine |= p->paths[i] == c;
+		pthread_mutex_unlock(&p->lock);
+		if (!mine)
+			break;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return p ? &p->dev : NULL;
+}
+
+int dn_ns_dev_add_path(struct dn_ns_dev *d, struct dn_ctrl *c, const struct dn_ns_info *ns,
+		       struct dn_err *e)
+{
+	struct ns_dev_priv *p = container_of(d, struct ns_dev_priv, dev);
+	int i, slot = -1;
+
+	if (ns->nsze != d->info.nsze || ns->lbs_shift != d->info.lbs_shift)
+		return dn_err_set(e, -EINVAL, "namespace %u through %s:%s has another shape than "
+				  "/dev/ublkb%d: not a second path", ns->nsid, c->o.traddr,
+				  c->o.trsvcid, d->dev_id);
+	if (c->caps.queue_size < d->params.queue_depth)
+		return dn_err_set(e, -EINVAL, "the path through %s:%s allows queues of %u, "
+				  "/dev/ublkb%d needs %u", c->o.traddr, c->o.trsvcid,
+				  c->caps.queue_size, d->dev_id, d->params.queue_depth);
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < DN_MAX_PATHS && slot < 0; i++)
+		if (!p->paths[i])
+			slot = i;
+	if (slot >= 0) {
+		p->paths[slot] = c;
+		p->paths_gen++;
+		d->nr_paths++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (slot < 0)
+		return dn_err_set(e, -ENOSPC, "/dev/ublkb%d already has %d paths", d->dev_id,
+				  DN_MAX_PATHS);
+	dn_ns_dev_notify(d);
+	return 0;
+}
+
+/* Wait until every queue has applied paths_gen (or the wait is pointless). */
+static void wait_queues(struct ns_dev_priv *p, uint32_t gen)
+{
+	uint16_t i, n = dn_ublk_nr_queues(p->dev.ublk);
+	struct timespec until;
+	bool done = false;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&p->lock);
+	while (!done) {
+		done = true;
+		for (i = 0; i < n && i < p->nr_uqs; i++)
+			if (p->uqs[i].uq && (int32_t)(p->uqs[i].seen_paths_gen - gen) < 0)
+				done = false;
+		if (!done && pthread_cond_timedwait(&p->cond, &p->lock, &until)) {
+			dn_err("/dev/ublkb%d: queues did not let go of a path", p->dev.dev_id);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void unlink_locked(struct ns_dev_priv *p)
+{
+	struct ns_dev_priv **pp;
+
+	for (pp = &registry; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+}
+
+static void unregister(struct ns_dev_priv *p)
+{
+	pthread_mutex_lock(&registry_lock);
+	unlink_locked(p);
+	pthread_mutex_unlock(&registry_lock);
+}
+
+bool dn_ns_dev_remove_path(struct dn_ns_dev *d, struct dn_ctrl *c)
+{
+	struct ns_dev_priv *p = container_of(d, struct ns_dev_priv, dev);
+	uint32_t gen = 0;
+	int i, left = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < DN_MAX_PATHS; i++) {
+		if (p->paths[i] == c) {
+			p->paths[i] = NULL;
+			gen = ++p->paths_gen;
+			d->nr_paths--;
+		}
+		left += !!p->paths[i];
+	}
+	if (d->ctrl == c)
+		for (i = 0; i < DN_MAX_PATHS; i++)
+			if (p->paths[i])
+				d->ctrl = p->paths[i];
+	pthread_mutex_unlock(&p->lock);
+	if (!left)
+		unlink_locked(p);
+	pthread_mutex_unlock(&registry_lock);
+	if (!left) {
+		dn_ns_dev_destroy(d);
+		return true;
+	}
+	/* the queues must drop their I/O queues on c before c goes away */
+	dn_ns_dev_notify(d);
+	wait_queues(p, gen);
+	return false;
 }
 
 void dn_ns_dev_destroy(struct dn_ns_dev *d)
 {
 	struct ns_dev_priv *p = container_of(d, struct ns_dev_priv, dev);
 
+	unregister(p);
 	dn_ublk_stop_and_delete(d->ublk);
-	free_ioqs(p);
+	free_uqs(p);
 	free(p);
 }
 

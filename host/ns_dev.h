@@ -24,6 +24,7 @@ struct dn_ns_info {
 	bool read_only;		/* write protected */
 	uint8_t nguid[16];
 	uint8_t eui64[8];
+	uint8_t uuid[16];	/* from the Namespace Identification Descriptor list */
 };
 
 /* What the controller allows, from CAP and Identify Controller */
@@ -44,13 +45,20 @@ struct dn_ctrl_caps {
 /* 0, or -EINVAL with e set when the namespace cannot be a block device */
 int dn_ns_info_parse(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_info *out,
 		     struct dn_err *e);
+/*
+ * Fill NGUID/EUI-64/UUID (where Identify Namespace left them zero) from a Namespace
+ * Identification Descriptor list of len bytes. Untrusted: a descriptor with a wrong length
+ * for its type, or running past the buffer, ends the walk with -EPROTO.
+ */
+int dn_ns_descs_parse(const void *buf, size_t len, struct dn_ns_info *info);
 /* MDTS (a power of two of the minimum page size) to a transfer limit in bytes */
 uint32_t dn_mdts_bytes(uint8_t mdts, uint64_t cap);
 void dn_ns_ublk_params(const struct dn_ns_info *ns, const struct dn_ctrl_caps *caps,
 		       struct dn_ublk_params *p);
 
 struct dn_ns_dev {
-	struct dn_ctrl *ctrl;
+	struct dn_ctrl *ctrl;	/* a controller serving it (the first path) */
+	int nr_paths;
 	struct dn_ns_info info;
 	struct dn_ublk_params params;
 	struct dn_ublk_dev *ublk;
@@ -60,6 +68,14 @@ struct dn_ns_dev {
 int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_ns_dev **out,
 		     struct dn_err *e);
 void dn_ns_dev_destroy(struct dn_ns_dev *d);
+
+/* Multipath: the device this controller's namespace is another path to, or NULL. */
+struct dn_ns_dev *dn_ns_dev_find_path(struct dn_ctrl *c, const struct dn_ns_info *ns);
+int dn_ns_dev_add_path(struct dn_ns_dev *d, struct dn_ctrl *c, const struct dn_ns_info *ns,
+		       struct dn_err *e);
+/* Drop c's path (waiting until no queue uses it); true when that was the last path and the
+ * device is gone. */
+bool dn_ns_dev_remove_path(struct dn_ns_dev *d, struct dn_ctrl *c);
 /* Any thread: have every queue of the device look at its controller's state again. */
 void dn_ns_dev_notify(struct dn_ns_dev *d);
 

@@ -115,6 +115,40 @@ static void test_ublk_params(void **state)
 	assert_false(p.discard || p.write_zeroes);
 }
 
+static void test_descs(void **state)
+{
+	uint8_t buf[4096] = { 0 };
+	struct dn_ns_info ns;
+	static const uint8_t uuid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	static const uint8_t eui[8] = { 0xee, 1, 2, 3, 4, 5, 6, 7 };
+
+	/* EUI-64 then UUID then CSI, then the terminating zero type */
+	buf[0] = NVME_NIDT_EUI64;
+	buf[1] = 8;
+	memcpy(buf + 4, eui, 8);
+	buf[12] = NVME_NIDT_UUID;
+	buf[13] = 16;
+	memcpy(buf + 16, uuid, 16);
+	buf[32] = NVME_NIDT_CSI;
+	buf[33] = 1;
+	memset(&ns, 0, sizeof(ns));
+	ns.nguid[0] = 0x77; /* Identify Namespace's NGUID is kept */
+	assert_int_equal(dn_ns_descs_parse(buf, sizeof(buf), &ns), 0);
+	assert_memory_equal(ns.uuid, uuid, 16);
+	assert_memory_equal(ns.eui64, eui, 8);
+	assert_int_equal(ns.nguid[0], 0x77);
+
+	/* a UUID descriptor with the wrong length */
+	buf[13] = 15;
+	assert_int_equal(dn_ns_descs_parse(buf, sizeof(buf), &ns), -EPROTO);
+	/* a descriptor running past the buffer */
+	buf[13] = 16;
+	assert_int_equal(dn_ns_descs_parse(buf, 20, &ns), -EPROTO);
+	/* an empty list */
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(dn_ns_descs_parse(buf, sizeof(buf), &ns), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_info_rejects),
 		cmocka_unit_test(test_mdts),
 		cmocka_unit_test(test_ublk_params),
+		cmocka_unit_test(test_descs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
