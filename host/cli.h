@@ -15,9 +15,9 @@
 #include "host/err.h"
 
 /* Exit statuses */
-#define DN_EXIT_OK 0
-#define DN_EXIT_FAIL 1	/* the operation failed; the message says why */
-#define DN_EXIT_USAGE 2	/* bad command line */
+#define DN_EXIT_OK    0
+#define DN_EXIT_FAIL  1 /* the operation failed; the message says why */
+#define DN_EXIT_USAGE 2 /* bad command line */
 
 enum dn_out_fmt { DN_OUT_NORMAL, DN_OUT_JSON };
 
@@ -28,15 +28,14 @@ struct dn_cli_args {
 	int verbose;
 };
 
-#define DN_DEF_QUEUE_SIZE 128
-#define DN_DEF_KATO 5
+#define DN_DEF_QUEUE_SIZE      128
+#define DN_DEF_KATO	       5
 #define DN_DEF_RECONNECT_DELAY 10
-#define DN_DEF_CTRL_LOSS_TMO 600
-#define DN_MAX_IO_QUEUES 64
+#define DN_DEF_CTRL_LOSS_TMO   600
+#define DN_MAX_IO_QUEUES       64
 
 /* cmd: "discover", "connect", "list", "disconnect", "disconnect-all". argv[0] is the command. */
-int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a,
-		 struct dn_err *e);
+int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, struct dn_err *e);
 
 /* Formatters (pure: testable) */
 int dn_disc_log_print(FILE *out, const void *log, uint32_t len, enum dn_out_fmt fmt);

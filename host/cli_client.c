@@ -21,8 +21,8 @@
 #include "host/cli.h"
 #include "host/hostid.h"
 
-#define DN_DEFAULT_SOCK "/run/disnvme/disnvme.sock"
-#define DN_MSG_MAX (256u << 10)
+#define DN_DEFAULT_SOCK		 "/run/disnvme/disnvme.sock"
+#define DN_MSG_MAX		 (256u << 10)
 #define CONNECT_REPLY_TIMEOUT_MS 300000
 
 const char *dn_sock_path(void)
@@ -42,7 +42,7 @@ static int64_t now_ms(void)
 
 static int sock_connect(int *fd_out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, ret;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", dn_sock_path());
@@ -62,7 +62,7 @@ int dn_sock_request(struct json_object *req, struct json_object **reply, int tim
 		    struct dn_err *e)
 {
 	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	struct pollfd pfd = { .events = POLLIN };
+	struct pollfd pfd = {.events = POLLIN};
 	char *buf;
 	ssize_t n;
 	int fd, ret;
@@ -89,7 +89,8 @@ int dn_sock_request(struct json_object *req, struct json_object **reply, int tim
 	}
 	n = recv(fd, buf, DN_MSG_MAX, 0);
 	if (n <= 0) {
-		ret = dn_err_set(e, -EPIPE, "the disnvme daemon closed the connection without an "
+		ret = dn_err_set(e, -EPIPE,
+				 "the disnvme daemon closed the connection without an "
 				 "answer (see its log)");
 		goto out_free;
 	}
@@ -173,7 +174,8 @@ static int spawn_daemon(struct dn_err *e)
 		}
 		usleep(20000);
 	}
-	return dn_err_set(e, -ETIMEDOUT, "the disnvme daemon did not start (see "
+	return dn_err_set(e, -ETIMEDOUT,
+			  "the disnvme daemon did not start (see "
 			  "/run/disnvme/daemon.log)");
 }
 
@@ -182,7 +184,8 @@ static int check_can_create_devices(struct dn_err *e)
 	if (geteuid() != 0)
 		return dn_err_set(e, -EPERM, "must run as root: it creates block devices");
 	if (access("/dev/ublk-control", F_OK))
-		return dn_err_set(e, -ENODEV, "the kernel has no ublk support: /dev/ublk-control "
+		return dn_err_set(e, -ENODEV,
+				  "the kernel has no ublk support: /dev/ublk-control "
 				  "is missing (modprobe ublk_drv)");
 	return 0;
 }
@@ -192,7 +195,7 @@ int dn_cmd_connect(int argc, char **argv)
 	struct json_object *req, *reply = NULL, *devs;
 	struct dn_host_identity h;
 	struct dn_cli_args a;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 	size_t i;
 	int ret;
 
@@ -200,8 +203,7 @@ int dn_cmd_connect(int argc, char **argv)
 		fprintf(stderr, "disnvme: %s\n", e.msg);
 		return DN_EXIT_USAGE;
 	}
-	if (check_can_create_devices(&e) ||
-	    dn_host_identity_get(a.hostnqn, a.hostid, &h, &e))
+	if (check_can_create_devices(&e) || dn_host_identity_get(a.hostnqn, a.hostid, &h, &e))
 		goto out_fail;
 
 	req = json_object_new_object();
@@ -256,8 +258,9 @@ void dn_list_print(FILE *out, struct json_object *reply, enum dn_out_fmt fmt)
 		root = json_object_new_object();
 		json_object_object_add(root, "controllers",
 				       ctrls ? json_object_get(ctrls) : json_object_new_array());
-		fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-								   JSON_C_TO_STRING_NOSLASHESCAPE));
+		fprintf(out, "%s\n",
+			json_object_to_json_string_ext(
+				root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
 		return;
 	}
@@ -292,7 +295,7 @@ int dn_cmd_list(int argc, char **argv)
 {
 	struct json_object *req, *reply = NULL;
 	struct dn_cli_args a;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 	int ret;
 
 	if (dn_cli_parse("list", argc, argv, &a, &e)) {
@@ -323,7 +326,7 @@ int dn_cmd_list(int argc, char **argv)
 static int simple_request(const char *what, struct json_object *req, bool none_ok)
 {
 	struct json_object *reply = NULL;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 	int ret;
 
 	ret = dn_sock_request(req, &reply, 120000, &e);
@@ -331,8 +334,10 @@ static int simple_request(const char *what, struct json_object *req, bool none_o
 	if (ret == -ENOENT || ret == -ECONNREFUSED) {
 		if (none_ok)
 			return DN_EXIT_OK;
-		fprintf(stderr, "disnvme %s: no disnvme daemon is running, so nothing is "
-			"connected\n", what);
+		fprintf(stderr,
+			"disnvme %s: no disnvme daemon is running, so nothing is "
+			"connected\n",
+			what);
 		return DN_EXIT_FAIL;
 	}
 	if (ret)
@@ -352,7 +357,7 @@ int dn_cmd_disconnect(int argc, char **argv)
 {
 	struct json_object *req;
 	struct dn_cli_args a;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 
 	if (dn_cli_parse("disconnect", argc, argv, &a, &e)) {
 		fprintf(stderr, "disnvme: %s\n", e.msg);
@@ -375,7 +380,7 @@ int dn_cmd_disconnect_all(int argc, char **argv)
 {
 	struct json_object *req;
 	struct dn_cli_args a;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 
 	if (dn_cli_parse("disconnect-all", argc, argv, &a, &e)) {
 		fprintf(stderr, "disnvme: %s\n", e.msg);
@@ -383,7 +388,7 @@ int dn_cmd_disconnect_all(int argc, char **argv)
 	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "disnvme disconnect-all: must run as root: it removes block "
-			"devices\n");
+				"devices\n");
 		return DN_EXIT_FAIL;
 	}
 	req = json_object_new_object();

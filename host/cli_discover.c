@@ -17,10 +17,14 @@
 static const char *trtype_str(uint8_t t)
 {
 	switch (t) {
-	case NVMF_TRTYPE_RDMA: return "rdma";
-	case NVMF_TRTYPE_FC: return "fc";
-	case NVMF_TRTYPE_TCP: return "tcp";
-	case NVMF_TRTYPE_LOOP: return "loop";
+	case NVMF_TRTYPE_RDMA:
+		return "rdma";
+	case NVMF_TRTYPE_FC:
+		return "fc";
+	case NVMF_TRTYPE_TCP:
+		return "tcp";
+	case NVMF_TRTYPE_LOOP:
+		return "loop";
 	}
 	return "unrecognized";
 }
@@ -28,11 +32,16 @@ static const char *trtype_str(uint8_t t)
 static const char *adrfam_str(uint8_t a)
 {
 	switch (a) {
-	case NVMF_ADDR_FAMILY_IP4: return "ipv4";
-	case NVMF_ADDR_FAMILY_IP6: return "ipv6";
-	case NVMF_ADDR_FAMILY_IB: return "infiniband";
-	case NVMF_ADDR_FAMILY_FC: return "fibre-channel";
-	case NVMF_ADDR_FAMILY_LOOP: return "loop";
+	case NVMF_ADDR_FAMILY_IP4:
+		return "ipv4";
+	case NVMF_ADDR_FAMILY_IP6:
+		return "ipv6";
+	case NVMF_ADDR_FAMILY_IB:
+		return "infiniband";
+	case NVMF_ADDR_FAMILY_FC:
+		return "fibre-channel";
+	case NVMF_ADDR_FAMILY_LOOP:
+		return "loop";
 	}
 	return "unrecognized";
 }
@@ -40,9 +49,12 @@ static const char *adrfam_str(uint8_t a)
 static const char *subtype_str(uint8_t s)
 {
 	switch (s) {
-	case NVME_NQN_DISC: return "discovery subsystem referral";
-	case NVME_NQN_NVME: return "nvme subsystem";
-	case NVME_NQN_CURR: return "current discovery subsystem";
+	case NVME_NQN_DISC:
+		return "discovery subsystem referral";
+	case NVME_NQN_NVME:
+		return "nvme subsystem";
+	case NVME_NQN_CURR:
+		return "current discovery subsystem";
 	}
 	return "unrecognized";
 }
@@ -51,14 +63,16 @@ static const char *treq_str(uint8_t t)
 {
 	switch (t & 0x3) {
 	case NVMF_TREQ_NOT_SPECIFIED:
-		return t & NVMF_TREQ_DISABLE_SQFLOW ?
-			       "not specified, sq flow control disable supported" : "not specified";
+		return t & NVMF_TREQ_DISABLE_SQFLOW
+			       ? "not specified, sq flow control disable supported"
+			       : "not specified";
 	case NVMF_TREQ_REQUIRED:
-		return t & NVMF_TREQ_DISABLE_SQFLOW ?
-			       "required, sq flow control disable supported" : "required";
+		return t & NVMF_TREQ_DISABLE_SQFLOW ? "required, sq flow control disable supported"
+						    : "required";
 	case NVMF_TREQ_NOT_REQUIRED:
-		return t & NVMF_TREQ_DISABLE_SQFLOW ?
-			       "not required, sq flow control disable supported" : "not required";
+		return t & NVMF_TREQ_DISABLE_SQFLOW
+			       ? "not required, sq flow control disable supported"
+			       : "not required";
 	}
 	return "unrecognized";
 }
@@ -66,11 +80,16 @@ static const char *treq_str(uint8_t t)
 static const char *prtype_str(uint8_t p)
 {
 	switch (p) {
-	case NVMF_RDMA_PRTYPE_NOT_SPECIFIED: return "not specified";
-	case NVMF_RDMA_PRTYPE_IB: return "infiniband";
-	case NVMF_RDMA_PRTYPE_ROCE: return "roce";
-	case NVMF_RDMA_PRTYPE_ROCEV2: return "roce-v2";
-	case NVMF_RDMA_PRTYPE_IWARP: return "iwarp";
+	case NVMF_RDMA_PRTYPE_NOT_SPECIFIED:
+		return "not specified";
+	case NVMF_RDMA_PRTYPE_IB:
+		return "infiniband";
+	case NVMF_RDMA_PRTYPE_ROCE:
+		return "roce";
+	case NVMF_RDMA_PRTYPE_ROCEV2:
+		return "roce-v2";
+	case NVMF_RDMA_PRTYPE_IWARP:
+		return "iwarp";
 	}
 	return "unrecognized";
 }
@@ -78,8 +97,10 @@ static const char *prtype_str(uint8_t p)
 static const char *qptype_str(uint8_t q)
 {
 	switch (q) {
-	case NVMF_RDMA_QPTYPE_CONNECTED: return "connected";
-	case NVMF_RDMA_QPTYPE_DATAGRAM: return "datagram";
+	case NVMF_RDMA_QPTYPE_CONNECTED:
+		return "connected";
+	case NVMF_RDMA_QPTYPE_DATAGRAM:
+		return "datagram";
 	}
 	return "unrecognized";
 }
@@ -87,8 +108,10 @@ static const char *qptype_str(uint8_t q)
 static const char *eflags_str(uint16_t f)
 {
 	switch (f & (NVMF_DISC_EFLAGS_DUPRETINFO | NVMF_DISC_EFLAGS_EPCSD)) {
-	case NVMF_DISC_EFLAGS_DUPRETINFO: return "duplicate discovery information";
-	case NVMF_DISC_EFLAGS_EPCSD: return "explicit discovery connections";
+	case NVMF_DISC_EFLAGS_DUPRETINFO:
+		return "duplicate discovery information";
+	case NVMF_DISC_EFLAGS_EPCSD:
+		return "explicit discovery connections";
 	case NVMF_DISC_EFLAGS_BOTH:
 		return "explicit discovery connections, duplicate discovery information";
 	}
@@ -113,9 +136,11 @@ static void rec_json(struct json_object *recs, const struct dn_disc_rec *e)
 				       json_object_new_string(prtype_str(e->tsas.rdma.prtype)));
 		json_object_object_add(r, "rdma_qptype",
 				       json_object_new_string(qptype_str(e->tsas.rdma.qptype)));
-		json_object_object_add(r, "rdma_cms", json_object_new_string(
-				       e->tsas.rdma.cms == NVMF_RDMA_CMS_RDMA_CM ? "rdma-cm" :
-										  "unrecognized"));
+		json_object_object_add(
+			r, "rdma_cms",
+			json_object_new_string(e->tsas.rdma.cms == NVMF_RDMA_CMS_RDMA_CM
+						       ? "rdma-cm"
+						       : "unrecognized"));
 		json_object_object_add(r, "rdma_pkey",
 				       json_object_new_int(le16toh(e->tsas.rdma.pkey)));
 	}
@@ -169,8 +194,9 @@ int dn_disc_log_print(FILE *out, const void *buf, uint32_t len, enum dn_out_fmt 
 		json_object_object_add(root, "records", recs);
 		for (i = 0; i < nr; i++)
 			rec_json(recs, &r[i]);
-		fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-								   JSON_C_TO_STRING_NOSLASHESCAPE));
+		fprintf(out, "%s\n",
+			json_object_to_json_string_ext(
+				root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
 	} else {
 		fprintf(out, "\nDiscovery Log Number of Records %llu, Generation counter %llu\n",
@@ -187,7 +213,7 @@ int dn_cmd_discover(int argc, char **argv)
 {
 	struct dn_host_identity h;
 	struct dn_cli_args a;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 	struct dn_ctrl *c;
 	void *log;
 	uint32_t len;
@@ -229,7 +255,8 @@ int dn_cmd_discover(int argc, char **argv)
 	ret = dn_disc_log_print(stdout, log, len, a.fmt);
 	free(log);
 	if (ret) {
-		dn_err_set(&e, ret, "%s:%s returned a malformed discovery log", a.traddr, a.trsvcid);
+		dn_err_set(&e, ret, "%s:%s returned a malformed discovery log", a.traddr,
+			   a.trsvcid);
 		goto out_fail;
 	}
 	return DN_EXIT_OK;

@@ -10,21 +10,21 @@
 #include "host/cli.h"
 
 static const struct option long_opts[] = {
-	{ "transport", required_argument, NULL, 't' },
-	{ "traddr", required_argument, NULL, 'a' },
-	{ "trsvcid", required_argument, NULL, 's' },
-	{ "nqn", required_argument, NULL, 'n' },
-	{ "hostnqn", required_argument, NULL, 'q' },
-	{ "hostid", required_argument, NULL, 'I' },
-	{ "nr-io-queues", required_argument, NULL, 'i' },
-	{ "queue-size", required_argument, NULL, 'Q' },
-	{ "keep-alive-tmo", required_argument, NULL, 'k' },
-	{ "reconnect-delay", required_argument, NULL, 'c' },
-	{ "ctrl-loss-tmo", required_argument, NULL, 'l' },
-	{ "output-format", required_argument, NULL, 'o' },
-	{ "device", required_argument, NULL, 'd' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ NULL, 0, NULL, 0 },
+	{"transport", required_argument, NULL, 't'},
+	{"traddr", required_argument, NULL, 'a'},
+	{"trsvcid", required_argument, NULL, 's'},
+	{"nqn", required_argument, NULL, 'n'},
+	{"hostnqn", required_argument, NULL, 'q'},
+	{"hostid", required_argument, NULL, 'I'},
+	{"nr-io-queues", required_argument, NULL, 'i'},
+	{"queue-size", required_argument, NULL, 'Q'},
+	{"keep-alive-tmo", required_argument, NULL, 'k'},
+	{"reconnect-delay", required_argument, NULL, 'c'},
+	{"ctrl-loss-tmo", required_argument, NULL, 'l'},
+	{"output-format", required_argument, NULL, 'o'},
+	{"device", required_argument, NULL, 'd'},
+	{"verbose", no_argument, NULL, 'v'},
+	{NULL, 0, NULL, 0},
 };
 
 /* which options each subcommand takes */
@@ -32,11 +32,11 @@ static const struct {
 	const char *cmd;
 	const char *opts;
 } cmd_opts[] = {
-	{ "discover", "t:a:s:q:I:o:v" },
-	{ "connect", "t:a:s:n:q:I:i:Q:k:c:l:v" },
-	{ "list", "o:v" },
-	{ "disconnect", "n:d:v" },
-	{ "disconnect-all", "v" },
+	{"discover", "t:a:s:q:I:o:v"},
+	{"connect", "t:a:s:n:q:I:i:Q:k:c:l:v"},
+	{"list", "o:v"},
+	{"disconnect", "n:d:v"},
+	{"disconnect-all", "v"},
 };
 
 static int parse_int(const char *s, long min, long max, int *out)
@@ -61,8 +61,7 @@ static long nr_cpus(void)
 	return n > DN_MAX_IO_QUEUES ? DN_MAX_IO_QUEUES : n;
 }
 
-int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a,
-		 struct dn_err *e)
+int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, struct dn_err *e)
 {
 	const char *optstr = NULL;
 	size_t i;
@@ -86,14 +85,30 @@ int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a,
 		const char *bad = NULL;
 
 		switch (c) {
-		case 't': a->transport = optarg; break;
-		case 'a': a->traddr = optarg; break;
-		case 's': a->trsvcid = optarg; break;
-		case 'n': a->subnqn = optarg; break;
-		case 'q': a->hostnqn = optarg; break;
-		case 'I': a->hostid = optarg; break;
-		case 'd': a->device = optarg; break;
-		case 'v': a->verbose++; break;
+		case 't':
+			a->transport = optarg;
+			break;
+		case 'a':
+			a->traddr = optarg;
+			break;
+		case 's':
+			a->trsvcid = optarg;
+			break;
+		case 'n':
+			a->subnqn = optarg;
+			break;
+		case 'q':
+			a->hostnqn = optarg;
+			break;
+		case 'I':
+			a->hostid = optarg;
+			break;
+		case 'd':
+			a->device = optarg;
+			break;
+		case 'v':
+			a->verbose++;
+			break;
 		case 'i':
 			if (parse_int(optarg, 1, DN_MAX_IO_QUEUES, &a->nr_io_queues))
 				bad = "--nr-io-queues must be 1..64";
@@ -123,8 +138,8 @@ int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a,
 				bad = "--output-format must be normal or json";
 			break;
 		default:
-			return dn_err_set(e, -EINVAL, "%s: unknown or incomplete option \"%s\"", cmd,
-					  argv[optind - 1]);
+			return dn_err_set(e, -EINVAL, "%s: unknown or incomplete option \"%s\"",
+					  cmd, argv[optind - 1]);
 		}
 		if (bad)
 			return dn_err_set(e, -EINVAL, "%s: %s (got \"%s\")", cmd, bad, optarg);
@@ -136,8 +151,10 @@ int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a,
 		if (!a->transport)
 			return dn_err_set(e, -EINVAL, "%s: -t rdma is required", cmd);
 		if (strcmp(a->transport, "rdma"))
-			return dn_err_set(e, -EINVAL, "%s: transport \"%s\" is not supported "
-					  "(only rdma)", cmd, a->transport);
+			return dn_err_set(e, -EINVAL,
+					  "%s: transport \"%s\" is not supported "
+					  "(only rdma)",
+					  cmd, a->transport);
 		if (!a->traddr)
 			return dn_err_set(e, -EINVAL, "%s: -a ADDRESS is required", cmd);
 		if (!a->trsvcid)
@@ -146,7 +163,8 @@ int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a,
 	if (!strcmp(cmd, "connect") && !a->subnqn)
 		return dn_err_set(e, -EINVAL, "connect: -n SUBSYSTEM_NQN is required");
 	if (!strcmp(cmd, "disconnect") && !!a->subnqn == !!a->device)
-		return dn_err_set(e, -EINVAL, "disconnect: give either -n SUBSYSTEM_NQN or "
+		return dn_err_set(e, -EINVAL,
+				  "disconnect: give either -n SUBSYSTEM_NQN or "
 				  "-d /dev/ublkbN");
 	return 0;
 }

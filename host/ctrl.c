@@ -18,12 +18,12 @@
 #include "host/ctrl.h"
 #include "host/nvmf_cmd.h"
 
-#define ADMIN_DEPTH 32
-#define ADMIN_DATA_LEN (64u << 10)
-#define ADMIN_TIMEOUT_MS 10000
+#define ADMIN_DEPTH	   32
+#define ADMIN_DATA_LEN	   (64u << 10)
+#define ADMIN_TIMEOUT_MS   10000
 #define CONNECT_TIMEOUT_MS 3000
 /* the Namespace Attribute Changed notice in the Asynchronous Event Configuration feature */
-#define AEN_CFG_NS_ATTR (1u << 8)
+#define AEN_CFG_NS_ATTR		 (1u << 8)
 #define AER_INFO_NS_ATTR_CHANGED 0x00
 
 static int64_t now_ms(void)
@@ -37,11 +37,16 @@ static int64_t now_ms(void)
 const char *dn_ctrl_state_str(enum dn_ctrl_state s)
 {
 	switch (s) {
-	case DN_CTRL_NEW: return "connecting";
-	case DN_CTRL_LIVE: return "live";
-	case DN_CTRL_RESETTING: return "resetting";
-	case DN_CTRL_DEAD: return "dead";
-	case DN_CTRL_DELETING: return "deleting";
+	case DN_CTRL_NEW:
+		return "connecting";
+	case DN_CTRL_LIVE:
+		return "live";
+	case DN_CTRL_RESETTING:
+		return "resetting";
+	case DN_CTRL_DEAD:
+		return "dead";
+	case DN_CTRL_DELETING:
+		return "deleting";
 	}
 	return "unknown";
 }
@@ -62,8 +67,7 @@ static int admin_exec(struct dn_ctrl *c, struct nvme_sqe *sqe, void *data, uint3
 	return 0;
 }
 
-int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms,
-			    struct dn_err *e)
+int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms, struct dn_err *e)
 {
 	struct nvmf_connect_data data;
 	struct nvme_sqe sqe;
@@ -93,12 +97,11 @@ int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms
 					  q->peer, c->o.hostnqn, c->o.subnqn);
 		case NVME_SC_CONNECT_INVALID_PARAM:
 			if (ipo == NVMF_IPO_IATTR_DATA(subsysnqn))
-				return dn_err_set(e, -ENOENT,
-						  "%s has no subsystem %s", q->peer, c->o.subnqn);
+				return dn_err_set(e, -ENOENT, "%s has no subsystem %s", q->peer,
+						  c->o.subnqn);
 			if (ipo == NVMF_IPO_IATTR_DATA(hostnqn))
-				return dn_err_set(e, -EACCES,
-						  "%s refused host %s for subsystem %s", q->peer,
-						  c->o.hostnqn, c->o.subnqn);
+				return dn_err_set(e, -EACCES, "%s refused host %s for subsystem %s",
+						  q->peer, c->o.hostnqn, c->o.subnqn);
 			if (ipo == NVMF_IPO_IATTR_SQE(sqsize))
 				return dn_err_set(e, -EINVAL,
 						  "%s refused queue size %u for queue %u", q->peer,
@@ -111,12 +114,11 @@ int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms
 	}
 	return dn_err_set(e, nvme_status_to_errno(st) ?: -EIO,
 			  "%s refused the connect of queue %u to %s: %s (status 0x%x, "
-			  "attribute 0x%x)", q->peer, q->qid, c->o.subnqn, nvme_status_str(st), st,
-			  ipo);
+			  "attribute 0x%x)",
+			  q->peer, q->qid, c->o.subnqn, nvme_status_str(st), st, ipo);
 }
 
-static int prop_get(struct dn_ctrl *c, uint32_t off, bool eight, uint64_t *val,
-		    struct dn_err *e)
+static int prop_get(struct dn_ctrl *c, uint32_t off, bool eight, uint64_t *val, struct dn_err *e)
 {
 	struct nvme_sqe sqe;
 	struct nvme_cqe cqe;
@@ -139,8 +141,8 @@ static int prop_set(struct dn_ctrl *c, uint32_t off, uint32_t val, struct dn_err
 
 static int enable(struct dn_ctrl *c, struct dn_err *e)
 {
-	uint32_t cc = 1u << NVME_CC_EN_SHIFT | 6u << NVME_CC_IOSQES_SHIFT |
-		      4u << NVME_CC_IOCQES_SHIFT;
+	uint32_t cc =
+		1u << NVME_CC_EN_SHIFT | 6u << NVME_CC_IOSQES_SHIFT | 4u << NVME_CC_IOCQES_SHIFT;
 	uint64_t csts;
 	int64_t end;
 	int ret;
@@ -273,7 +275,7 @@ void dn_ctrl_disconnect(struct dn_ctrl *c)
 	int i;
 
 	if (c->admin.id && !c->admin.failed) {
-		struct dn_err e = { 0 };
+		struct dn_err e = {0};
 		uint32_t cc = 1u << NVME_CC_EN_SHIFT | 6u << NVME_CC_IOSQES_SHIFT |
 			      4u << NVME_CC_IOCQES_SHIFT | NVME_CC_SHN_NORMAL << NVME_CC_SHN_SHIFT;
 
@@ -423,7 +425,7 @@ static int scan_namespaces(struct dn_ctrl *c, struct dn_err *e)
 	for (j = 0; j < 1024 && (nsid = le32toh(list[j])); j++) {
 		struct dn_ns_info info;
 		struct dn_ns_dev *d;
-		struct dn_err ne = { 0 };
+		struct dn_err ne = {0};
 
 		dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS, nsid);
 		if (admin_exec(c, &sqe, idns, sizeof(*idns), false, NULL, "Identify Namespace",
@@ -437,8 +439,8 @@ static int scan_namespaces(struct dn_ctrl *c, struct dn_err *e)
 		if (!admin_exec(c, &sqe, idns, sizeof(*idns), false, NULL, "Identify Descriptors",
 				&ne) &&
 		    dn_ns_descs_parse(idns, sizeof(*idns), &info))
-			dn_warn("%s namespace %u: malformed identification descriptors", c->o.subnqn,
-				nsid);
+			dn_warn("%s namespace %u: malformed identification descriptors",
+				c->o.subnqn, nsid);
 		dn_err_clear(&ne);
 		d = find_ns(c, nsid);
 		if (d) {
@@ -447,8 +449,9 @@ static int scan_namespaces(struct dn_ctrl *c, struct dn_err *e)
 				continue;
 			/* ublk has no live resize here: a new device with the new shape */
 			dn_notice("%s namespace %u changed (size %llu -> %llu blocks): recreating "
-				  "its device", c->o.subnqn, nsid,
-				  (unsigned long long)d->info.nsze, (unsigned long long)info.nsze);
+				  "its device",
+				  c->o.subnqn, nsid, (unsigned long long)d->info.nsze,
+				  (unsigned long long)info.nsze);
 			remove_ns(c, d);
 		}
 		if (c->nr_ns_devs >= DN_MAX_NS_DEVS) {
@@ -580,8 +583,8 @@ static void start_reset(struct dn_ctrl *c, const char *why, int64_t *next_try)
 {
 	if (dn_ctrl_state(c) != DN_CTRL_LIVE)
 		return;
-	dn_warn("%s at %s:%s: %s: resetting the controller", c->o.subnqn, c->o.traddr,
-		c->o.trsvcid, why);
+	dn_warn("%s at %s:%s: %s: resetting the controller", c->o.subnqn, c->o.traddr, c->o.trsvcid,
+		why);
 	set_state(c, DN_CTRL_RESETTING);
 	c->loss_start_ms = now_ms();
 	/* the queues drop their connections and hold their I/O until the association is back */
@@ -593,7 +596,7 @@ static void start_reset(struct dn_ctrl *c, const char *why, int64_t *next_try)
 
 static bool try_reconnect(struct dn_ctrl *c)
 {
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 
 	if (admin_up(c, &e))
 		goto out_fail;
@@ -616,8 +619,7 @@ static bool try_reconnect(struct dn_ctrl *c)
 	return true;
 
 out_fail:
-	dn_info("%s at %s:%s: reconnect failed: %s", c->o.subnqn, c->o.traddr, c->o.trsvcid,
-		e.msg);
+	dn_info("%s at %s:%s: reconnect failed: %s", c->o.subnqn, c->o.traddr, c->o.trsvcid, e.msg);
 	return false;
 }
 
@@ -660,12 +662,14 @@ static void *ctrl_thread(void *arg)
 	for (;;) {
 		enum dn_ctrl_state st = dn_ctrl_state(c);
 		struct pollfd pfd[4] = {
-			{ .fd = c->stop_fd, .events = POLLIN },
-			{ .fd = c->reset_fd, .events = POLLIN },
-			{ .fd = c->admin.id ? c->admin.cc->fd : -1, .events = POLLIN },
-			{ .fd = c->admin.id ? c->admin.ec->fd : -1, .events = POLLIN },
+			{.fd = c->stop_fd, .events = POLLIN},
+			{.fd = c->reset_fd, .events = POLLIN},
+			{.fd = c->admin.id ? c->admin.cc->fd : -1, .events = POLLIN},
+			{.fd = c->admin.id ? c->admin.ec->fd : -1, .events = POLLIN},
 		};
-		int64_t due = st == DN_CTRL_LIVE ? next_ka : st == DN_CTRL_RESETTING ? next_try : -1;
+		int64_t due = st == DN_CTRL_LIVE	? next_ka
+			      : st == DN_CTRL_RESETTING ? next_try
+							: -1;
 		int timeout = -1;
 
 		if (due > 0) {
@@ -694,10 +698,11 @@ static void *ctrl_thread(void *arg)
 			if (try_reconnect(c)) {
 				next_ka = ka_ms > 0 ? now_ms() + ka_ms : -1;
 			} else if (c->o.ctrl_loss_tmo >= 0 &&
-				   now_ms() - c->loss_start_ms >= (int64_t)c->o.ctrl_loss_tmo * 1000) {
+				   now_ms() - c->loss_start_ms >=
+					   (int64_t)c->o.ctrl_loss_tmo * 1000) {
 				dn_err("%s at %s:%s: lost for longer than ctrl_loss_tmo (%d s): "
-				       "giving up", c->o.subnqn, c->o.traddr, c->o.trsvcid,
-				       c->o.ctrl_loss_tmo);
+				       "giving up",
+				       c->o.subnqn, c->o.traddr, c->o.trsvcid, c->o.ctrl_loss_tmo);
 				set_state(c, DN_CTRL_DEAD);
 				notify_queues(c);
 				if (c->on_failed)
@@ -710,7 +715,7 @@ static void *ctrl_thread(void *arg)
 		if (st != DN_CTRL_LIVE)
 			continue;
 		if (c->rescan) {
-			struct dn_err e = { 0 };
+			struct dn_err e = {0};
 			uint8_t *chg = malloc(4096);
 			struct nvme_sqe sqe;
 

@@ -18,7 +18,7 @@
 #include "host/rdma_queue.h"
 
 #define DN_MAX_NS_DEVS 64
-#define DN_MAX_QID 256
+#define DN_MAX_QID     256
 
 struct dn_ctrl_opts {
 	char traddr[NVMF_TRADDR_SIZE];
@@ -27,11 +27,11 @@ struct dn_ctrl_opts {
 	char hostnqn[NVME_NQN_LENGTH];
 	uint8_t hostid[16];
 	char hostid_str[40];
-	int nr_io_queues;	/* per device */
+	int nr_io_queues; /* per device */
 	int queue_size;
-	int kato;		/* seconds; 0: no keep-alive */
-	int reconnect_delay;	/* seconds */
-	int ctrl_loss_tmo;	/* seconds; -1: forever */
+	int kato;	     /* seconds; 0: no keep-alive */
+	int reconnect_delay; /* seconds */
+	int ctrl_loss_tmo;   /* seconds; -1: forever */
 };
 
 /*
@@ -39,8 +39,7 @@ struct dn_ctrl_opts {
  * disconnected) -> LIVE again once the admin queue reconnects, or DEAD once ctrl_loss_tmo has
  * passed. While RESETTING the devices stay and hold their I/O; DEAD fails it.
  */
-enum dn_ctrl_state { DN_CTRL_NEW, DN_CTRL_LIVE, DN_CTRL_RESETTING, DN_CTRL_DEAD,
-		     DN_CTRL_DELETING };
+enum dn_ctrl_state { DN_CTRL_NEW, DN_CTRL_LIVE, DN_CTRL_RESETTING, DN_CTRL_DEAD, DN_CTRL_DELETING };
 
 struct dn_ctrl {
 	struct dn_ctrl_opts o;
@@ -50,12 +49,12 @@ struct dn_ctrl {
 	uint64_t cap;
 	struct nvme_id_ctrl *id;
 	struct dn_ctrl_caps caps;
-	enum dn_ctrl_state state;	/* written by the controller thread, read anywhere */
-	uint32_t gen;		/* association number: bumped by every successful reconnect */
-	int reset_fd;		/* eventfd: a queue thread asks for a controller reset */
-	int64_t loss_start_ms;	/* when the controller left LIVE */
+	enum dn_ctrl_state state; /* written by the controller thread, read anywhere */
+	uint32_t gen;		  /* association number: bumped by every successful reconnect */
+	int reset_fd;		  /* eventfd: a queue thread asks for a controller reset */
+	int64_t loss_start_ms;	  /* when the controller left LIVE */
 
-	pthread_mutex_t lock;	/* ns_devs and qids, read by the daemon's list */
+	pthread_mutex_t lock; /* ns_devs and qids, read by the daemon's list */
 	struct dn_ns_dev *ns_devs[DN_MAX_NS_DEVS];
 	int nr_ns_devs;
 	uint16_t max_qid;
@@ -63,7 +62,7 @@ struct dn_ctrl {
 
 	pthread_t thread;
 	bool thread_running;
-	int stop_fd;		/* eventfd: the daemon asks the controller thread to stop */
+	int stop_fd; /* eventfd: the daemon asks the controller thread to stop */
 	/* Optional. Controller thread, once the controller is DEAD (ctrl_loss_tmo passed). */
 	void (*on_failed)(struct dn_ctrl *c);
 
@@ -101,7 +100,6 @@ void dn_ctrl_request_reset(struct dn_ctrl *c);
 int dn_ctrl_alloc_qid(struct dn_ctrl *c);
 void dn_ctrl_free_qid(struct dn_ctrl *c, int qid);
 /* Fabrics Connect on a freshly connected queue (the queue's thread) */
-int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms,
-			    struct dn_err *e);
+int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms, struct dn_err *e);
 
 #endif

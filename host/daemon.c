@@ -26,7 +26,7 @@
 #include "host/hostid.h"
 
 #define MAX_CTRLS 64
-#define REQ_MAX (64u << 10)
+#define REQ_MAX	  (64u << 10)
 /* an auto-started daemon that never got a controller gives up after this long */
 #define AUTO_EXIT_IDLE_MS 15000
 
@@ -34,7 +34,7 @@ struct daemon {
 	struct dn_ctrl *ctrls[MAX_CTRLS];
 	int nr_ctrls;
 	int next_instance;
-	int event_fd;	/* controller threads report failures here */
+	int event_fd; /* controller threads report failures here */
 	bool auto_exit;
 };
 
@@ -65,8 +65,8 @@ static int jint(struct json_object *o, const char *key, int def)
 static void reply_error(struct json_object *reply, const struct dn_err *e)
 {
 	json_object_object_add(reply, "status", json_object_new_int(e->code ? e->code : -EIO));
-	json_object_object_add(reply, "error", json_object_new_string(e->msg[0] ? e->msg :
-								     strerror(-e->code)));
+	json_object_object_add(reply, "error",
+			       json_object_new_string(e->msg[0] ? e->msg : strerror(-e->code)));
 }
 
 static void remove_ctrl(struct daemon *d, int i)
@@ -110,7 +110,7 @@ static int fill_opts(struct dn_ctrl_opts *o, struct json_object *req, struct dn_
 
 static void handle_connect(struct daemon *d, struct json_object *req, struct json_object *reply)
 {
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 	struct json_object *devs;
 	struct dn_ctrl *c;
 	int i;
@@ -180,7 +180,8 @@ static struct json_object *ctrl_json(struct dn_ctrl *c)
 	json_object_object_add(o, "hostnqn", json_object_new_string(c->o.hostnqn));
 	json_object_object_add(o, "hostid", json_object_new_string(c->o.hostid_str));
 	json_object_object_add(o, "cntlid", json_object_new_int(c->cntlid));
-	json_object_object_add(o, "state", json_object_new_string(dn_ctrl_state_str(dn_ctrl_state(c))));
+	json_object_object_add(o, "state",
+			       json_object_new_string(dn_ctrl_state_str(dn_ctrl_state(c))));
 	json_object_object_add(o, "nr_io_queues", json_object_new_int(c->caps.nr_queues));
 	json_object_object_add(o, "queue_size", json_object_new_int(c->caps.queue_size));
 	json_object_object_add(o, "kato", json_object_new_int(c->o.kato));
@@ -232,11 +233,11 @@ static bool ctrl_has_dev(struct dn_ctrl *c, const char *dev)
 	return found;
 }
 
-static void handle_disconnect(struct daemon *d, struct json_object *req,
-			      struct json_object *reply, bool all)
+static void handle_disconnect(struct daemon *d, struct json_object *req, struct json_object *reply,
+			      bool all)
 {
 	const char *nqn = jstr(req, "subnqn"), *dev = jstr(req, "device");
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 	int i, n = 0;
 
 	for (i = d->nr_ctrls - 1; i >= 0; i--) {
@@ -278,7 +279,7 @@ static bool handle_request(struct daemon *d, int fd)
 	req = json_tokener_parse(buf);
 	cmd = req ? jstr(req, "cmd") : NULL;
 	if (!cmd) {
-		struct dn_err e = { 0 };
+		struct dn_err e = {0};
 
 		dn_err_set(&e, -EINVAL, "malformed request");
 		reply_error(reply, &e);
@@ -291,7 +292,7 @@ static bool handle_request(struct daemon *d, int fd)
 	} else if (!strcmp(cmd, "disconnect-all")) {
 		handle_disconnect(d, req, reply, true);
 	} else {
-		struct dn_err e = { 0 };
+		struct dn_err e = {0};
 
 		dn_err_set(&e, -EINVAL, "unknown request \"%s\"", cmd);
 		reply_error(reply, &e);
@@ -312,7 +313,7 @@ out:
 
 static int listen_socket(const char *path, struct dn_err *e)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char dir[sizeof(sa.sun_path)], *slash;
 	int fd, probe;
 
@@ -337,8 +338,7 @@ static int listen_socket(const char *path, struct dn_err *e)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return dn_err_set(e, -errno, "socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
-	    listen(fd, 16)) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 16)) {
 		int ret = -errno;
 
 		close(fd);
@@ -349,8 +349,8 @@ static int listen_socket(const char *path, struct dn_err *e)
 
 int dn_cmd_daemon(int argc, char **argv)
 {
-	struct daemon d = { .event_fd = -1 };
-	struct dn_err e = { 0 };
+	struct daemon d = {.event_fd = -1};
+	struct dn_err e = {0};
 	const char *path = dn_sock_path();
 	int verbose = 0, lfd, sfd, i, idle_ms = 0;
 	sigset_t mask;
@@ -391,9 +391,9 @@ int dn_cmd_daemon(int argc, char **argv)
 
 	for (;;) {
 		struct pollfd pfd[3] = {
-			{ .fd = lfd, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = d.event_fd, .events = POLLIN },
+			{.fd = lfd, .events = POLLIN},
+			{.fd = sfd, .events = POLLIN},
+			{.fd = d.event_fd, .events = POLLIN},
 		};
 		int ret = poll(pfd, 3, d.auto_exit && !d.nr_ctrls ? 1000 : -1);
 

@@ -11,12 +11,12 @@
 #include <stdio.h>
 
 struct dn_err {
-	int code;	/* 0 or -errno */
+	int code; /* 0 or -errno */
 	char msg[384];
 };
 
 __attribute__((format(printf, 3, 4))) static inline int dn_err_set(struct dn_err *e, int code,
-								  const char *fmt, ...)
+								   const char *fmt, ...)
 {
 	va_list ap;
 

@@ -56,8 +56,8 @@ static void trim(char *s)
 		s[--n] = '\0';
 }
 
-int dn_host_identity_resolve(const char *nqn_opt, const char *id_opt, char *nqn_file,
-			     char *id_file, struct dn_host_identity *h, struct dn_err *e)
+int dn_host_identity_resolve(const char *nqn_opt, const char *id_opt, char *nqn_file, char *id_file,
+			     struct dn_host_identity *h, struct dn_err *e)
 {
 	char *nqn = NULL, *id = NULL, *p;
 	int ret = 0;
@@ -65,12 +65,13 @@ int dn_host_identity_resolve(const char *nqn_opt, const char *id_opt, char *nqn_
 	memset(h, 0, sizeof(*h));
 	nqn = nqn_opt ? strdup(nqn_opt) : nqn_file ? strdup(nqn_file) : nvmf_hostnqn_generate();
 	if (!nqn)
-		return dn_err_set(e, -ENOENT, "no host NQN: pass -q or write one to "
+		return dn_err_set(e, -ENOENT,
+				  "no host NQN: pass -q or write one to "
 				  "/etc/nvme/hostnqn");
 	trim(nqn);
 	if (!nqn[0] || strlen(nqn) >= sizeof(h->nqn)) {
-		ret = dn_err_set(e, -EINVAL, "the host NQN \"%s\" is empty or longer than 255 bytes",
-				 nqn);
+		ret = dn_err_set(e, -EINVAL,
+				 "the host NQN \"%s\" is empty or longer than 255 bytes", nqn);
 		goto out;
 	}
 	strcpy(h->nqn, nqn);

@@ -25,8 +25,8 @@ void dn_uuid_format(const uint8_t id[16], char out[37]);
  * else libnvme's generated NQN; the ID, failing all that, from a UUID-based NQN, else a
  * stable name-based UUID of the NQN.
  */
-int dn_host_identity_resolve(const char *nqn_opt, const char *id_opt, char *nqn_file,
-			     char *id_file, struct dn_host_identity *h, struct dn_err *e);
+int dn_host_identity_resolve(const char *nqn_opt, const char *id_opt, char *nqn_file, char *id_file,
+			     struct dn_host_identity *h, struct dn_err *e);
 /* nqn_opt / id_opt: the -q / -I values, or NULL */
 int dn_host_identity_get(const char *nqn_opt, const char *id_opt, struct dn_host_identity *h,
 			 struct dn_err *e);

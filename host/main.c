@@ -18,22 +18,23 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } cmds[] = {
-	{ "discover", dn_cmd_discover,
-	  "-t rdma -a ADDR [-s PORT] [-q HOSTNQN] [-I HOSTID] [-o normal|json]" },
-	{ "connect", dn_cmd_connect,
-	  "-t rdma -a ADDR [-s 4420] -n SUBNQN [-q HOSTNQN] [-I HOSTID] [-i NR_IO_QUEUES] "
-	  "[-Q QUEUE_SIZE] [-k KATO] [-c RECONNECT_DELAY] [-l CTRL_LOSS_TMO]" },
-	{ "list", dn_cmd_list, "[-o normal|json]" },
-	{ "disconnect", dn_cmd_disconnect, "-n SUBNQN | -d /dev/ublkbN" },
-	{ "disconnect-all", dn_cmd_disconnect_all, "" },
-	{ "daemon", dn_cmd_daemon, "[--auto-exit] [-v]   (serves the devices; normally started "
-				   "by connect or systemd)" },
+	{"discover", dn_cmd_discover,
+	 "-t rdma -a ADDR [-s PORT] [-q HOSTNQN] [-I HOSTID] [-o normal|json]"},
+	{"connect", dn_cmd_connect,
+	 "-t rdma -a ADDR [-s 4420] -n SUBNQN [-q HOSTNQN] [-I HOSTID] [-i NR_IO_QUEUES] "
+	 "[-Q QUEUE_SIZE] [-k KATO] [-c RECONNECT_DELAY] [-l CTRL_LOSS_TMO]"},
+	{"list", dn_cmd_list, "[-o normal|json]"},
+	{"disconnect", dn_cmd_disconnect, "-n SUBNQN | -d /dev/ublkbN"},
+	{"disconnect-all", dn_cmd_disconnect_all, ""},
+	{"daemon", dn_cmd_daemon,
+	 "[--auto-exit] [-v]   (serves the devices; normally started "
+	 "by connect or systemd)"},
 #ifdef HAVE_CONFIG_CMD
-	{ "config", dn_cmd_config, "add|remove|list ...  (edits discovery.conf)" },
+	{"config", dn_cmd_config, "add|remove|list ...  (edits discovery.conf)"},
 #endif
 #ifdef HAVE_CONNECT_ALL
-	{ "connect-all", dn_cmd_connect_all,
-	  "[--config-file FILE] [--dry-run] [-v]  (connects what discovery.conf lists)" },
+	{"connect-all", dn_cmd_connect_all,
+	 "[--config-file FILE] [--dry-run] [-v]  (connects what discovery.conf lists)"},
 #endif
 };
 

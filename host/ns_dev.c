@@ -27,7 +27,7 @@
 #define IOQ_CONNECT_TIMEOUT_MS 3000
 /* A command with no answer after this many one-second ticks has timed out */
 #define IO_TIMEOUT_TICKS 30
-#define IOQ_DATA_LEN NVME_CONNECT_DATA_SIZE
+#define IOQ_DATA_LEN	 NVME_CONNECT_DATA_SIZE
 
 int dn_ns_info_parse(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_info *out,
 		     struct dn_err *e)
@@ -43,11 +43,15 @@ int dn_ns_info_parse(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_in
 				  fmt);
 	ds = id->lbaf[fmt].ds;
 	if (ds < 9 || ds > 16)
-		return dn_err_set(e, -EINVAL, "namespace %u: logical block size 2^%u is not "
-				  "usable for a block device", nsid, ds);
+		return dn_err_set(e, -EINVAL,
+				  "namespace %u: logical block size 2^%u is not "
+				  "usable for a block device",
+				  nsid, ds);
 	if (le16toh(id->lbaf[fmt].ms) && (id->flbas & NVME_NS_FLBAS_META_EXT))
-		return dn_err_set(e, -EINVAL, "namespace %u: extended-LBA metadata is not "
-				  "supported", nsid);
+		return dn_err_set(e, -EINVAL,
+				  "namespace %u: extended-LBA metadata is not "
+				  "supported",
+				  nsid);
 	out->nsid = nsid;
 	out->nsze = le64toh(id->nsze);
 	out->lbs_shift = ds;
@@ -145,13 +149,13 @@ struct dn_uq;
 struct dn_ioq {
 	struct dn_hq hq;
 	struct dn_uq *q;
-	struct dn_ctrl *ctrl;	/* the path this slot serves; NULL: unused */
+	struct dn_ctrl *ctrl; /* the path this slot serves; NULL: unused */
 	struct ibv_comp_channel *cc;
 	int qid;
-	bool up;		/* hq is connected and usable */
-	bool polling;		/* a multishot poll on cc is armed */
-	bool cancelling;	/* the poll is being removed: the slot is not free yet */
-	uint32_t gen;		/* the controller association hq belongs to */
+	bool up;	 /* hq is connected and usable */
+	bool polling;	 /* a multishot poll on cc is armed */
+	bool cancelling; /* the poll is being removed: the slot is not free yet */
+	uint32_t gen;	 /* the controller association hq belongs to */
 	struct dn_event cc_ev;
 };
 
@@ -162,12 +166,12 @@ struct dn_uq {
 	struct dn_ioq paths[DN_MAX_PATHS];
 	void *bufs;
 	size_t bufs_len;
-	bool stopping;		/* the device is going away: fail instead of holding */
-	unsigned int rr;	/* round robin over live paths */
+	bool stopping;	 /* the device is going away: fail instead of holding */
+	unsigned int rr; /* round robin over live paths */
 	uint32_t seen_paths_gen;
 	struct dn_event tick_ev;
 	struct __kernel_timespec tick_ts;
-	struct dn_event flush_ev;	/* a NOP: runs once the current batch of ublk CQEs is done */
+	struct dn_event flush_ev; /* a NOP: runs once the current batch of ublk CQEs is done */
 	bool flush_armed;
 	/* per tag: a copy of what queue_io got (iod may not outlive the call), to send again */
 	struct ublksrv_io_desc *iods;
@@ -182,12 +186,12 @@ struct ns_dev_priv {
 	char subnqn[NVME_NQN_LENGTH];
 	struct dn_uq *uqs;
 	uint16_t nr_uqs;
-	pthread_mutex_t lock;	/* paths, paths_gen, the queues' seen_paths_gen, err */
+	pthread_mutex_t lock; /* paths, paths_gen, the queues' seen_paths_gen, err */
 	pthread_cond_t cond;
 	struct dn_ctrl *paths[DN_MAX_PATHS];
 	uint32_t paths_gen;
-	struct dn_err err;	/* the first queue setup failure, for the connect reply */
-	struct ns_dev_priv *next;	/* in the registry of devices */
+	struct dn_err err;	  /* the first queue setup failure, for the connect reply */
+	struct ns_dev_priv *next; /* in the registry of devices */
 };
 
 /* every device of this process, to find the one a second path belongs to */
@@ -519,8 +523,8 @@ static void start_io(struct dn_uq *q, uint16_t tag)
 		hold(q, tag);
 }
 
-static void ioq_queue_io(struct dn_ublk_queue *uq, uint16_t tag,
-			 const struct ublksrv_io_desc *iod, void *buf)
+static void ioq_queue_io(struct dn_ublk_queue *uq, uint16_t tag, const struct ublksrv_io_desc *iod,
+			 void *buf)
 {
 	struct dn_uq *q = dn_ublk_queue_priv(uq);
 
@@ -618,7 +622,7 @@ static void ioq_detach(struct dn_ioq *ioq)
 static void ioq_follow(struct dn_ioq *ioq)
 {
 	struct dn_ctrl *c = ioq->ctrl;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 
 	switch (dn_ctrl_state(c)) {
 	case DN_CTRL_LIVE:
@@ -631,8 +635,8 @@ static void ioq_follow(struct dn_ioq *ioq)
 			dn_ctrl_request_reset(c);
 			return;
 		}
-		dn_info("%s: I/O queue %d connected (path %s:%s), %u commands waiting",
-			c->o.subnqn, ioq->qid, c->o.traddr, c->o.trsvcid, ioq->q->nr_held);
+		dn_info("%s: I/O queue %d connected (path %s:%s), %u commands waiting", c->o.subnqn,
+			ioq->qid, c->o.traddr, c->o.trsvcid, ioq->q->nr_held);
 		return;
 	case DN_CTRL_RESETTING:
 	case DN_CTRL_DEAD:
@@ -707,7 +711,7 @@ static int ioq_init(struct dn_ublk_queue *uq, void *bufs, size_t len)
 	uint16_t idx = dn_ublk_queue_id(uq);
 	struct dn_uq *q = &p->uqs[idx];
 	uint16_t depth = dn_ublk_queue_depth(dn_ublk_queue_dev(uq));
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 	int i, ret = 0, up = 0;
 
 	q->p = p;
@@ -834,7 +838,8 @@ int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_n
 	ret = dn_ublk_create(&p->dev.params, &ns_ublk_ops, p, &p->dev.ublk);
 	if (ret) {
 		if (ret == -ENOENT || ret == -ENODEV)
-			dn_err_set(e, ret, "the kernel has no ublk support (/dev/ublk-control is "
+			dn_err_set(e, ret,
+				   "the kernel has no ublk support (/dev/ublk-control is "
 				   "missing: modprobe ublk_drv)");
 		else
 			dn_err_set(e, ret, "creating a ublk device for namespace %u failed: %s",
@@ -847,8 +852,8 @@ int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_n
 		if (p->err.msg[0])
 			dn_err_set(e, ret, "%s", p->err.msg);
 		pthread_mutex_unlock(&p->lock);
-		dn_err_set(e, ret, "starting the ublk device for namespace %u failed: %s",
-			   ns->nsid, strerror(-ret));
+		dn_err_set(e, ret, "starting the ublk device for namespace %u failed: %s", ns->nsid,
+			   strerror(-ret));
 		goto out_delete;
 	}
 	p->dev.dev_id = dn_ublk_dev_id(p->dev.ublk);
@@ -913,13 +918,16 @@ int dn_ns_dev_add_path(struct dn_ns_dev *d, struct dn_ctrl *c, const struct dn_n
 	int i, slot = -1;
 
 	if (ns->nsze != d->info.nsze || ns->lbs_shift != d->info.lbs_shift)
-		return dn_err_set(e, -EINVAL, "namespace %u through %s:%s has another shape than "
-				  "/dev/ublkb%d: not a second path", ns->nsid, c->o.traddr,
-				  c->o.trsvcid, d->dev_id);
+		return dn_err_set(e, -EINVAL,
+				  "namespace %u through %s:%s has another shape than "
+				  "/dev/ublkb%d: not a second path",
+				  ns->nsid, c->o.traddr, c->o.trsvcid, d->dev_id);
 	if (c->caps.queue_size < d->params.queue_depth)
-		return dn_err_set(e, -EINVAL, "the path through %s:%s allows queues of %u, "
-				  "/dev/ublkb%d needs %u", c->o.traddr, c->o.trsvcid,
-				  c->caps.queue_size, d->dev_id, d->params.queue_depth);
+		return dn_err_set(e, -EINVAL,
+				  "the path through %s:%s allows queues of %u, "
+				  "/dev/ublkb%d needs %u",
+				  c->o.traddr, c->o.trsvcid, c->caps.queue_size, d->dev_id,
+				  d->params.queue_depth);
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < DN_MAX_PATHS && slot < 0; i++)
 		if (!p->paths[i])

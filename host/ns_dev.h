@@ -19,22 +19,22 @@ struct dn_ctrl;
 
 struct dn_ns_info {
 	uint32_t nsid;
-	uint64_t nsze;		/* logical blocks */
+	uint64_t nsze; /* logical blocks */
 	uint8_t lbs_shift;
-	bool read_only;		/* write protected */
+	bool read_only; /* write protected */
 	uint8_t nguid[16];
 	uint8_t eui64[8];
-	uint8_t uuid[16];	/* from the Namespace Identification Descriptor list */
+	uint8_t uuid[16]; /* from the Namespace Identification Descriptor list */
 };
 
 /* What the controller allows, from CAP and Identify Controller */
 struct dn_ctrl_caps {
-	uint32_t max_xfer;	/* bytes; from MDTS, capped */
-	uint32_t incapsule;	/* in-capsule data bytes per I/O command (IOCCSZ) */
+	uint32_t max_xfer;  /* bytes; from MDTS, capped */
+	uint32_t incapsule; /* in-capsule data bytes per I/O command (IOCCSZ) */
 	uint16_t oncs;
 	bool vwc;
-	uint16_t nr_queues;	/* NVMe I/O queues per device */
-	uint16_t queue_size;	/* entries per I/O queue */
+	uint16_t nr_queues;  /* NVMe I/O queues per device */
+	uint16_t queue_size; /* entries per I/O queue */
 };
 
 /* The largest I/O the host sends: keeps per-queue buffers (depth * this) reasonable */
@@ -57,7 +57,7 @@ void dn_ns_ublk_params(const struct dn_ns_info *ns, const struct dn_ctrl_caps *c
 		       struct dn_ublk_params *p);
 
 struct dn_ns_dev {
-	struct dn_ctrl *ctrl;	/* a controller serving it (the first path) */
+	struct dn_ctrl *ctrl; /* a controller serving it (the first path) */
 	int nr_paths;
 	struct dn_ns_info info;
 	struct dn_ublk_params params;

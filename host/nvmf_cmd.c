@@ -60,8 +60,7 @@ void dn_sqe_identify(struct nvme_sqe *c, uint8_t cns, uint32_t nsid)
 	c->common.cdw10 = htole32(cns);
 }
 
-void dn_sqe_get_log(struct nvme_sqe *c, uint8_t lid, uint32_t nsid, uint64_t offset,
-		    uint32_t len)
+void dn_sqe_get_log(struct nvme_sqe *c, uint8_t lid, uint32_t nsid, uint64_t offset, uint32_t len)
 {
 	uint32_t numd = len / 4 - 1;
 

@@ -21,8 +21,7 @@ void dn_sqe_prop_set(struct nvme_sqe *c, uint32_t offset, uint32_t value);
 
 void dn_sqe_identify(struct nvme_sqe *c, uint8_t cns, uint32_t nsid);
 /* len: bytes, a multiple of 4 */
-void dn_sqe_get_log(struct nvme_sqe *c, uint8_t lid, uint32_t nsid, uint64_t offset,
-		    uint32_t len);
+void dn_sqe_get_log(struct nvme_sqe *c, uint8_t lid, uint32_t nsid, uint64_t offset, uint32_t len);
 void dn_sqe_set_features(struct nvme_sqe *c, uint8_t fid, uint32_t cdw11);
 void dn_sqe_keep_alive(struct nvme_sqe *c);
 void dn_sqe_async_event(struct nvme_sqe *c);

@@ -29,31 +29,37 @@ static int64_t now_ms(void)
 static const char *cm_rej_str(uint16_t sts)
 {
 	switch (sts) {
-	case NVME_RDMA_CM_INVALID_LEN: return "invalid private data length";
-	case NVME_RDMA_CM_INVALID_RECFMT: return "invalid record format";
-	case NVME_RDMA_CM_INVALID_QID: return "invalid queue ID";
-	case NVME_RDMA_CM_INVALID_HSQSIZE: return "invalid host send queue size";
-	case NVME_RDMA_CM_INVALID_HRQSIZE: return "invalid host receive queue size";
-	case NVME_RDMA_CM_NO_RSC: return "no resources";
-	case NVME_RDMA_CM_INVALID_IRD: return "invalid IRD";
-	case NVME_RDMA_CM_INVALID_ORD: return "invalid ORD";
+	case NVME_RDMA_CM_INVALID_LEN:
+		return "invalid private data length";
+	case NVME_RDMA_CM_INVALID_RECFMT:
+		return "invalid record format";
+	case NVME_RDMA_CM_INVALID_QID:
+		return "invalid queue ID";
+	case NVME_RDMA_CM_INVALID_HSQSIZE:
+		return "invalid host send queue size";
+	case NVME_RDMA_CM_INVALID_HRQSIZE:
+		return "invalid host receive queue size";
+	case NVME_RDMA_CM_NO_RSC:
+		return "no resources";
+	case NVME_RDMA_CM_INVALID_IRD:
+		return "invalid IRD";
+	case NVME_RDMA_CM_INVALID_ORD:
+		return "invalid ORD";
 	}
 	return "unknown reason";
 }
 
 /* Wait for the next CM event and insist it is `want`; explain anything else. */
-static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms,
-		   struct dn_err *e)
+static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms, struct dn_err *e)
 {
-	struct pollfd pfd = { .fd = q->ec->fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = q->ec->fd, .events = POLLIN};
 	struct rdma_cm_event *ev;
 	int ret;
 
 	ret = poll(&pfd, 1, timeout_ms);
 	if (ret == 0)
-		return dn_err_set(e, -ETIMEDOUT,
-				  "%s is unreachable: no RDMA answer within %d ms", q->peer,
-				  timeout_ms);
+		return dn_err_set(e, -ETIMEDOUT, "%s is unreachable: no RDMA answer within %d ms",
+				  q->peer, timeout_ms);
 	if (ret < 0)
 		return dn_err_set(e, -errno, "waiting for an rdma_cm event: %s", strerror(errno));
 	ret = dn_rdma_get_cm_event(q->ec, &ev);
@@ -76,13 +82,15 @@ static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms
 			const struct nvme_rdma_cm_rej *rej = ev->param.conn.private_data;
 			uint16_t sts = le16toh(rej->sts);
 
-			ret = dn_err_set(e, -ECONNREFUSED,
-					 "%s rejected the NVMe/RDMA connection of queue %u: %s (%u)",
-					 q->peer, q->qid, cm_rej_str(sts), sts);
+			ret = dn_err_set(
+				e, -ECONNREFUSED,
+				"%s rejected the NVMe/RDMA connection of queue %u: %s (%u)",
+				q->peer, q->qid, cm_rej_str(sts), sts);
 		} else {
 			ret = dn_err_set(e, -ECONNREFUSED,
 					 "%s refused the RDMA connection: nothing listens there "
-					 "for NVMe/RDMA (reject reason %d)", q->peer, ev->status);
+					 "for NVMe/RDMA (reject reason %d)",
+					 q->peer, ev->status);
 		}
 		break;
 	case RDMA_CM_EVENT_ADDR_ERROR:
@@ -90,8 +98,8 @@ static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms
 	case RDMA_CM_EVENT_UNREACHABLE:
 	case RDMA_CM_EVENT_CONNECT_ERROR:
 		ret = dn_err_set(e, -EHOSTUNREACH, "%s is unreachable over RDMA (%s: %s)", q->peer,
-				 rdma_event_str(ev->event), strerror(-ev->status > 0 ? -ev->status :
-								    EHOSTUNREACH));
+				 rdma_event_str(ev->event),
+				 strerror(-ev->status > 0 ? -ev->status : EHOSTUNREACH));
 		break;
 	default:
 		ret = dn_err_set(e, -EPROTO, "%s: unexpected rdma_cm event %s while waiting for %s",
@@ -108,7 +116,7 @@ static int post_recv(struct dn_hq *q, uint16_t i)
 		.length = sizeof(struct nvme_cqe),
 		.lkey = q->rsp_mr->lkey,
 	};
-	struct ibv_recv_wr wr = { .wr_id = WRID_RECV | i, .sg_list = &sge, .num_sge = 1 }, *bad;
+	struct ibv_recv_wr wr = {.wr_id = WRID_RECV | i, .sg_list = &sge, .num_sge = 1}, *bad;
 
 	return dn_ibv_post_recv(q->id->qp, &wr, &bad);
 }
@@ -174,9 +182,9 @@ static void free_buffers(struct dn_hq *q)
 
 int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 {
-	struct ibv_qp_init_attr qpa = { 0 };
-	struct rdma_conn_param cp = { 0 };
-	struct nvme_rdma_cm_req req = { 0 };
+	struct ibv_qp_init_attr qpa = {0};
+	struct rdma_conn_param cp = {0};
+	struct nvme_rdma_cm_req req = {0};
 	struct ibv_device_attr dattr;
 	struct sockaddr_storage dst;
 	uint16_t i;
@@ -187,9 +195,9 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	q->depth = o->depth;
 	q->incapsule = o->incapsule;
 	/* room after the SQE for in-capsule data, and at least for one DSM range */
-	q->capsule_size = sizeof(struct nvme_sqe) +
-			  (o->incapsule > sizeof(struct nvme_dsm_range) ?
-				   o->incapsule : sizeof(struct nvme_dsm_range));
+	q->capsule_size = sizeof(struct nvme_sqe) + (o->incapsule > sizeof(struct nvme_dsm_range)
+							     ? o->incapsule
+							     : sizeof(struct nvme_dsm_range));
 	q->data_len = o->data_len;
 	snprintf(q->peer, sizeof(q->peer), "%s:%s", o->traddr, o->trsvcid);
 
@@ -198,8 +206,10 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 		return dn_err_set(e, -EINVAL, "%s is not a valid IP address and port", q->peer);
 	ret = dn_rdma_create_event_channel(&q->ec);
 	if (ret)
-		return dn_err_set(e, ret, "cannot open the RDMA CM (%s): is an RDMA device "
-				  "configured?", strerror(-ret));
+		return dn_err_set(e, ret,
+				  "cannot open the RDMA CM (%s): is an RDMA device "
+				  "configured?",
+				  strerror(-ret));
 	ret = dn_rdma_create_id(q->ec, &q->id, q);
 	if (ret) {
 		dn_err_set(e, ret, "rdma_create_id: %s", strerror(-ret));
@@ -268,8 +278,10 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	if (ret)
 		goto out_free_buffers;
 	if (o->io_buf) {
-		ret = dn_ibv_reg_mr(q->pd, o->io_buf, o->io_buf_len, IBV_ACCESS_LOCAL_WRITE |
-				    IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE, &q->io_mr);
+		ret = dn_ibv_reg_mr(q->pd, o->io_buf, o->io_buf_len,
+				    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+					    IBV_ACCESS_REMOTE_WRITE,
+				    &q->io_mr);
 		if (ret) {
 			dn_err_set(e, ret, "registering %zu bytes of I/O buffers: %s",
 				   o->io_buf_len, strerror(-ret));
@@ -295,8 +307,8 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	cp.rnr_retry_count = 7;
 	/* the target RDMA-reads write data from us: allow as many reads as the device can */
 	if (!dn_ibv_query_device(q->id->verbs, &dattr))
-		cp.responder_resources = (uint8_t)(dattr.max_qp_rd_atom > 255 ?
-							  255 : dattr.max_qp_rd_atom);
+		cp.responder_resources =
+			(uint8_t)(dattr.max_qp_rd_atom > 255 ? 255 : dattr.max_qp_rd_atom);
 	ret = dn_rdma_connect(q->id, &cp);
 	if (ret) {
 		dn_err_set(e, ret, "rdma_connect to %s: %s", q->peer, strerror(-ret));
@@ -410,7 +422,7 @@ static void complete(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st)
 
 void dn_hq_fail(struct dn_hq *q)
 {
-	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_ERR };
+	struct ibv_qp_attr attr = {.qp_state = IBV_QPS_ERR};
 
 	if (q->failed)
 		return;
@@ -430,8 +442,8 @@ int dn_hq_process(struct dn_hq *q)
 
 			if (wc[i].status != IBV_WC_SUCCESS) {
 				if (wc[i].status != IBV_WC_WR_FLUSH_ERR)
-					dn_warn("queue %u to %s: work completion error: %s",
-						q->qid, q->peer, ibv_wc_status_str(wc[i].status));
+					dn_warn("queue %u to %s: work completion error: %s", q->qid,
+						q->peer, ibv_wc_status_str(wc[i].status));
 				dn_hq_fail(q);
 				continue;
 			}
@@ -444,7 +456,8 @@ int dn_hq_process(struct dn_hq *q)
 				/* untrusted: a CID we did not send is a protocol error */
 				if (cid >= q->depth || q->reqs[cid].state != DN_HQ_REQ_INFLIGHT ||
 				    q->reqs[cid].rsp_done) {
-					dn_warn("queue %u: response for unknown CID %u", q->qid, cid);
+					dn_warn("queue %u: response for unknown CID %u", q->qid,
+						cid);
 					dn_hq_fail(q);
 					continue;
 				}
@@ -514,7 +527,7 @@ void dn_hq_destroy(struct dn_hq *q)
 
 		dn_hq_process(q);
 		if (q->nr_inflight == before) {
-			struct pollfd pfd = { .fd = q->cc->fd, .events = POLLIN };
+			struct pollfd pfd = {.fd = q->cc->fd, .events = POLLIN};
 
 			if (poll(&pfd, 1, 50) > 0)
 				dn_hq_handle_event(q);
@@ -551,7 +564,7 @@ static void sync_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
 int dn_hq_exec(struct dn_hq *q, struct nvme_sqe *sqe, void *data, uint32_t len, bool to_ctrl,
 	       struct nvme_cqe *cqe, nvme_status_t *st, int timeout_ms, struct dn_err *e)
 {
-	struct sync_wait w = { 0 };
+	struct sync_wait w = {0};
 	struct dn_hq_req *r;
 	int64_t end = now_ms() + timeout_ms;
 	int ret;
@@ -567,8 +580,8 @@ int dn_hq_exec(struct dn_hq *q, struct nvme_sqe *sqe, void *data, uint32_t len, 
 	if (len) {
 		if (to_ctrl)
 			memcpy(q->data, data, len);
-		nvme_sgl_set_keyed(&r->sqe->common.dptr, (uintptr_t)q->data, len,
-				   q->data_mr->rkey, false);
+		nvme_sgl_set_keyed(&r->sqe->common.dptr, (uintptr_t)q->data, len, q->data_mr->rkey,
+				   false);
 	} else {
 		nvme_sgl_set_null(&r->sqe->common.dptr);
 	}
@@ -580,7 +593,7 @@ int dn_hq_exec(struct dn_hq *q, struct nvme_sqe *sqe, void *data, uint32_t len, 
 		return dn_err_set(e, ret, "sending a command to %s: %s", q->peer, strerror(-ret));
 	}
 	for (;;) {
-		struct pollfd pfd = { .fd = q->cc->fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = q->cc->fd, .events = POLLIN};
 		int64_t left;
 
 		ret = dn_hq_process(q);
@@ -612,7 +625,7 @@ out_fail:
 		int64_t flush_end = now_ms() + 1000;
 
 		while (!w.done && now_ms() < flush_end) {
-			struct pollfd pfd = { .fd = q->cc->fd, .events = POLLIN };
+			struct pollfd pfd = {.fd = q->cc->fd, .events = POLLIN};
 
 			dn_hq_process(q);
 			if (!w.done && poll(&pfd, 1, 50) > 0)

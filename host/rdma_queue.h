@@ -31,25 +31,25 @@ struct dn_hq_req {
 	uint16_t cid;
 	uint8_t state;
 	bool send_done, rsp_done;
-	struct nvme_sqe *sqe;	/* in the registered capsule; in-capsule data follows it */
+	struct nvme_sqe *sqe; /* in the registered capsule; in-capsule data follows it */
 	struct nvme_cqe cqe;
 	dn_hq_done_fn done;
-	uintptr_t ctx;		/* the owner's: a ublk tag, a waiter */
-	uint32_t len;		/* the owner's: bytes the request moves */
-	uint8_t op;		/* the owner's: what the request was */
-	uint32_t deadline;	/* queue tick after which the command has timed out */
+	uintptr_t ctx;	   /* the owner's: a ublk tag, a waiter */
+	uint32_t len;	   /* the owner's: bytes the request moves */
+	uint8_t op;	   /* the owner's: what the request was */
+	uint32_t deadline; /* queue tick after which the command has timed out */
 	struct dn_hq_req *next_free;
-	struct ibv_send_wr wr;	/* posted from the slot: a batch is a chain of these */
+	struct ibv_send_wr wr; /* posted from the slot: a batch is a chain of these */
 	struct ibv_sge sge;
 };
 
 struct dn_hq_opts {
 	const char *traddr, *trsvcid;
 	uint16_t qid;
-	uint16_t depth;		/* queue size in entries */
-	uint32_t incapsule;	/* in-capsule data bytes per command the controller accepts */
-	uint32_t data_len;	/* bytes of registered buffer for synchronous commands */
-	int timeout_ms;		/* for each connection step */
+	uint16_t depth;	    /* queue size in entries */
+	uint32_t incapsule; /* in-capsule data bytes per command the controller accepts */
+	uint32_t data_len;  /* bytes of registered buffer for synchronous commands */
+	int timeout_ms;	    /* for each connection step */
 	/*
 	 * Optional: a completion channel that outlives the queue (an I/O queue keeps one poll on
 	 * its fd in its io_uring across reconnects). NULL: the queue makes and owns its own.
@@ -72,7 +72,7 @@ struct dn_hq {
 	void *data;
 	struct dn_hq_req *reqs;
 	struct dn_hq_req *free_list;
-	char peer[300];		/* "ADDR:PORT", for messages */
+	char peer[300]; /* "ADDR:PORT", for messages */
 	uint32_t capsule_size, incapsule, data_len;
 	uint16_t qid, depth, crqsize;
 	unsigned int nr_inflight;

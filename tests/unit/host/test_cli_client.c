@@ -33,10 +33,9 @@ static void test_normal(void **state)
 	struct json_object *r = json_tokener_parse(reply);
 	char *out = print(r, DN_OUT_NORMAL);
 
-	assert_string_equal(out,
-			    "ctrl0: nqn.s rdma traddr=10.77.0.1,trsvcid=4420 cntlid 1 live\n"
-			    "  hostnqn nqn.h hostid 00112233-4455-6677-8899-aabbccddeeff\n"
-			    "  /dev/ublkb0  nsid 1  268435456 bytes  4096-byte blocks\n");
+	assert_string_equal(out, "ctrl0: nqn.s rdma traddr=10.77.0.1,trsvcid=4420 cntlid 1 live\n"
+				 "  hostnqn nqn.h hostid 00112233-4455-6677-8899-aabbccddeeff\n"
+				 "  /dev/ublkb0  nsid 1  268435456 bytes  4096-byte blocks\n");
 	free(out);
 	json_object_put(r);
 }

@@ -29,7 +29,8 @@ static uint8_t *make_log(uint64_t numrec, uint32_t *len)
 	assert_int_equal(dn_disc_log_entry_fill(&log->entries[0], NVMF_TRTYPE_RDMA,
 						NVMF_ADDR_FAMILY_IP4, NVME_NQN_CURR,
 						NVMF_TREQ_NOT_SPECIFIED, 1, "10.77.0.1", "4420",
-						NVME_DISC_SUBSYS_NAME, &tsas), 0);
+						NVME_DISC_SUBSYS_NAME, &tsas),
+			 0);
 	if (numrec > 1)
 		assert_int_equal(dn_disc_log_entry_fill(&log->entries[1], NVMF_TRTYPE_RDMA,
 							NVMF_ADDR_FAMILY_IP4, NVME_NQN_NVME,
@@ -52,36 +53,35 @@ static char *print(const void *log, uint32_t len, enum dn_out_fmt fmt, int *ret)
 
 static void test_normal(void **state)
 {
-	static const char want[] =
-		"\nDiscovery Log Number of Records 2, Generation counter 5\n"
-		"=====Discovery Log Entry 0======\n"
-		"trtype:  rdma\n"
-		"adrfam:  ipv4\n"
-		"subtype: current discovery subsystem\n"
-		"treq:    not specified\n"
-		"portid:  1\n"
-		"trsvcid: 4420\n"
-		"subnqn:  nqn.2014-08.org.nvmexpress.discovery\n"
-		"traddr:  10.77.0.1\n"
-		"eflags:  none\n"
-		"rdma_prtype: not specified\n"
-		"rdma_qptype: connected\n"
-		"rdma_cms:    rdma-cm\n"
-		"rdma_pkey: 0x0000\n"
-		"=====Discovery Log Entry 1======\n"
-		"trtype:  rdma\n"
-		"adrfam:  ipv4\n"
-		"subtype: nvme subsystem\n"
-		"treq:    not specified\n"
-		"portid:  1\n"
-		"trsvcid: 4420\n"
-		"subnqn:  nqn.2014-08.org.disnvme:a\n"
-		"traddr:  10.77.0.1\n"
-		"eflags:  none\n"
-		"rdma_prtype: not specified\n"
-		"rdma_qptype: connected\n"
-		"rdma_cms:    rdma-cm\n"
-		"rdma_pkey: 0x0000\n";
+	static const char want[] = "\nDiscovery Log Number of Records 2, Generation counter 5\n"
+				   "=====Discovery Log Entry 0======\n"
+				   "trtype:  rdma\n"
+				   "adrfam:  ipv4\n"
+				   "subtype: current discovery subsystem\n"
+				   "treq:    not specified\n"
+				   "portid:  1\n"
+				   "trsvcid: 4420\n"
+				   "subnqn:  nqn.2014-08.org.nvmexpress.discovery\n"
+				   "traddr:  10.77.0.1\n"
+				   "eflags:  none\n"
+				   "rdma_prtype: not specified\n"
+				   "rdma_qptype: connected\n"
+				   "rdma_cms:    rdma-cm\n"
+				   "rdma_pkey: 0x0000\n"
+				   "=====Discovery Log Entry 1======\n"
+				   "trtype:  rdma\n"
+				   "adrfam:  ipv4\n"
+				   "subtype: nvme subsystem\n"
+				   "treq:    not specified\n"
+				   "portid:  1\n"
+				   "trsvcid: 4420\n"
+				   "subnqn:  nqn.2014-08.org.disnvme:a\n"
+				   "traddr:  10.77.0.1\n"
+				   "eflags:  none\n"
+				   "rdma_prtype: not specified\n"
+				   "rdma_qptype: connected\n"
+				   "rdma_cms:    rdma-cm\n"
+				   "rdma_pkey: 0x0000\n";
 	uint32_t len;
 	uint8_t *log = make_log(2, &len);
 	int ret;
@@ -109,10 +109,10 @@ static void test_json(void **state)
 	assert_true(json_object_object_get_ex(j, "records", &recs));
 	assert_int_equal(json_object_array_length(recs), 2);
 	r = json_object_array_get_idx(recs, 1);
-#define FIELD(k, want)                                                    \
-	do {                                                              \
-		assert_true(json_object_object_get_ex(r, k, &v));         \
-		assert_string_equal(json_object_get_string(v), want);     \
+#define FIELD(k, want)                                                \
+	do {                                                          \
+		assert_true(json_object_object_get_ex(r, k, &v));     \
+		assert_string_equal(json_object_get_string(v), want); \
 	} while (0)
 	FIELD("trtype", "rdma");
 	FIELD("adrfam", "ipv4");

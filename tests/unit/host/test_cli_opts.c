@@ -9,19 +9,20 @@
 
 #include "host/cli.h"
 
-#define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
-#define ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
+#define ARGV(...)	      ((char *[]){__VA_ARGS__, NULL})
+#define ARGC(...)	      ((int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)))
 #define PARSE(cmd, a, e, ...) dn_cli_parse(cmd, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), a, e)
 
 static void test_connect_short(void **state)
 {
 	struct dn_cli_args a;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 
 	assert_int_equal(PARSE("connect", &a, &e, "connect", "-t", "rdma", "-a", "10.0.0.1", "-s",
 			       "4421", "-n", "nqn.s", "-q", "nqn.h", "-I",
 			       "00112233-4455-6677-8899-aabbccddeeff", "-i", "3", "-Q", "64", "-k",
-			       "7", "-c", "2", "-l", "-1"), 0);
+			       "7", "-c", "2", "-l", "-1"),
+			 0);
 	assert_string_equal(a.transport, "rdma");
 	assert_string_equal(a.traddr, "10.0.0.1");
 	assert_string_equal(a.trsvcid, "4421");
@@ -38,11 +39,12 @@ static void test_connect_short(void **state)
 static void test_connect_long_and_defaults(void **state)
 {
 	struct dn_cli_args a;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 
 	assert_int_equal(PARSE("connect", &a, &e, "connect", "--transport=rdma", "--traddr",
 			       "10.0.0.1", "--nqn=nqn.s", "--queue-size=32", "--keep-alive-tmo",
-			       "0"), 0);
+			       "0"),
+			 0);
 	assert_string_equal(a.trsvcid, "4420");
 	assert_null(a.hostnqn);
 	assert_int_equal(a.queue_size, 32);
@@ -55,25 +57,25 @@ static void test_connect_long_and_defaults(void **state)
 static void test_rejections(void **state)
 {
 	struct dn_cli_args a;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 
-#define REJECT(pat, cmd, ...)                                                          \
-	do {                                                                           \
-		dn_err_clear(&e);                                                      \
-		assert_int_equal(PARSE(cmd, &a, &e, cmd, __VA_ARGS__), -EINVAL);       \
-		if (!strstr(e.msg, pat))                                               \
-			fail_msg("\"%s\" lacks \"%s\"", e.msg, pat);                   \
+#define REJECT(pat, cmd, ...)                                                    \
+	do {                                                                     \
+		dn_err_clear(&e);                                                \
+		assert_int_equal(PARSE(cmd, &a, &e, cmd, __VA_ARGS__), -EINVAL); \
+		if (!strstr(e.msg, pat))                                         \
+			fail_msg("\"%s\" lacks \"%s\"", e.msg, pat);             \
 	} while (0)
 
 	REJECT("-n SUBSYSTEM_NQN is required", "connect", "-t", "rdma", "-a", "1.2.3.4");
 	REJECT("-a ADDRESS is required", "connect", "-t", "rdma", "-n", "x");
 	REJECT("-t rdma is required", "discover", "-a", "1.2.3.4");
 	REJECT("transport \"tcp\" is not supported", "discover", "-t", "tcp", "-a", "1.2.3.4");
-	REJECT("--queue-size must be 2..1024", "connect", "-t", "rdma", "-a", "1", "-n", "x",
-	       "-Q", "1");
+	REJECT("--queue-size must be 2..1024", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-Q",
+	       "1");
 	REJECT("--queue-size", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-Q", "12x");
-	REJECT("--nr-io-queues must be 1..64", "connect", "-t", "rdma", "-a", "1", "-n", "x",
-	       "-i", "0");
+	REJECT("--nr-io-queues must be 1..64", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-i",
+	       "0");
 	REJECT("--ctrl-loss-tmo", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-l", "-2");
 	REJECT("--output-format must be normal or json", "list", "-o", "xml");
 	REJECT("unknown or incomplete option", "list", "--frob");
@@ -88,7 +90,7 @@ static void test_rejections(void **state)
 static void test_output_and_disconnect(void **state)
 {
 	struct dn_cli_args a;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 
 	assert_int_equal(PARSE("list", &a, &e, "list", "-o", "json"), 0);
 	assert_int_equal(a.fmt, DN_OUT_JSON);

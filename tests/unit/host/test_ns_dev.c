@@ -25,7 +25,7 @@ static struct nvme_id_ns *idns(uint64_t nsze, uint8_t flbas, uint8_t ds)
 static void test_info_parse(void **state)
 {
 	struct dn_ns_info ns;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 	struct nvme_id_ns *id;
 
 	id = idns(65536, 1, 12);
@@ -47,7 +47,7 @@ static void test_info_parse(void **state)
 static void test_info_rejects(void **state)
 {
 	struct dn_ns_info ns;
-	struct dn_err e = { 0 };
+	struct dn_err e = {0};
 	struct nvme_id_ns *id;
 
 	/* format index beyond NLBAF */
@@ -83,10 +83,13 @@ static void test_mdts(void **state)
 
 static void test_ublk_params(void **state)
 {
-	struct dn_ns_info ns = { .nsid = 1, .nsze = 1000, .lbs_shift = 12 };
+	struct dn_ns_info ns = {.nsid = 1, .nsze = 1000, .lbs_shift = 12};
 	struct dn_ctrl_caps caps = {
-		.max_xfer = 128u << 10, .oncs = NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES,
-		.vwc = true, .nr_queues = 2, .queue_size = 64,
+		.max_xfer = 128u << 10,
+		.oncs = NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES,
+		.vwc = true,
+		.nr_queues = 2,
+		.queue_size = 64,
 	};
 	struct dn_ublk_params p;
 
@@ -117,10 +120,10 @@ static void test_ublk_params(void **state)
 
 static void test_descs(void **state)
 {
-	uint8_t buf[4096] = { 0 };
+	uint8_t buf[4096] = {0};
 	struct dn_ns_info ns;
-	static const uint8_t uuid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
-	static const uint8_t eui[8] = { 0xee, 1, 2, 3, 4, 5, 6, 7 };
+	static const uint8_t uuid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	static const uint8_t eui[8] = {0xee, 1, 2, 3, 4, 5, 6, 7};
 
 	/* EUI-64 then UUID then CSI, then the terminating zero type */
 	buf[0] = NVME_NIDT_EUI64;
@@ -152,10 +155,8 @@ static void test_descs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_info_parse),
-		cmocka_unit_test(test_info_rejects),
-		cmocka_unit_test(test_mdts),
-		cmocka_unit_test(test_ublk_params),
+		cmocka_unit_test(test_info_parse), cmocka_unit_test(test_info_rejects),
+		cmocka_unit_test(test_mdts),	   cmocka_unit_test(test_ublk_params),
 		cmocka_unit_test(test_descs),
 	};
 
