@@ -228,6 +228,12 @@ void dn_ublk_complete(struct dn_ublk_queue *q, uint16_t tag, int res)
 		       q->id, tag);
 		return;
 	}
+	if (res > 0 && (uint64_t)res > (uint64_t)q->descs[tag].nr_sectors << 9) {
+		/* more bytes than asked for: the driver would warn and copy past the request */
+		dn_err("ublk%d q%u: tag %u completed with %d bytes for %u sectors",
+		       q->dev->p.dev_id, q->id, tag, res, q->descs[tag].nr_sectors);
+		res = -EIO;
+	}
 	if (tag_queue_cmd(q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res)) {
 		/* cannot happen with a ring sized for the queue; the request would hang */
 		dn_err("ublk%d q%u: no SQE to commit tag %u", q->dev->p.dev_id, q->id, tag);
