@@ -20,7 +20,8 @@
 #   DISNVME_VM_INIT     "systemd" boots the guest with systemd as PID 1 (the scenario runs
 #                       as a oneshot unit); default: a plain shell
 
-#   DISNVME_VM_QEMU_ARGS extra qemu arguments (e.g. an emulated NVMe drive)
+#   DISNVME_VM_QEMU_ARGS extra qemu arguments (a scenario line "# vm-nvme: SIZE_MB SERIAL"
+#                        adds an emulated NVMe drive)
 #   DISNVME_BUILD       build directory the scenario uses (default: <src>/build)
 # Exit codes: the scenario's; 77 when qemu cannot be had at all (skip); 125 when the guest
 # never finished (timeout, boot failure).
@@ -55,6 +56,15 @@ dmesg >/vmout/dmesg.txt 2>&1
 exit \$rc
 GUEST
 
+# a scenario may ask for an emulated NVMe drive (/dev/nvme0n1, /dev/ng0n1 in the guest) with a
+# line "# vm-nvme: SIZE_MB SERIAL"; its image is OUT_DIR/nvme0.img
+vm_nvme_args=
+if read -r _ _ nvme_mb nvme_sn < <(grep -m1 '^# vm-nvme:' "$scenario"); then
+	rm -f "$out/nvme0.img"
+	truncate -s "${nvme_mb}M" "$out/nvme0.img"
+	vm_nvme_args="-drive file=$out/nvme0.img,if=none,id=nv0,format=raw,cache=none"
+	vm_nvme_args+=" -device nvme,serial=$nvme_sn,drive=nv0"
+fi
 vm_init_arg=
 # a scenario may ask for systemd as PID 1 with a line "# vm-init: systemd"
 grep -q '^# vm-init: systemd' "$scenario" && DISNVME_VM_INIT=systemd
@@ -71,7 +81,7 @@ timeout --kill-after=10 "${DISNVME_VM_TIMEOUT:-900}" qemu-system-x86_64 \
 	-fsdev local,id=m,path="$VM_CACHE/root/lib/modules",security_model=none,readonly=on \
 	-device virtio-9p-pci,fsdev=m,mount_tag=mods \
 	-fsdev local,id=o,path="$out",security_model=none -device virtio-9p-pci,fsdev=o,mount_tag=out \
-	${DISNVME_VM_QEMU_ARGS:-} >"$out/console.log" 2>&1 || true
+	$vm_nvme_args ${DISNVME_VM_QEMU_ARGS:-} >"$out/console.log" 2>&1 || true
 elapsed=$(( $(date +%s) - start ))
 
 rc=125
