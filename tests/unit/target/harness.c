@@ -74,6 +74,7 @@ uint8_t *h_data;
 struct h_result h_async[8];
 unsigned int h_nr_async;
 char h_ns_path[64];
+const char *h_ns_dir = "/tmp";
 
 static void h_queue_response(struct dn_tgt_req *req)
 {
@@ -207,7 +208,7 @@ void h_target_up(const char *const *hosts, size_t nr_hosts)
 	int fd;
 
 	dn_log_init("test", -10); /* quiet: the tests check statuses, not log lines */
-	snprintf(h_ns_path, sizeof(h_ns_path), "/tmp/dn-tgt-test-XXXXXX");
+	snprintf(h_ns_path, sizeof(h_ns_path), "%s/dn-tgt-test-XXXXXX", h_ns_dir);
 	fd = mkstemp(h_ns_path);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, H_NS_BYTES), 0);

@@ -290,6 +290,16 @@ static void test_smart_counts_io(void **state)
 	assert_int_equal(atomic_load(&ns->inflight), 0);
 }
 
+/* The same commands on tmpfs: buffered, reads straight from the page cache. */
+static int setup_tmpfs(void **state)
+{
+	h_ns_dir = "/dev/shm";
+	setup(state);
+	h_ns_dir = "/tmp";
+	assert_int_equal(dn_tgt_ns_lookup(io->q.ctrl->subsys, 1)->dio_align, 0);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +316,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mdts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sgl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smart_counts_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_read_back, setup_tmpfs, teardown),
+		cmocka_unit_test_setup_teardown(test_write_fua_and_inline, setup_tmpfs, teardown),
+		cmocka_unit_test_setup_teardown(test_compare, setup_tmpfs, teardown),
+		cmocka_unit_test_setup_teardown(test_write_zeroes, setup_tmpfs, teardown),
+		cmocka_unit_test_setup_teardown(test_dsm_deallocate, setup_tmpfs, teardown),
+		cmocka_unit_test_setup_teardown(test_lba_range, setup_tmpfs, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
