@@ -59,7 +59,8 @@ rm "$KNVMET/ports/1/subsystems/$nqn" || fail "unlink the subsystem from the port
 t_down=$(date +%s)
 end=$(( t_down + 60 ))
 while [[ -b /dev/ublkb0 ]]; do
-	(( $(date +%s) < end )) || fail "/dev/ublkb0 still there 60 s into the outage (ctrl-loss-tmo 5)"
+	(( $(date +%s) < end )) ||
+		fail "/dev/ublkb0 still there 60 s into the outage (ctrl-loss-tmo 5); the daemon lists: $($DISNVME list 2>&1)"
 	sleep 0.5
 done
 pass "target gone: /dev/ublkb0 removed $(( $(date +%s) - t_down )) s into the outage"
