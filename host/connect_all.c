@@ -119,8 +119,9 @@ int dn_ca_set_from_list(struct json_object *reply, struct dn_ca_set *s)
 
 		if (!subnqn || !traddr || !trsvcid || !hostnqn)
 			return -EPROTO;
+		/* given up on (past ctrl-loss-tmo, about to be removed): not serving anything */
 		ret = dn_ca_set_add(s, subnqn, traddr, trsvcid, hostnqn,
-				    state && !strcmp(state, "failed"));
+				    state && (!strcmp(state, "dead") || !strcmp(state, "failed")));
 		if (ret)
 			return ret;
 	}
@@ -420,8 +421,8 @@ static void connect_record(const struct dn_ca_ops *ops, void *priv, const char *
 	if (known && known->failed) {
 		res->failed++;
 		result_add(res,
-			   "%s at %s:%s FAILED: the daemon lists its controller as failed and "
-			   "keeps it until ctrl-loss-tmo; not replaced",
+			   "%s at %s:%s FAILED: the daemon has given its controller up and not "
+			   "removed it yet; the next run connects it again",
 			   r->subnqn, r->traddr, r->trsvcid);
 		return;
 	}

@@ -36,7 +36,7 @@ struct dn_ca_conn {
 	char traddr[NVMF_TRADDR_SIZE + 1];
 	char trsvcid[NVMF_TRSVCID_SIZE + 1];
 	char hostnqn[NVME_NQN_LENGTH + 1];
-	bool failed; /* the daemon lists it as failed: it holds it, but it serves nothing */
+	bool failed; /* given up on by the daemon, not removed yet: it serves nothing */
 };
 
 struct dn_ca_set {
@@ -53,10 +53,11 @@ const struct dn_ca_conn *dn_ca_set_find(const struct dn_ca_set *s, const char *s
 void dn_ca_set_free(struct dn_ca_set *s);
 /*
  * The controllers of the daemon's "list" reply ({"controllers": [{"subsysnqn", "traddr",
- * "trsvcid", "hostnqn", "state", ...}]}), whatever their state: one that is reconnecting is
- * still connected as far as connect-all is concerned, and one the daemon lists as "failed" is
- * not replaced behind its back (it may still hold I/O; the daemon removes it after
- * ctrl-loss-tmo), only reported. -EPROTO when the reply is not such a list.
+ * "trsvcid", "hostnqn", "state", ...}]}). One that is reconnecting ("resetting") is still
+ * connected as far as connect-all is concerned: connecting it again would duplicate it. One the
+ * daemon has given up on ("dead", past ctrl-loss-tmo; "failed" in earlier daemons) is marked
+ * failed: it serves nothing, and the daemon refuses a second connect while it is listed.
+ * -EPROTO when the reply is not such a list.
  */
 int dn_ca_set_from_list(struct json_object *reply, struct dn_ca_set *s);
 

@@ -60,7 +60,10 @@ static void test_connected_set(void **state)
 		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"live\"},"
 		"{\"name\":\"ctrl2\",\"subsysnqn\":\"nqn.2014-08.org.example:s4\","
 		"\"transport\":\"rdma\",\"traddr\":\"10.77.0.4\",\"trsvcid\":\"4420\","
-		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"failed\"}]}";
+		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"dead\"},"
+		"{\"name\":\"ctrl3\",\"subsysnqn\":\"nqn.2014-08.org.example:s5\","
+		"\"transport\":\"rdma\",\"traddr\":\"10.77.0.5\",\"trsvcid\":\"4420\","
+		"\"hostnqn\":\"nqn.2014-08.org.example:h1\",\"state\":\"resetting\"}]}";
 	static const char h1[] = "nqn.2014-08.org.example:h1", h2[] = "nqn.2014-08.org.example:h2";
 	struct json_object *j = json_tokener_parse(reply);
 	struct dn_ca_set s = {0};
@@ -69,7 +72,7 @@ static void test_connected_set(void **state)
 	assert_non_null(j);
 	assert_int_equal(dn_ca_set_from_list(j, &s), 0);
 	json_object_put(j);
-	assert_int_equal(s.nr, 3);
+	assert_int_equal(s.nr, 4);
 	/* a controller that is reconnecting counts: connecting it again would duplicate it */
 	c = dn_ca_set_find(&s, "nqn.2014-08.org.example:s1", "FE80:0::1", "4420", h1);
 	assert_non_null(c);
@@ -79,7 +82,10 @@ static void test_connected_set(void **state)
 	assert_null(dn_ca_set_find(&s, "nqn.2014-08.org.example:s2", "10.77.0.2", "4421", h1));
 	/* another host NQN is another controller */
 	assert_null(dn_ca_set_find(&s, "nqn.2014-08.org.example:s2", "10.77.0.1", "4421", h2));
-	/* listed as failed: found, and marked so connect-all reports it instead of counting it */
+	/* reconnecting: connected; given up on: marked, reported instead of counted */
+	c = dn_ca_set_find(&s, "nqn.2014-08.org.example:s5", "10.77.0.5", "4420", h1);
+	assert_non_null(c);
+	assert_false(c->failed);
 	c = dn_ca_set_find(&s, "nqn.2014-08.org.example:s4", "10.77.0.4", "4420", h1);
 	assert_non_null(c);
 	assert_true(c->failed);
@@ -267,7 +273,7 @@ static void test_walk_failures(void **state)
 	assert_int_equal(res.discs, 0);
 	assert_string_equal(res.text, "discovery at 10.0.0.7:4420 FAILED: 10.0.0.7:4420 refused");
 
-	/* a controller the daemon lists as failed is reported, not replaced */
+	/* a controller the daemon has given up on is reported, not counted as connected */
 	memset(&res, 0, sizeof(res));
 	ce = entry_for("10.0.0.1");
 	f.refuse_nqn = NULL;
@@ -278,9 +284,9 @@ static void test_walk_failures(void **state)
 	assert_int_equal(res.failed, 1);
 	assert_int_equal(res.connected, 1);
 	assert_int_equal(f.nr_connects, 1);
-	assert_string_equal(res.text, S("s1") " at 10.0.0.1:4420 FAILED: the daemon lists its "
-					      "controller as failed and keeps it until "
-					      "ctrl-loss-tmo; not replaced; connected " S(
+	assert_string_equal(res.text, S("s1") " at 10.0.0.1:4420 FAILED: the daemon has given "
+					      "its controller up and not removed it yet; the "
+					      "next run connects it again; connected " S(
 						      "s2") " at 10.0.0.1:4420 (/dev/ublkb0)");
 	dn_ca_set_free(&connected);
 }
