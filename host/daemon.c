@@ -8,6 +8,7 @@
  * longer serves any controller.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "common/log.h"
 #include "host/cli.h"
 #include "host/ctrl.h"
+#include "host/daemon.h"
 #include "host/hostid.h"
 
 #define MAX_CTRLS 64
@@ -52,14 +54,20 @@ static const char *jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+	/* untrusted: a field of the wrong type is as good as missing */
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
 }
 
 static int jint(struct json_object *o, const char *key, int def)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : def;
+	if (!json_object_object_get_ex(o, key, &v))
+		return def;
+	/* a non-integer lands outside every range the caller accepts */
+	return json_object_is_type(v, json_type_int) ? json_object_get_int(v) : INT_MIN;
 }
 
 static void reply_error(struct json_object *reply, const struct dn_err *e)
@@ -79,7 +87,7 @@ static void remove_ctrl(struct daemon *d, int i)
 	free(c);
 }
 
-static int fill_opts(struct dn_ctrl_opts *o, struct json_object *req, struct dn_err *e)
+int dn_daemon_connect_opts(struct dn_ctrl_opts *o, struct json_object *req, struct dn_err *e)
 {
 	const char *traddr = jstr(req, "traddr"), *trsvcid = jstr(req, "trsvcid");
 	const char *subnqn = jstr(req, "subnqn"), *hostnqn = jstr(req, "hostnqn");
@@ -103,7 +111,8 @@ static int fill_opts(struct dn_ctrl_opts *o, struct json_object *req, struct dn_
 	o->reconnect_delay = jint(req, "reconnect_delay", DN_DEF_RECONNECT_DELAY);
 	o->ctrl_loss_tmo = jint(req, "ctrl_loss_tmo", DN_DEF_CTRL_LOSS_TMO);
 	if (o->nr_io_queues < 1 || o->nr_io_queues > DN_MAX_IO_QUEUES || o->queue_size < 2 ||
-	    o->queue_size > 1024 || o->kato < 0)
+	    o->queue_size > 1024 || o->kato < 0 || o->kato > 65535 || o->reconnect_delay < 1 ||
+	    o->ctrl_loss_tmo < -1)
 		return dn_err_set(e, -EINVAL, "connect request has out-of-range numbers");
 	return 0;
 }
@@ -124,7 +133,7 @@ static void handle_connect(struct daemon *d, struct json_object *req, struct jso
 		dn_err_set(&e, -ENOMEM, "out of memory");
 		goto out_reply;
 	}
-	if (fill_opts(&c->o, req, &e))
+	if (dn_daemon_connect_opts(&c->o, req, &e))
 		goto out_free;
 	for (i = 0; i < d->nr_ctrls; i++) {
 		const struct dn_ctrl_opts *o = &d->ctrls[i]->o;
@@ -165,7 +174,7 @@ out_reply:
 	reply_error(reply, &e);
 }
 
-static struct json_object *ctrl_json(struct dn_ctrl *c)
+struct json_object *dn_daemon_ctrl_json(struct dn_ctrl *c)
 {
 	struct json_object *o = json_object_new_object(), *nss = json_object_new_array();
 	char name[32];
@@ -211,7 +220,7 @@ static void handle_list(struct daemon *d, struct json_object *reply)
 	int i;
 
 	for (i = 0; i < d->nr_ctrls; i++)
-		json_object_array_add(arr, ctrl_json(d->ctrls[i]));
+		json_object_array_add(arr, dn_daemon_ctrl_json(d->ctrls[i]));
 	json_object_object_add(reply, "status", json_object_new_int(0));
 	json_object_object_add(reply, "controllers", arr);
 }
