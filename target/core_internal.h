@@ -51,6 +51,7 @@ struct dn_tgt_ns {
 	int fd_buffered;       /* for buffers O_DIRECT cannot take; == fd when buffered */
 	uint32_t dio_align;    /* alignment O_DIRECT needs, 0 when fd is buffered */
 	bool is_blkdev;
+	bool mem_backed;  /* tmpfs: reads and writes are copies, done inline */
 	uint32_t pt_nsid; /* passthrough: the device's namespace id */
 	uint8_t nguid[16];
 	uint8_t uuid[16];

@@ -290,13 +290,14 @@ static void test_smart_counts_io(void **state)
 	assert_int_equal(atomic_load(&ns->inflight), 0);
 }
 
-/* The same commands on tmpfs: buffered, reads straight from the page cache. */
+/* The same commands on tmpfs: buffered, reads and writes copied inline. */
 static int setup_tmpfs(void **state)
 {
 	h_ns_dir = "/dev/shm";
 	setup(state);
 	h_ns_dir = "/tmp";
 	assert_int_equal(dn_tgt_ns_lookup(io->q.ctrl->subsys, 1)->dio_align, 0);
+	assert_true(dn_tgt_ns_lookup(io->q.ctrl->subsys, 1)->mem_backed);
 	return 0;
 }
 
