@@ -287,11 +287,12 @@ static void efd_done(struct dn_event *ev, const struct io_uring_cqe *cqe)
 	struct dn_ublk_queue *q = container_of(ev, struct dn_ublk_queue, efd_ev);
 	const struct dn_ublk_ops *ops = q->dev->ops;
 
-	if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -EAGAIN) {
+	if (cqe->res == -ECANCELED)
+		return; /* the ring is going away */
+	if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -EAGAIN)
 		dn_err("ublk%d q%u: eventfd read: %s", q->dev->p.dev_id, q->id,
 		       strerror(-cqe->res));
-		return;
-	}
+	/* run the hooks anyway: a lost wakeup could leave held I/O blocking STOP_DEV */
 	if (atomic_load(&q->stopping) && !q->stop_called) {
 		q->stop_called = true;
 		if (ops->stop_queue)
