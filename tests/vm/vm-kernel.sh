@@ -53,13 +53,13 @@ vm_ensure_kernel() {
 	rm -rf "$VM_CACHE/root" && mkdir -p "$VM_CACHE/root"
 	dpkg -x "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/root"
 	depmod -b "$VM_CACHE/root" "$VM_KVER"
-	rm -f "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/initrd-v4.img"
+	rm -f "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/initrd-v5.img"
 	cp "$VM_CACHE/root/boot/vmlinuz-$VM_KVER" "$VM_CACHE/vmlinuz.tmp"
 	mv "$VM_CACHE/vmlinuz.tmp" "$VM_CACHE/vmlinuz"
 }
 
 vm_ensure_initrd() {
-	[[ -f $VM_CACHE/initrd-v4.img ]] && return 0
+	[[ -f $VM_CACHE/initrd-v5.img ]] && return 0
 	local ird m f
 	ird=$(mktemp -d)
 	mkdir -p "$ird"/{bin,mods,proc,sys,dev,mnt/host,mnt/mods,mnt/rw,newroot}
@@ -110,12 +110,13 @@ fi
 exec switch_root /newroot /bin/sh -c '
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm; mount -t devpts devpts /dev/pts; mount -t tmpfs tmpfs /dev/shm
+ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin; ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
 mount -t tmpfs tmpfs /run; hostname testvm; ip link set lo up
 cd /vmout; sh /vmout/.guest.sh >/vmout/guest.log 2>&1; echo $? >/vmout/guest.rc; sync
 echo o >/proc/sysrq-trigger; poweroff -f'
 INIT
 	chmod +x "$ird/init"
-	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$VM_CACHE/initrd-v4.img.tmp")
-	mv "$VM_CACHE/initrd-v4.img.tmp" "$VM_CACHE/initrd-v4.img"
+	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$VM_CACHE/initrd-v5.img.tmp")
+	mv "$VM_CACHE/initrd-v5.img.tmp" "$VM_CACHE/initrd-v5.img"
 	rm -rf "$ird"
 }
