@@ -50,6 +50,7 @@ cat >"$out/.guest.sh" <<GUEST
 export DISNVME_SRC='$src' DISNVME_BUILD='$build' DISNVME_OUT=/vmout PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb
 cd /vmout
+: >/vmout/.started
 timeout --kill-after=10 $(( ${DISNVME_VM_TIMEOUT:-900} - 30 )) bash /vmout/.scenario.sh
 rc=\$?
 dmesg >/vmout/dmesg.txt 2>&1
@@ -70,18 +71,29 @@ vm_init_arg=
 grep -q '^# vm-init: systemd' "$scenario" && DISNVME_VM_INIT=systemd
 [[ ${DISNVME_VM_INIT:-} == systemd ]] && vm_init_arg=disnvme.init=systemd
 start=$(date +%s)
-# shellcheck disable=SC2086
-timeout --kill-after=10 "${DISNVME_VM_TIMEOUT:-900}" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max \
-	-smp "${DISNVME_VM_CPUS:-2}" -m "${DISNVME_VM_MEM:-2048}" -nographic -no-reboot -nic none \
-	-kernel "$VM_CACHE/vmlinuz" -initrd "$VM_CACHE/initrd-v5.img" \
-	-append "console=ttyS0 quiet panic=-1 ${vm_init_arg} ${DISNVME_VM_APPEND:-}" \
-	-fsdev local,id=r,path=/,security_model=none,readonly=on,multidevs=remap \
-	-device virtio-9p-pci,fsdev=r,mount_tag=hostroot \
-	-fsdev local,id=m,path="$VM_CACHE/root/lib/modules",security_model=none,readonly=on \
-	-device virtio-9p-pci,fsdev=m,mount_tag=mods \
-	-fsdev local,id=o,path="$out",security_model=none -device virtio-9p-pci,fsdev=o,mount_tag=out \
-	$vm_nvme_args ${DISNVME_VM_QEMU_ARGS:-} >"$out/console.log" 2>&1 || true
+# A boot that oopses before it reaches the scenario (qemu TCG's multi-threaded mode rarely
+# trips over the kernel's early code patching) is retried; once the scenario has started, or
+# when the guest fails any other way, the result stands.
+for attempt in 1 2 3; do
+	rm -f "$out/.started" "$out/guest.rc"
+	# shellcheck disable=SC2086
+	timeout --kill-after=10 "${DISNVME_VM_TIMEOUT:-900}" qemu-system-x86_64 \
+		-accel tcg,thread=multi -cpu max \
+		-smp "${DISNVME_VM_CPUS:-2}" -m "${DISNVME_VM_MEM:-2048}" -nographic -no-reboot -nic none \
+		-kernel "$VM_CACHE/vmlinuz" -initrd "$VM_CACHE/initrd-v5.img" \
+		-append "console=ttyS0 quiet panic=-1 ${vm_init_arg} ${DISNVME_VM_APPEND:-}" \
+		-fsdev local,id=r,path=/,security_model=none,readonly=on,multidevs=remap \
+		-device virtio-9p-pci,fsdev=r,mount_tag=hostroot \
+		-fsdev local,id=m,path="$VM_CACHE/root/lib/modules",security_model=none,readonly=on \
+		-device virtio-9p-pci,fsdev=m,mount_tag=mods \
+		-fsdev local,id=o,path="$out",security_model=none -device virtio-9p-pci,fsdev=o,mount_tag=out \
+		$vm_nvme_args ${DISNVME_VM_QEMU_ARGS:-} >"$out/console.log" 2>&1 || true
+	[[ -f $out/.started ]] && break
+	grep -qE 'Kernel panic|Oops' "$out/console.log" || break
+	echo "run-vm: the guest did not reach the scenario (attempt $attempt); console tail:" >&2
+	tail -n 5 "$out/console.log" >&2
+	cp "$out/console.log" "$out/console-boot-failure-$attempt.log"
+done
 elapsed=$(( $(date +%s) - start ))
 
 rc=125
