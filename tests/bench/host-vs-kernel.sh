@@ -8,7 +8,8 @@
 #
 #   DISNVME_BUILD=<build dir> tests/bench/host-vs-kernel.sh [OUT_DIR]
 # Use a build without sanitizers (-DDISNVME_SANITIZE=OFF) for meaningful figures.
-# Environment: BENCH_RUNTIME (seconds per job, default 10), BENCH_IO_QUEUES (default 2).
+# Environment: BENCH_RUNTIME (seconds per job, default 10), BENCH_IO_QUEUES (default 2),
+# BENCH_ROUNDS (alternating rounds, default 3).
 if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	build=${DISNVME_BUILD:-$here/../../build}
@@ -42,27 +43,20 @@ fio_job() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# run_pair LABEL DEV -> "IOPS4K KIBS128K"
-run_pair() {
-	local a b
-	a=$(fio_job "$1-4k" "$2" randread 4k 32) || return 1
-	b=$(fio_job "$1-128k" "$2" read 128k 8) || return 1
-	echo "${a% *} ${b#* }"
-}
+median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# All three paths are connected at once and measured in alternation, ROUNDS times, so that the
+# guest's (TCG's) drifting speed hits every side alike; each figure is the median of its rounds.
+ROUNDS=${BENCH_ROUNDS:-3}
 
 # 1. disnvme host -> kernel target
-dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn -i $NQ) || fail "disnvme connect"
+dn_dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn -i $NQ) || fail "disnvme connect"
 on_exit "$DISNVME disconnect-all"
-read -r d4k d128 <<<"$(run_pair dn-knvmet "$dev")" || fail "fio on $dev"
-must $DISNVME disconnect -n $nqn
-
 # 2. kernel host -> kernel target
 in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn -i $NQ >/dev/null || fail "nvme connect"
-kdev=$(khost_ns_dev $nqn) || fail "no kernel namespace device"
-read -r k4k k128 <<<"$(run_pair k-knvmet "$kdev")" || fail "fio on $kdev"
-in_host nvme disconnect -n $nqn >/dev/null
-
-# 3. disnvme host + disnvme-target (port 4421) vs the kernel pair (2.)
+on_exit "in_host nvme disconnect -n $nqn"
+k_dev=$(khost_ns_dev $nqn) || fail "no kernel namespace device"
+# 3. disnvme host -> disnvme-target (port 4421, same backing file)
 cat >bench-tgt.json <<JSON
 {
   "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "4421" } ],
@@ -72,12 +66,27 @@ cat >bench-tgt.json <<JSON
 JSON
 : >"$DISNVME_OUT/bench-target.log"
 dtgt_start "$DISNVME_OUT/bench-target.log" --config bench-tgt.json
-dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s 4421 -n $nqn-dn -i $NQ) || fail "connect dn target"
-read -r dd4k dd128 <<<"$(run_pair dn-dn "$dev")" || fail "fio on $dev"
-must $DISNVME disconnect -n $nqn-dn
+dd_dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s 4421 -n $nqn-dn -i $NQ) || fail "connect dn target"
+log "devices: disnvme->nvmet $dn_dev, kernel->nvmet $k_dev, disnvme->disnvme-target $dd_dev"
+
+declare -A r4k r128
+for round in $(seq 1 "$ROUNDS"); do
+	for side in dn k dd; do
+		case $side in dn) dev=$dn_dev ;; k) dev=$k_dev ;; dd) dev=$dd_dev ;; esac
+		a=$(fio_job "$side-4k-$round" "$dev" randread 4k 32) || fail "fio 4k on $dev"
+		b=$(fio_job "$side-128k-$round" "$dev" read 128k 8) || fail "fio 128k on $dev"
+		r4k[$side]+="${a% *} "
+		r128[$side]+="${b#* } "
+		log "round $round $side: ${a% *} IOPS 4k, $(mib "${b#* }") MiB/s 128k"
+	done
+done
+d4k=$(echo ${r4k[dn]} | median); k4k=$(echo ${r4k[k]} | median); dd4k=$(echo ${r4k[dd]} | median)
+d128=$(echo ${r128[dn]} | median); k128=$(echo ${r128[k]} | median)
+dd128=$(echo ${r128[dd]} | median)
+must $DISNVME disconnect-all
 dtgt_stop TERM
 
-printf '\n%-44s %12s %14s\n' "host -> target" "4k rr QD32" "128k seq QD8"
+printf '\n%-44s %12s %14s   (median of %d rounds)\n' "host -> target" "4k rr QD32" "128k seq QD8" "$ROUNDS"
 printf '%-44s %8s IOPS %9s MiB/s\n' "disnvme host -> Linux nvmet-rdma" "$d4k" "$(mib "$d128")"
 printf '%-44s %8s IOPS %9s MiB/s\n' "Linux nvme-rdma -> Linux nvmet-rdma" "$k4k" "$(mib "$k128")"
 printf '%-44s %13s %15s\n' "  ratio disnvme/kernel (host)" "$(ratio "$d4k" "$k4k")" \
