@@ -257,8 +257,9 @@ static nvme_status_t dn_log_smart(struct dn_tgt_req *req)
 	struct nvme_smart_log log;
 	uint32_t i;
 
-	/* no per-namespace SMART (LPA bit 0 clear): any NSID means the whole controller */
-	(void)nsid;
+	/* no per-namespace SMART (LPA bit 0 clear): the log is the controller's, NSID 0 or all */
+	if (nsid != 0 && nsid != NVME_NSID_ALL)
+		return DN_STATUS_INVALID_FIELD;
 	for (i = 1; i <= DN_TGT_MAX_NSID; i++) {
 		struct dn_tgt_ns *ns = dn_tgt_ns_lookup(s, i);
 

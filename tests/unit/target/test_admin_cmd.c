@@ -214,6 +214,9 @@ static void test_log_pages(void **state)
 	assert_int_equal(smart->avail_spare, 100);
 	assert_int_equal(smart->spare_thresh, 10);
 	assert_int_equal(smart->power_cycles[0], 1);
+	/* per-namespace SMART is not offered (LPA bit 0) */
+	assert_int_equal(get_log(NVME_LOG_LID_SMART, 1, 512, 0, false).status, 0x4002);
+	assert_int_equal(get_log(NVME_LOG_LID_SMART, 0, 512, 0, false).status, 0);
 	r = get_log(NVME_LOG_LID_FW_SLOT, 0, 512, 0, false);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(fw->afi, 1);
