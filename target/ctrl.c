@@ -102,6 +102,7 @@ bool dn_req_init(struct dn_tgt_req *req, struct dn_tgt_queue *q, uint32_t incaps
 fail:
 	req->dir = DN_XFER_NONE;
 	req->data_len = 0;
+	req->execute = NULL; /* refused before it ran: dn_req_complete logs it */
 	dn_req_complete(req, st);
 	return false;
 }
@@ -142,13 +143,19 @@ void dn_req_complete(struct dn_tgt_req *req, nvme_status_t status)
 	nvme_cqe_set_status(cqe, status);
 	if (status) {
 		req->data_len = 0;
-		/* aborted AERs at teardown are not errors of the host's making */
+		bool connect = req->sqe->opcode == NVME_FABRICS_OPCODE &&
+			       req->sqe->fabrics.fctype == nvme_fabrics_type_connect;
+
+		/* aborted AERs at teardown are not errors of the host's making; a refused
+		 * Connect that got as far as executing was logged with its reason already */
 		if (NVME_STATUS_SC(status) != NVME_SC_ABORT_REQ ||
 		    NVME_STATUS_SCT(status) != NVME_SCT_GENERIC) {
-			dn_warn("%s qid %u cid %u opcode 0x%02x%s: %s (status 0x%04x)",
-				q->peer_addr, q->qid, le16toh(req->sqe->cid), req->sqe->opcode,
-				req->sqe->opcode == NVME_FABRICS_OPCODE ? " (fabrics)" : "",
-				nvme_status_str(status), status);
+			if (!connect || !req->execute)
+				dn_warn("%s qid %u cid %u opcode 0x%02x%s: %s (status 0x%04x)",
+					q->peer_addr, q->qid, le16toh(req->sqe->cid),
+					req->sqe->opcode,
+					req->sqe->opcode == NVME_FABRICS_OPCODE ? " (fabrics)" : "",
+					nvme_status_str(status), status);
 			dn_tgt_ctrl_record_error(req, status);
 		}
 	}
