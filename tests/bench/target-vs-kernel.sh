@@ -24,7 +24,7 @@ fi
 . "$DISNVME_SRC/tests/vm/lib.sh"
 RUNTIME=10
 RAMP=2
-ROUNDS=2
+ROUNDS=3
 nqn=nqn.2014-08.org.disnvme:bench
 topo_up
 data_dir
