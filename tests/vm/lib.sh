@@ -165,12 +165,14 @@ fio_verify() {
 # background and waits until it listens; dtgt_stop [SIGNAL] stops it and returns its exit code.
 DTGT_PID=
 dtgt_start() {
-	local logf=$1 i; shift
+	local logf=$1 i n0; shift
+	# the log may hold earlier runs: only lines from this one count
+	n0=$(cat "$logf" 2>/dev/null | wc -l)
 	"$DISNVME_TARGET" serve "$@" >>"$logf" 2>&1 &
 	DTGT_PID=$!
 	on_exit "kill -9 $DTGT_PID"
-	for i in $(seq 1 100); do
-		grep -q 'listening on rdma' "$logf" && return 0
+	for i in $(seq 1 300); do
+		tail -n +$((n0 + 1)) "$logf" | grep -q 'listening on rdma' && return 0
 		kill -0 $DTGT_PID 2>/dev/null || { cat "$logf"; fail "disnvme-target exited at start"; }
 		sleep 0.1
 	done
