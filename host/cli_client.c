@@ -304,7 +304,7 @@ int dn_cmd_list(int argc, char **argv)
 	}
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("list"));
-	ret = dn_sock_request(req, &reply, 30000, &e);
+	ret = dn_sock_request(req, &reply, CONNECT_REPLY_TIMEOUT_MS, &e);
 	json_object_put(req);
 	if (ret == -ENOENT || ret == -ECONNREFUSED) {
 		/* no daemon: nothing is connected */
