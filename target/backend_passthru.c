@@ -16,18 +16,40 @@
 #include "common/log.h"
 #include "target/core_internal.h"
 
-static int dn_pt_identify_ns(int fd, uint32_t nsid, struct nvme_id_ns *id)
+static int dn_pt_identify(int fd, uint32_t nsid, uint8_t cns, void *buf)
 {
 	struct nvme_passthru_cmd cmd;
+	int ret;
 
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.opcode = nvme_admin_identify;
 	cmd.nsid = nsid;
-	cmd.addr = (uint64_t)(uintptr_t)id;
-	cmd.data_len = sizeof(*id);
-	cmd.cdw10 = NVME_IDENTIFY_CNS_NS;
-	if (ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd) < 0)
+	cmd.addr = (uint64_t)(uintptr_t)buf;
+	cmd.data_len = NVME_IDENTIFY_DATA_SIZE;
+	cmd.cdw10 = cns;
+	ret = ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
+	if (ret < 0)
 		return -errno;
+	return ret ? -EIO : 0; /* a positive value is the device's NVMe status */
+}
+
+/*
+ * The device must take every transfer the hosts are allowed (MDTS is one value for the whole
+ * subsystem, and a passthrough command is not split). Pages are assumed 4 KiB (CAP.MPSMIN
+ * of every known drive; the register is not readable through the generic device).
+ */
+static int dn_pt_check_mdts(int fd, const char *path, void *buf)
+{
+	const struct nvme_id_ctrl *id = buf;
+	int ret = dn_pt_identify(fd, 0, NVME_IDENTIFY_CNS_CTRL, buf);
+
+	if (ret)
+		return ret;
+	if (id->mdts && (4096ull << id->mdts) < DN_TGT_MAX_XFER) {
+		dn_err("%s: the drive takes transfers of %llu bytes at most, hosts are offered %u",
+		       path, 4096ull << id->mdts, DN_TGT_MAX_XFER);
+		return -EOPNOTSUPP;
+	}
 	return 0;
 }
 
@@ -50,7 +72,10 @@ static int dn_pt_open(struct dn_tgt_ns *ns, const char *path, bool read_only)
 		ret = -ENOMEM;
 		goto out_close;
 	}
-	ret = dn_pt_identify_ns(ns->fd, (uint32_t)nsid, id);
+	ret = dn_pt_check_mdts(ns->fd, path, id);
+	if (ret)
+		goto out_free_id;
+	ret = dn_pt_identify(ns->fd, (uint32_t)nsid, NVME_IDENTIFY_CNS_NS, id);
 	if (ret)
 		goto out_free_id;
 	lbaf = &id->lbaf[id->flbas & 0xf];
