@@ -97,7 +97,7 @@ struct dn_tgt_ctrl {
 	char hostnqn[NVME_NQN_LENGTH];
 	uint8_t hostid[16];
 	char peer[64];
-	uint32_t cc, csts;
+	_Atomic uint32_t cc, csts; /* read without the lock by dn_req_init() */
 	bool dying;
 	/* queues by qid; nr_queues counts the non-NULL ones */
 	struct dn_tgt_queue *queues[1 + DN_TGT_MAX_IO_QUEUES];
