@@ -80,7 +80,7 @@ for attempt in 1 2 3; do
 	timeout --kill-after=10 "${DISNVME_VM_TIMEOUT:-900}" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max \
 		-smp "${DISNVME_VM_CPUS:-2}" -m "${DISNVME_VM_MEM:-2048}" -nographic -no-reboot -nic none \
-		-kernel "$VM_CACHE/vmlinuz" -initrd "$VM_CACHE/initrd-v5.img" \
+		-kernel "$VM_CACHE/vmlinuz" -initrd "$VM_CACHE/initrd-v6.img" \
 		-append "console=ttyS0 quiet panic=-1 ${vm_init_arg} ${DISNVME_VM_APPEND:-}" \
 		-fsdev local,id=r,path=/,security_model=none,readonly=on,multidevs=remap \
 		-device virtio-9p-pci,fsdev=r,mount_tag=hostroot \

@@ -53,13 +53,13 @@ vm_ensure_kernel() {
 	rm -rf "$VM_CACHE/root" && mkdir -p "$VM_CACHE/root"
 	dpkg -x "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/root"
 	depmod -b "$VM_CACHE/root" "$VM_KVER"
-	rm -f "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/initrd-v5.img"
+	rm -f "$apt_dir"/"${VM_KPKG}"_*.deb "$VM_CACHE/initrd-v6.img"
 	cp "$VM_CACHE/root/boot/vmlinuz-$VM_KVER" "$VM_CACHE/vmlinuz.tmp"
 	mv "$VM_CACHE/vmlinuz.tmp" "$VM_CACHE/vmlinuz"
 }
 
 vm_ensure_initrd() {
-	[[ -f $VM_CACHE/initrd-v5.img ]] && return 0
+	[[ -f $VM_CACHE/initrd-v6.img ]] && return 0
 	local ird m f
 	ird=$(mktemp -d)
 	mkdir -p "$ird"/{bin,mods,proc,sys,dev,mnt/host,mnt/mods,mnt/rw,newroot}
@@ -105,6 +105,11 @@ UNIT
 		ln -sf /dev/null $u/$m.service 2>/dev/null; ln -sf /dev/null $u/$m 2>/dev/null
 	done
 	: >/newroot/etc/fstab
+	# keep the host's /tmp visible (a clone or build tree may live there): no tmpfs on /tmp and
+	# no boot-time emptying of it by systemd-tmpfiles
+	ln -sf /dev/null $u/tmp.mount
+	mkdir -p /newroot/etc/tmpfiles.d
+	echo "d /tmp 1777 root root -" >/newroot/etc/tmpfiles.d/tmp.conf
 	exec switch_root /newroot /lib/systemd/systemd
 fi
 exec switch_root /newroot /bin/sh -c '
@@ -116,7 +121,7 @@ cd /vmout; sh /vmout/.guest.sh >/vmout/guest.log 2>&1; echo $? >/vmout/guest.rc;
 echo o >/proc/sysrq-trigger; poweroff -f'
 INIT
 	chmod +x "$ird/init"
-	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$VM_CACHE/initrd-v5.img.tmp")
-	mv "$VM_CACHE/initrd-v5.img.tmp" "$VM_CACHE/initrd-v5.img"
+	(cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$VM_CACHE/initrd-v6.img.tmp")
+	mv "$VM_CACHE/initrd-v6.img.tmp" "$VM_CACHE/initrd-v6.img"
 	rm -rf "$ird"
 }
