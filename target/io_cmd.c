@@ -46,55 +46,84 @@ static nvme_status_t dn_io_parse_rw(struct dn_tgt_req *req, bool write, enum dn_
 	return 0;
 }
 
+static nvme_status_t dn_io_parse_read(struct dn_tgt_req *req)
+{
+	struct dn_tgt_ns *ns = req->ns;
+	nvme_status_t st = dn_io_parse_rw(req, false, DN_XFER_C2H);
+
+	if (!st) {
+		atomic_fetch_add_explicit(&ns->read_cmds, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&ns->units_read, req->data_len >> 9,
+					  memory_order_relaxed);
+	}
+	return st;
+}
+
+static nvme_status_t dn_io_parse_write(struct dn_tgt_req *req)
+{
+	struct dn_tgt_ns *ns = req->ns;
+	nvme_status_t st = dn_io_parse_rw(req, true, DN_XFER_H2C);
+
+	if (!st) {
+		atomic_fetch_add_explicit(&ns->write_cmds, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&ns->units_written, req->data_len >> 9,
+					  memory_order_relaxed);
+	}
+	return st;
+}
+
+static nvme_status_t dn_io_parse_compare(struct dn_tgt_req *req)
+{
+	return dn_io_parse_rw(req, false, DN_XFER_H2C);
+}
+
+static nvme_status_t dn_io_parse_flush(struct dn_tgt_req *req)
+{
+	return 0;
+}
+
+static nvme_status_t dn_io_parse_write_zeroes(struct dn_tgt_req *req)
+{
+	uint64_t nlb = (dn_sqe_cdw(req->sqe, 12) & 0xffff) + 1;
+
+	if (req->ns->read_only)
+		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_NS_WRITE_PROTECTED);
+	return dn_io_check_lba(req->ns, dn_io_slba(req->sqe), nlb);
+}
+
+static nvme_status_t dn_io_parse_dsm(struct dn_tgt_req *req)
+{
+	/* deallocate writes; attribute-only hints are harmless on read-only data */
+	if (req->ns->read_only && (dn_sqe_cdw(req->sqe, 11) & NVME_DSMGMT_AD))
+		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_NS_WRITE_PROTECTED);
+	req->dir = DN_XFER_H2C;
+	req->data_len =
+		((dn_sqe_cdw(req->sqe, 10) & 0xff) + 1) * (uint32_t)sizeof(struct nvme_dsm_range);
+	return 0;
+}
+
+static nvme_status_t (*const dn_io_parsers[256])(struct dn_tgt_req *req) = {
+	[nvme_cmd_flush] = dn_io_parse_flush,
+	[nvme_cmd_write] = dn_io_parse_write,
+	[nvme_cmd_read] = dn_io_parse_read,
+	[nvme_cmd_compare] = dn_io_parse_compare,
+	[nvme_cmd_write_zeroes] = dn_io_parse_write_zeroes,
+	[nvme_cmd_dsm] = dn_io_parse_dsm,
+};
+
 nvme_status_t dn_tgt_parse_io(struct dn_tgt_req *req)
 {
-	const struct nvme_sqe *sqe = req->sqe;
+	nvme_status_t (*parse)(struct dn_tgt_req * req) = dn_io_parsers[req->sqe->opcode];
 	struct dn_tgt_ns *ns;
-	nvme_status_t st;
-	uint64_t nlb;
 
-	ns = dn_tgt_ns_lookup(req->queue->ctrl->subsys, le32toh(sqe->common.nsid));
+	if (!parse)
+		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
+	ns = dn_tgt_ns_lookup(req->queue->ctrl->subsys, le32toh(req->sqe->common.nsid));
 	if (!ns)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_NS);
 	/* a reload may retire the namespace: it stays open while commands hold it */
 	atomic_fetch_add_explicit(&ns->inflight, 1, memory_order_relaxed);
 	req->ns = ns;
 	req->execute = dn_io_execute;
-
-	switch (sqe->opcode) {
-	case nvme_cmd_read:
-		st = dn_io_parse_rw(req, false, DN_XFER_C2H);
-		if (!st) {
-			atomic_fetch_add_explicit(&ns->read_cmds, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&ns->units_read, req->data_len >> 9,
-						  memory_order_relaxed);
-		}
-		return st;
-	case nvme_cmd_write:
-		st = dn_io_parse_rw(req, true, DN_XFER_H2C);
-		if (!st) {
-			atomic_fetch_add_explicit(&ns->write_cmds, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&ns->units_written, req->data_len >> 9,
-						  memory_order_relaxed);
-		}
-		return st;
-	case nvme_cmd_compare:
-		return dn_io_parse_rw(req, false, DN_XFER_H2C);
-	case nvme_cmd_flush:
-		return 0;
-	case nvme_cmd_write_zeroes:
-		if (ns->read_only)
-			return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_NS_WRITE_PROTECTED);
-		nlb = (dn_sqe_cdw(sqe, 12) & 0xffff) + 1;
-		return dn_io_check_lba(ns, dn_io_slba(sqe), nlb);
-	case nvme_cmd_dsm:
-		/* deallocate writes; attribute-only hints are harmless on read-only data */
-		if (ns->read_only && (dn_sqe_cdw(sqe, 11) & NVME_DSMGMT_AD))
-			return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_NS_WRITE_PROTECTED);
-		req->dir = DN_XFER_H2C;
-		req->data_len = ((dn_sqe_cdw(sqe, 10) & 0xff) + 1) *
-				(uint32_t)sizeof(struct nvme_dsm_range);
-		return 0;
-	}
-	return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
+	return parse(req);
 }

@@ -214,6 +214,9 @@ static void test_bad_opcode(void **state)
 	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4001);
 	sqe = rw_sqe(0x04, 1, 0, 1); /* Write Uncorrectable: not offered */
 	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4001);
+	/* the opcode is judged before the namespace */
+	sqe = rw_sqe(0x7e, 99, 0, 1);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4001);
 }
 
 static void test_bad_nsid(void **state)
