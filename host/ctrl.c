@@ -393,6 +393,25 @@ static void remove_ns(struct dn_ctrl *c, struct dn_ns_dev *d)
 		dn_info("%s namespace %u: /dev/ublkb%d removed", c->o.subnqn, nsid, dev_id);
 }
 
+/*
+ * Creating a device (buffer registration, ublk setup, I/O queue connects) can take longer than
+ * the keep-alive timeout on a slow machine, and the controller thread's keep-alive timer does
+ * not run meanwhile: keep the association alive around each one. A failure here is left to the
+ * commands that follow to report.
+ */
+static void keep_alive_now(struct dn_ctrl *c)
+{
+	struct nvme_sqe sqe;
+	struct dn_err e = {0};
+
+	if (c->o.kato <= 0)
+		return;
+	dn_sqe_keep_alive(&sqe);
+	if (admin_exec(c, &sqe, NULL, 0, false, NULL, "Keep Alive", &e))
+		dn_dbg("%s: keep alive during a scan: %s", c->o.subnqn, e.msg);
+	dn_err_clear(&e);
+}
+
 /* Bring devices in line with the active namespace list; the first error is kept in e. */
 static int scan_namespaces(struct dn_ctrl *c, struct dn_err *e)
 {
@@ -467,9 +486,16 @@ static int scan_namespaces(struct dn_ctrl *c, struct dn_err *e)
 			}
 			dn_info("%s namespace %u: %s:%s is another path to /dev/ublkb%d",
 				c->o.subnqn, nsid, c->o.traddr, c->o.trsvcid, d->dev_id);
-		} else if (dn_ns_dev_create(c, &info, &d, &ne)) {
-			ret = dn_err_set(e, ne.code, "%s", ne.msg);
-			continue;
+		} else {
+			int r;
+
+			keep_alive_now(c);
+			r = dn_ns_dev_create(c, &info, &d, &ne);
+			keep_alive_now(c);
+			if (r) {
+				ret = dn_err_set(e, ne.code, "%s", ne.msg);
+				continue;
+			}
 		}
 		pthread_mutex_lock(&c->lock);
 		c->ns_devs[c->nr_ns_devs++] = d;

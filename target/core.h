@@ -37,9 +37,9 @@ enum dn_xfer_dir {
 
 struct dn_tgt_transport_ops {
 	const char *name;
-	uint8_t trtype;		/* NVMF_TRTYPE_* */
+	uint8_t trtype; /* NVMF_TRTYPE_* */
 	/* capabilities, as data */
-	uint32_t max_incapsule;	/* in-capsule data bytes accepted on I/O queues (IOCCSZ) */
+	uint32_t max_incapsule; /* in-capsule data bytes accepted on I/O queues (IOCCSZ) */
 	bool keyed_sgl;		/* supports keyed SGL data blocks */
 	/*
 	 * Required. Poll-group thread. Send req->data (C2H, req->data_len bytes) if any, then
@@ -61,25 +61,25 @@ struct dn_tgt_queue {
 	const struct dn_tgt_transport_ops *ops;
 	struct dn_tgt_port *port;
 	struct dn_poll_group *pg;
-	struct dn_tgt_ctrl *ctrl;	/* set by a successful Connect */
+	struct dn_tgt_ctrl *ctrl; /* set by a successful Connect */
 	uint16_t qid;
-	uint16_t size;			/* entries (sqsize + 1) */
+	uint16_t size; /* entries (sqsize + 1) */
 	uint16_t sqhd;
-	char peer_addr[64];		/* for log lines */
-	uint32_t core_flags;		/* owned by the core (dn_tgt_queue_init() clears it) */
+	char peer_addr[64];  /* for log lines */
+	uint32_t core_flags; /* owned by the core (dn_tgt_queue_init() clears it) */
 };
 
 /* Embedded in the transport's request object; buffers preallocated and registered. */
 struct dn_tgt_req {
-	struct nvme_sqe *sqe;		/* the received command (transport's receive buffer) */
-	struct nvme_cqe *cqe;		/* the response the transport sends */
+	struct nvme_sqe *sqe; /* the received command (transport's receive buffer) */
+	struct nvme_cqe *cqe; /* the response the transport sends */
 	struct dn_tgt_queue *queue;
 	struct dn_tgt_ns *ns;
-	void *data;			/* transport-owned data buffer, data_cap bytes */
+	void *data; /* transport-owned data buffer, data_cap bytes */
 	uint32_t data_cap;
-	uint32_t data_len;		/* set by dn_req_init(): bytes to move */
-	enum dn_xfer_dir dir;		/* set by dn_req_init() */
-	struct nvme_sgl_info sgl;	/* decoded DPTR, set by dn_req_init() */
+	uint32_t data_len;	  /* set by dn_req_init(): bytes to move */
+	enum dn_xfer_dir dir;	  /* set by dn_req_init() */
+	struct nvme_sgl_info sgl; /* decoded DPTR, set by dn_req_init() */
 	void (*execute)(struct dn_tgt_req *req);
 	/* backend I/O state, owned by the backend while the request is with it */
 	struct dn_event be_ev;

@@ -188,3 +188,18 @@ dtgt_stop() {
 	DTGT_PID=
 	return $rc
 }
+
+# install_units UNIT...: install the build's programs in the guest as /usr/local/sbin/disnvme
+# and /usr/local/sbin/disnvme-target, and the named units from the build's systemd/verify
+# directory pointed at them (as `cmake --install` would; a unit's PrivateTmp= would hide a
+# build tree that lives under /tmp).
+install_units() {
+	local u vdir=$DISNVME_BUILD/systemd/verify
+	install -m 0755 "$DISNVME" /usr/local/sbin/disnvme || fail "install disnvme"
+	install -m 0755 "$DISNVME_TARGET" /usr/local/sbin/disnvme-target || fail "install disnvme-target"
+	for u in "$@"; do
+		[[ -f $vdir/$u ]] || fail "no unit $vdir/$u"
+		sed -E 's#^(Exec[A-Za-z]*=[-@!+:]*)[^ ]*/(disnvme(-target)?)( |$)#\1/usr/local/sbin/\2\4#' \
+			"$vdir/$u" >"/etc/systemd/system/$u" || fail "install $u"
+	done
+}

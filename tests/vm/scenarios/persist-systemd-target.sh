@@ -28,7 +28,7 @@ write_config() { # NQN...
 }
 mkdir -p /etc/disnvme
 write_config $nqn1
-must cp $DISNVME_BUILD/systemd/verify/disnvme-target.service /etc/systemd/system/
+install_units disnvme-target.service
 mkdir -p /etc/systemd/system/disnvme-target.service.d
 printf '[Service]\nEnvironment=LSAN_OPTIONS=suppressions=%s\n' "$DISNVME_OUT/lsan.supp" \
 	>/etc/systemd/system/disnvme-target.service.d/lsan.conf

@@ -24,10 +24,7 @@ on_exit "systemctl stop disnvme-connect-all.timer disnvmed.service"
 mkdir -p /etc/nvme
 rm -f /etc/nvme/discovery.conf
 must $DISNVME config add -t rdma -a $TGT_ADDR -s $PORT -l 5 -c 1
-u=$DISNVME_BUILD/systemd/verify
-for f in disnvmed.service disnvme-connect-all.service disnvme-connect-all.timer; do
-	must cp $u/$f /etc/systemd/system/$f
-done
+install_units disnvmed.service disnvme-connect-all.service disnvme-connect-all.timer
 # the sanitizer build's leak checker: rdma-core's rxe provider keeps a little until exit
 mkdir -p /etc/systemd/system/disnvmed.service.d /etc/systemd/system/disnvme-connect-all.service.d
 for d in disnvmed disnvme-connect-all; do
