@@ -226,6 +226,8 @@ nvme_status_t nvme_sgl_parse(const struct nvme_sqe *sqe, uint32_t incapsule_len,
 nvme_status_t errno_to_nvme_status(int err);
 int nvme_status_to_errno(nvme_status_t st);
 const char *nvme_status_str(nvme_status_t st);
+/* NVMe/RDMA CM reject reason (enum nvme_rdma_cm_status) for log lines */
+const char *nvme_rdma_cm_status_str(uint16_t sts);
 
 static inline void nvme_cqe_set_status(struct nvme_cqe *c, nvme_status_t st)
 {

@@ -136,3 +136,26 @@ const char *nvme_status_str(nvme_status_t st)
 	}
 	return "other NVMe error";
 }
+
+const char *nvme_rdma_cm_status_str(uint16_t sts)
+{
+	switch (sts) {
+	case NVME_RDMA_CM_INVALID_LEN:
+		return "invalid private data length";
+	case NVME_RDMA_CM_INVALID_RECFMT:
+		return "invalid record format";
+	case NVME_RDMA_CM_INVALID_QID:
+		return "invalid queue ID";
+	case NVME_RDMA_CM_INVALID_HSQSIZE:
+		return "invalid host send queue size";
+	case NVME_RDMA_CM_INVALID_HRQSIZE:
+		return "invalid host receive queue size";
+	case NVME_RDMA_CM_NO_RSC:
+		return "no resources";
+	case NVME_RDMA_CM_INVALID_IRD:
+		return "invalid IRD";
+	case NVME_RDMA_CM_INVALID_ORD:
+		return "invalid ORD";
+	}
+	return "unknown reason";
+}

@@ -26,29 +26,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *cm_rej_str(uint16_t sts)
-{
-	switch (sts) {
-	case NVME_RDMA_CM_INVALID_LEN:
-		return "invalid private data length";
-	case NVME_RDMA_CM_INVALID_RECFMT:
-		return "invalid record format";
-	case NVME_RDMA_CM_INVALID_QID:
-		return "invalid queue ID";
-	case NVME_RDMA_CM_INVALID_HSQSIZE:
-		return "invalid host send queue size";
-	case NVME_RDMA_CM_INVALID_HRQSIZE:
-		return "invalid host receive queue size";
-	case NVME_RDMA_CM_NO_RSC:
-		return "no resources";
-	case NVME_RDMA_CM_INVALID_IRD:
-		return "invalid IRD";
-	case NVME_RDMA_CM_INVALID_ORD:
-		return "invalid ORD";
-	}
-	return "unknown reason";
-}
-
 /* Wait for the next CM event and insist it is `want`; explain anything else. */
 static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms, struct dn_err *e)
 {
@@ -85,7 +62,7 @@ static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms
 			ret = dn_err_set(
 				e, -ECONNREFUSED,
 				"%s rejected the NVMe/RDMA connection of queue %u: %s (%u)",
-				q->peer, q->qid, cm_rej_str(sts), sts);
+				q->peer, q->qid, nvme_rdma_cm_status_str(sts), sts);
 		} else {
 			ret = dn_err_set(e, -ECONNREFUSED,
 					 "%s refused the RDMA connection: nothing listens there "

@@ -43,29 +43,6 @@ const struct dn_tgt_transport_ops dn_rdma_ops = {
 	.disc_tsas = dn_rdma_disc_tsas,
 };
 
-static const char *cm_status_str(int st)
-{
-	switch (st) {
-	case NVME_RDMA_CM_INVALID_LEN:
-		return "invalid private data length";
-	case NVME_RDMA_CM_INVALID_RECFMT:
-		return "invalid record format";
-	case NVME_RDMA_CM_INVALID_QID:
-		return "invalid queue ID";
-	case NVME_RDMA_CM_INVALID_HSQSIZE:
-		return "invalid host SQ size";
-	case NVME_RDMA_CM_INVALID_HRQSIZE:
-		return "invalid host RQ size";
-	case NVME_RDMA_CM_NO_RSC:
-		return "no resources";
-	case NVME_RDMA_CM_INVALID_IRD:
-		return "invalid IRD";
-	case NVME_RDMA_CM_INVALID_ORD:
-		return "invalid ORD";
-	}
-	return "unknown";
-}
-
 int dn_rdma_parse_cm_req(const void *priv, size_t len, uint16_t *qid, uint16_t *nr_recv,
 			 uint16_t *hrqsize)
 {
@@ -150,7 +127,7 @@ static void cm_reject(struct rdma_cm_id *id, const char *peer, int status, const
 				       .sts = htole16((uint16_t)status)};
 	int ret;
 
-	dn_warn("rdma: refusing connection from %s: %s%s%s", peer, cm_status_str(status),
+	dn_warn("rdma: refusing connection from %s: %s%s%s", peer, nvme_rdma_cm_status_str(status),
 		detail ? ": " : "", detail ? detail : "");
 	ret = dn_rdma_reject(id, &rej, sizeof(rej));
 	if (ret)

@@ -47,6 +47,14 @@ static void test_cqe_status(void **state)
 	assert_string_equal(nvme_status_str(0x4080), "LBA out of range");
 }
 
+static void test_rdma_cm_status_str(void **state)
+{
+	assert_string_equal(nvme_rdma_cm_status_str(NVME_RDMA_CM_INVALID_QID), "invalid queue ID");
+	assert_string_equal(nvme_rdma_cm_status_str(NVME_RDMA_CM_INVALID_HSQSIZE),
+			    "invalid host send queue size");
+	assert_string_equal(nvme_rdma_cm_status_str(0x99), "unknown reason");
+}
+
 static void test_connect_offsets(void **state)
 {
 	/* Connect Invalid Parameters points at the field: as the Linux host decodes it */
@@ -60,9 +68,8 @@ static void test_connect_offsets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errno_to_status),
-		cmocka_unit_test(test_status_to_errno),
-		cmocka_unit_test(test_cqe_status),
+		cmocka_unit_test(test_errno_to_status), cmocka_unit_test(test_status_to_errno),
+		cmocka_unit_test(test_cqe_status),	cmocka_unit_test(test_rdma_cm_status_str),
 		cmocka_unit_test(test_connect_offsets),
 	};
 
