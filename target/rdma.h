@@ -162,6 +162,9 @@ void dn_rdma_poll_cq(struct dn_rdma_queue *rq, bool channel_event);
 void dn_rdma_repoll(struct dn_pg_deferred *d);
 void dn_rdma_flush(struct dn_pg_deferred *d);
 void dn_rdma_req_process(struct dn_rdma_req *r);
+/* Queue memory: its size, and its layout and work-request wiring (no verbs calls) */
+size_t dn_rdma_queue_mem_len(const struct dn_rdma_queue *rq);
+void dn_rdma_queue_layout(struct dn_rdma_queue *rq, uint32_t lkey);
 int dn_rdma_post_recv(struct dn_rdma_queue *rq, struct dn_rdma_recv *rv);
 /* Group thread, queue dying: complete what waits in the transport so the core sees it end. */
 void dn_rdma_abort_waiting(struct dn_rdma_queue *rq);

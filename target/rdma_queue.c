@@ -28,25 +28,18 @@ static int queue_arm_cc(struct dn_rdma_queue *rq)
 }
 
 /*
- * Lay out and register the queue's memory: data buffers, then the in-capsule areas (both page
- * aligned, so a backend can do O_DIRECT on in-capsule data too), then the SQEs, then the CQEs.
- * A receive has two SGEs: the SQE and its in-capsule area.
+ * Allocate and register the queue's memory in one area, laid out by dn_rdma_queue_layout():
+ * data buffers, in-capsule areas, SQEs, CQEs.
  */
 static int queue_alloc_mem(struct dn_rdma_queue *rq)
 {
-	size_t data_len = (size_t)rq->nr_reqs * DN_TGT_MAX_XFER;
-	size_t icd_len = (size_t)rq->nr_recv * DN_RDMA_INCAPSULE;
-	size_t sqe_len = (size_t)rq->nr_recv * sizeof(struct nvme_sqe);
-	size_t cqe_len = (size_t)rq->nr_reqs * sizeof(struct nvme_cqe);
-	uint8_t *mem, *icd_base, *sqe_base;
-	struct nvme_cqe *cqes;
-	int ret, i;
+	int ret;
 
 	rq->recvs = calloc(rq->nr_recv, sizeof(*rq->recvs));
 	rq->reqs = calloc(rq->nr_reqs, sizeof(*rq->reqs));
 	if (!rq->recvs || !rq->reqs)
 		return -ENOMEM;
-	rq->mem_len = data_len + icd_len + sqe_len + cqe_len;
+	rq->mem_len = dn_rdma_queue_mem_len(rq);
 	ret = posix_memalign(&rq->mem, 4096, rq->mem_len);
 	if (ret)
 		return -ret;
@@ -54,47 +47,7 @@ static int queue_alloc_mem(struct dn_rdma_queue *rq)
 	ret = dn_ibv_reg_mr(rq->dev->pd, rq->mem, rq->mem_len, IBV_ACCESS_LOCAL_WRITE, &rq->mr);
 	if (ret)
 		return ret;
-
-	mem = rq->mem;
-	icd_base = mem + data_len;
-	sqe_base = icd_base + icd_len;
-	cqes = (struct nvme_cqe *)(sqe_base + sqe_len);
-	for (i = 0; i < rq->nr_recv; i++) {
-		struct dn_rdma_recv *rv = &rq->recvs[i];
-
-		rv->buf = sqe_base + (size_t)i * sizeof(struct nvme_sqe);
-		rv->icd = icd_base + (size_t)i * DN_RDMA_INCAPSULE;
-		rv->sge[0].addr = (uintptr_t)rv->buf;
-		rv->sge[0].length = sizeof(struct nvme_sqe);
-		rv->sge[0].lkey = rq->mr->lkey;
-		rv->sge[1].addr = (uintptr_t)rv->icd;
-		rv->sge[1].length = DN_RDMA_INCAPSULE;
-		rv->sge[1].lkey = rq->mr->lkey;
-		rv->wr.wr_id = (uintptr_t)rv;
-		rv->wr.sg_list = rv->sge;
-		rv->wr.num_sge = 2;
-	}
-	rq->free_reqs = NULL;
-	for (i = rq->nr_reqs - 1; i >= 0; i--) {
-		struct dn_rdma_req *r = &rq->reqs[i];
-
-		r->rq = rq;
-		r->state = DN_RDMA_REQ_FREE;
-		r->buf = mem + (size_t)i * DN_TGT_MAX_XFER;
-		r->req.cqe = &cqes[i];
-		r->rdma_sge.lkey = rq->mr->lkey;
-		r->rdma_wr.wr_id = (uintptr_t)&r->rdma_wr;
-		r->rdma_wr.sg_list = &r->rdma_sge;
-		r->rdma_wr.num_sge = 1;
-		r->send_sge.addr = (uintptr_t)&cqes[i];
-		r->send_sge.length = sizeof(struct nvme_cqe);
-		r->send_sge.lkey = rq->mr->lkey;
-		r->send_wr.wr_id = (uintptr_t)&r->send_wr;
-		r->send_wr.sg_list = &r->send_sge;
-		r->send_wr.num_sge = 1;
-		r->next_free = rq->free_reqs;
-		rq->free_reqs = r;
-	}
+	dn_rdma_queue_layout(rq, rq->mr->lkey);
 	return 0;
 }
 

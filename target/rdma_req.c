@@ -463,3 +463,63 @@ void dn_rdma_flush(struct dn_pg_deferred *d)
 		}
 	}
 }
+
+size_t dn_rdma_queue_mem_len(const struct dn_rdma_queue *rq)
+{
+	return (size_t)rq->nr_reqs * DN_TGT_MAX_XFER + (size_t)rq->nr_recv * DN_RDMA_INCAPSULE +
+	       (size_t)rq->nr_recv * sizeof(struct nvme_sqe) +
+	       (size_t)rq->nr_reqs * sizeof(struct nvme_cqe);
+}
+
+/*
+ * Lay out rq->mem (dn_rdma_queue_mem_len() bytes, registered with lkey): data buffers, then the
+ * in-capsule areas (both page aligned, so a backend can do O_DIRECT on in-capsule data too),
+ * then the SQEs, then the CQEs; wire every receive (two SGEs: the SQE and its in-capsule area)
+ * and every request's RDMA and SEND work requests once, and fill the free list.
+ */
+void dn_rdma_queue_layout(struct dn_rdma_queue *rq, uint32_t lkey)
+{
+	uint8_t *mem = rq->mem;
+	uint8_t *icd_base = mem + (size_t)rq->nr_reqs * DN_TGT_MAX_XFER;
+	uint8_t *sqe_base = icd_base + (size_t)rq->nr_recv * DN_RDMA_INCAPSULE;
+	struct nvme_cqe *cqes =
+		(struct nvme_cqe *)(sqe_base + (size_t)rq->nr_recv * sizeof(struct nvme_sqe));
+	int i;
+
+	for (i = 0; i < rq->nr_recv; i++) {
+		struct dn_rdma_recv *rv = &rq->recvs[i];
+
+		rv->buf = sqe_base + (size_t)i * sizeof(struct nvme_sqe);
+		rv->icd = icd_base + (size_t)i * DN_RDMA_INCAPSULE;
+		rv->sge[0].addr = (uintptr_t)rv->buf;
+		rv->sge[0].length = sizeof(struct nvme_sqe);
+		rv->sge[0].lkey = lkey;
+		rv->sge[1].addr = (uintptr_t)rv->icd;
+		rv->sge[1].length = DN_RDMA_INCAPSULE;
+		rv->sge[1].lkey = lkey;
+		rv->wr.wr_id = (uintptr_t)rv;
+		rv->wr.sg_list = rv->sge;
+		rv->wr.num_sge = 2;
+	}
+	rq->free_reqs = NULL;
+	for (i = rq->nr_reqs - 1; i >= 0; i--) {
+		struct dn_rdma_req *r = &rq->reqs[i];
+
+		r->rq = rq;
+		r->state = DN_RDMA_REQ_FREE;
+		r->buf = mem + (size_t)i * DN_TGT_MAX_XFER;
+		r->req.cqe = &cqes[i];
+		r->rdma_sge.lkey = lkey;
+		r->rdma_wr.wr_id = (uintptr_t)&r->rdma_wr;
+		r->rdma_wr.sg_list = &r->rdma_sge;
+		r->rdma_wr.num_sge = 1;
+		r->send_sge.addr = (uintptr_t)&cqes[i];
+		r->send_sge.length = sizeof(struct nvme_cqe);
+		r->send_sge.lkey = lkey;
+		r->send_wr.wr_id = (uintptr_t)&r->send_wr;
+		r->send_wr.sg_list = &r->send_sge;
+		r->send_wr.num_sge = 1;
+		r->next_free = rq->free_reqs;
+		rq->free_reqs = r;
+	}
+}

@@ -171,9 +171,6 @@ static struct dn_rdma_queue *rq;
 
 static int setup(void **state)
 {
-	uint8_t *mem;
-	int i;
-
 	nr_sent = nr_recv_posted = nr_wcs = 0;
 	lost_calls = finish_calls = destroy_calls = executed = 0;
 	exec_async = false;
@@ -202,35 +199,11 @@ static int setup(void **state)
 	rq->repoll.fn = dn_rdma_repoll;
 	rq->recvs = calloc(NR, sizeof(*rq->recvs));
 	rq->reqs = calloc(NR, sizeof(*rq->reqs));
-	rq->mem_len = (size_t)NR * (DN_TGT_MAX_XFER + DN_RDMA_INCAPSULE + 64 + 16);
+	/* the queue's real layout and work-request wiring, over unregistered memory */
+	rq->mem_len = dn_rdma_queue_mem_len(rq);
 	assert_int_equal(posix_memalign(&rq->mem, 4096, rq->mem_len), 0);
-	mem = rq->mem;
-	for (i = 0; i < NR; i++) {
-		struct dn_rdma_recv *rv = &rq->recvs[i];
-		struct dn_rdma_req *r = &rq->reqs[i];
-
-		r->rq = rq;
-		r->buf = mem + (size_t)i * DN_TGT_MAX_XFER;
-		rv->icd = mem + (size_t)NR * DN_TGT_MAX_XFER + (size_t)i * DN_RDMA_INCAPSULE;
-		rv->buf = mem + (size_t)NR * (DN_TGT_MAX_XFER + DN_RDMA_INCAPSULE) + (size_t)i * 64;
-		r->req.cqe = (struct nvme_cqe *)(mem +
-						 (size_t)NR * (DN_TGT_MAX_XFER + DN_RDMA_INCAPSULE +
-							       64) +
-						 (size_t)i * 16);
-		rv->wr.wr_id = (uintptr_t)rv;
-		rv->wr.sg_list = rv->sge;
-		rv->wr.num_sge = 2;
-		r->rdma_wr.wr_id = (uintptr_t)&r->rdma_wr;
-		r->rdma_wr.sg_list = &r->rdma_sge;
-		r->rdma_wr.num_sge = 1;
-		r->send_sge.addr = (uintptr_t)r->req.cqe;
-		r->send_sge.length = 16;
-		r->send_wr.wr_id = (uintptr_t)&r->send_wr;
-		r->send_wr.sg_list = &r->send_sge;
-		r->send_wr.num_sge = 1;
-		r->next_free = rq->free_reqs;
-		rq->free_reqs = r;
-	}
+	memset(rq->mem, 0, rq->mem_len);
+	dn_rdma_queue_layout(rq, 0x1234);
 	return 0;
 }
 
