@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "capture.h"
 #include <json-c/json.h>
 
 #include "host/config_cmd.h"
@@ -21,41 +23,11 @@ static char tmpdir[64];
 static char conf[128];
 static char *out, *err; /* what the last run() printed */
 
-static char *slurp(int fd)
-{
-	size_t len = 0, alloc = 256;
-	char *buf = malloc(alloc);
-	ssize_t n;
-
-	assert_non_null(buf);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	while ((n = read(fd, buf + len, alloc - len - 1)) > 0) {
-		len += (size_t)n;
-		if (len + 1 == alloc) {
-			alloc *= 2;
-			buf = realloc(buf, alloc);
-			assert_non_null(buf);
-		}
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-static int tmpfd(void)
-{
-	char path[] = "/tmp/test_config_cmd.out.XXXXXX";
-	int fd = mkstemp(path);
-
-	assert_true(fd >= 0);
-	unlink(path);
-	return fd;
-}
-
 /* Run `disnvme config ARGS... --config-file conf`, capturing stdout and stderr */
 static int run(const char *first, ...)
 {
 	char *argv[32];
-	int argc = 0, rc, o, e, so, se;
+	int argc = 0;
 	const char *a;
 	va_list ap;
 
@@ -68,28 +40,7 @@ static int run(const char *first, ...)
 	argv[argc++] = conf;
 	argv[argc] = NULL;
 
-	free(out);
-	free(err);
-	fflush(stdout);
-	fflush(stderr);
-	o = tmpfd();
-	e = tmpfd();
-	so = dup(1);
-	se = dup(2);
-	dup2(o, 1);
-	dup2(e, 2);
-	rc = dn_cmd_config(argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, 1);
-	dup2(se, 2);
-	close(so);
-	close(se);
-	out = slurp(o);
-	err = slurp(e);
-	close(o);
-	close(e);
-	return rc;
+	return capture_run(dn_cmd_config, argc, argv, &out, &err);
 }
 
 static char *read_conf(void)
@@ -98,7 +49,7 @@ static char *read_conf(void)
 	char *s;
 
 	assert_true(fd >= 0);
-	s = slurp(fd);
+	s = capture_slurp(fd);
 	close(fd);
 	return s;
 }

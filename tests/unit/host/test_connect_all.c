@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "capture.h"
 #include <json-c/json.h>
 
 #include "host/connect_all.h"
@@ -321,41 +323,11 @@ static void test_walk_depth(void **state)
 	dn_ca_set_free(&connected);
 }
 
-static int tmpfd(void)
-{
-	char path[] = "/tmp/test_connect_all.out.XXXXXX";
-	int fd = mkstemp(path);
-
-	assert_true(fd >= 0);
-	unlink(path);
-	return fd;
-}
-
-static char *slurp(int fd)
-{
-	size_t len = 0, alloc = 4096;
-	char *buf = malloc(alloc);
-	ssize_t n;
-
-	assert_non_null(buf);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	while ((n = read(fd, buf + len, alloc - len - 1)) > 0) {
-		len += (size_t)n;
-		if (len + 1 == alloc) {
-			alloc *= 2;
-			buf = realloc(buf, alloc);
-			assert_non_null(buf);
-		}
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
 /* `disnvme connect-all --config-file conf ARGS...`, stdout and stderr captured */
 static int run(const char *first, ...)
 {
 	char *argv[16];
-	int argc = 0, rc, o, e, so, se;
+	int argc = 0;
 	const char *a;
 	va_list ap;
 
@@ -367,28 +339,7 @@ static int run(const char *first, ...)
 		argv[argc++] = (char *)a;
 	va_end(ap);
 	argv[argc] = NULL;
-	free(out);
-	free(err);
-	fflush(stdout);
-	fflush(stderr);
-	o = tmpfd();
-	e = tmpfd();
-	so = dup(1);
-	se = dup(2);
-	dup2(o, 1);
-	dup2(e, 2);
-	rc = dn_cmd_connect_all(argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, 1);
-	dup2(se, 2);
-	close(so);
-	close(se);
-	out = slurp(o);
-	err = slurp(e);
-	close(o);
-	close(e);
-	return rc;
+	return capture_run(dn_cmd_connect_all, argc, argv, &out, &err);
 }
 
 static void write_conf(const char *text)
