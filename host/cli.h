@@ -23,16 +23,21 @@ enum dn_out_fmt { DN_OUT_NORMAL, DN_OUT_JSON };
 
 struct dn_cli_args {
 	const char *transport, *traddr, *trsvcid, *subnqn, *hostnqn, *hostid, *device;
-	int nr_io_queues, queue_size, kato, reconnect_delay, ctrl_loss_tmo;
+	const char *host_traddr;
+	int nr_io_queues, queue_size, kato, ctrl_loss_tmo, fast_io_fail_tmo;
+	int reconnect_delay_ms; /* -c takes seconds with up to three decimals */
+	bool duplicate_connect;
 	enum dn_out_fmt fmt;
 	int verbose;
 };
 
-#define DN_DEF_QUEUE_SIZE      128
-#define DN_DEF_KATO	       5
-#define DN_DEF_RECONNECT_DELAY 10
-#define DN_DEF_CTRL_LOSS_TMO   600
-#define DN_MAX_IO_QUEUES       64
+#define DN_DEF_QUEUE_SIZE	  128
+#define DN_DEF_KATO		  5
+#define DN_DEF_RECONNECT_DELAY	  10 /* seconds */
+#define DN_MIN_RECONNECT_DELAY_MS 10
+#define DN_MAX_RECONNECT_DELAY_MS 3600000
+#define DN_DEF_CTRL_LOSS_TMO	  600
+#define DN_MAX_IO_QUEUES	  64
 
 /* cmd: "discover", "connect", "list", "disconnect", "disconnect-all". argv[0] is the command. */
 int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, struct dn_err *e);

@@ -216,8 +216,14 @@ int dn_cmd_connect(int argc, char **argv)
 	json_object_object_add(req, "nr_io_queues", json_object_new_int(a.nr_io_queues));
 	json_object_object_add(req, "queue_size", json_object_new_int(a.queue_size));
 	json_object_object_add(req, "kato", json_object_new_int(a.kato));
-	json_object_object_add(req, "reconnect_delay", json_object_new_int(a.reconnect_delay));
+	json_object_object_add(req, "reconnect_delay_ms",
+			       json_object_new_int(a.reconnect_delay_ms));
 	json_object_object_add(req, "ctrl_loss_tmo", json_object_new_int(a.ctrl_loss_tmo));
+	json_object_object_add(req, "fast_io_fail_tmo", json_object_new_int(a.fast_io_fail_tmo));
+	if (a.host_traddr)
+		json_object_object_add(req, "host_traddr", json_object_new_string(a.host_traddr));
+	if (a.duplicate_connect)
+		json_object_object_add(req, "duplicate_connect", json_object_new_boolean(true));
 
 	ret = dn_sock_request(req, &reply, CONNECT_REPLY_TIMEOUT_MS, &e);
 	if (ret == -ENOENT || ret == -ECONNREFUSED) {

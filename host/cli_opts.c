@@ -21,6 +21,11 @@ static const struct option long_opts[] = {
 	{"keep-alive-tmo", required_argument, NULL, 'k'},
 	{"reconnect-delay", required_argument, NULL, 'c'},
 	{"ctrl-loss-tmo", required_argument, NULL, 'l'},
+	{"fast_io_fail_tmo", required_argument, NULL, 'F'},
+	{"fast-io-fail-tmo", required_argument, NULL, 'F'},
+	{"host-traddr", required_argument, NULL, 'w'},
+	{"host-iface", required_argument, NULL, 'f'},
+	{"duplicate-connect", no_argument, NULL, 'D'},
 	{"output-format", required_argument, NULL, 'o'},
 	{"device", required_argument, NULL, 'd'},
 	{"verbose", no_argument, NULL, 'v'},
@@ -33,7 +38,7 @@ static const struct {
 	const char *opts;
 } cmd_opts[] = {
 	{"discover", "t:a:s:q:I:o:v"},
-	{"connect", "t:a:s:n:q:I:i:Q:k:c:l:v"},
+	{"connect", "t:a:s:n:q:I:i:Q:k:c:l:F:w:f:Dv"},
 	{"list", "o:v"},
 	{"disconnect", "n:d:v"},
 	{"disconnect-all", "v"},
@@ -49,6 +54,39 @@ static int parse_int(const char *s, long min, long max, int *out)
 	if (errno || end == s || *end || v < min || v > max)
 		return -EINVAL;
 	*out = (int)v;
+	return 0;
+}
+
+/* Seconds with up to three decimals ("0.25", "10") to milliseconds in [min_ms, max_ms] */
+static int parse_secs_ms(const char *s, int min_ms, int max_ms, int *out)
+{
+	long long ms = 0;
+	int frac_digits = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		ms = ms * 10 + (*p - '0');
+		if (ms > max_ms)
+			return -EINVAL;
+	}
+	ms *= 1000;
+	if (*p == '.') {
+		int scale = 100;
+
+		for (p++; *p >= '0' && *p <= '9'; p++, frac_digits++) {
+			if (frac_digits >= 3)
+				return -EINVAL;
+			ms += (*p - '0') * scale;
+			scale /= 10;
+		}
+		if (!frac_digits)
+			return -EINVAL;
+	}
+	if (*p || ms < min_ms || ms > max_ms)
+		return -EINVAL;
+	*out = (int)ms;
 	return 0;
 }
 
@@ -71,8 +109,9 @@ int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, 
 	a->nr_io_queues = (int)nr_cpus();
 	a->queue_size = DN_DEF_QUEUE_SIZE;
 	a->kato = DN_DEF_KATO;
-	a->reconnect_delay = DN_DEF_RECONNECT_DELAY;
+	a->reconnect_delay_ms = DN_DEF_RECONNECT_DELAY * 1000;
 	a->ctrl_loss_tmo = DN_DEF_CTRL_LOSS_TMO;
+	a->fast_io_fail_tmo = -1;
 	for (i = 0; i < sizeof(cmd_opts) / sizeof(cmd_opts[0]); i++)
 		if (!strcmp(cmd, cmd_opts[i].cmd))
 			optstr = cmd_opts[i].opts;
@@ -122,12 +161,29 @@ int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, 
 				bad = "--keep-alive-tmo must be 0..65535 seconds";
 			break;
 		case 'c':
-			if (parse_int(optarg, 1, 3600, &a->reconnect_delay))
-				bad = "--reconnect-delay must be 1..3600 seconds";
+			if (parse_secs_ms(optarg, DN_MIN_RECONNECT_DELAY_MS,
+					  DN_MAX_RECONNECT_DELAY_MS, &a->reconnect_delay_ms))
+				bad = "--reconnect-delay must be 0.01..3600 seconds "
+				      "(at most three decimals)";
 			break;
 		case 'l':
 			if (parse_int(optarg, -1, INT_MAX, &a->ctrl_loss_tmo))
 				bad = "--ctrl-loss-tmo must be -1 (forever) or a number of seconds";
+			break;
+		case 'F':
+			if (parse_int(optarg, -1, INT_MAX, &a->fast_io_fail_tmo))
+				bad = "--fast_io_fail_tmo must be -1 (off) or a number of seconds";
+			break;
+		case 'w':
+			a->host_traddr = optarg;
+			break;
+		case 'f':
+			/* as the Linux host: a TCP option, refused for RDMA */
+			bad = "--host-iface applies to TCP only; "
+			      "use --host-traddr to pick the RDMA source address";
+			break;
+		case 'D':
+			a->duplicate_connect = true;
 			break;
 		case 'o':
 			if (!strcmp(optarg, "json"))

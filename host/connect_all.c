@@ -184,7 +184,8 @@ static int read_log(const struct dn_conf_entry *ce, const struct dn_host_identit
 	c->o.kato = 0; /* one log read: no keep-alive */
 	c->o.queue_size = 32;
 	c->o.nr_io_queues = 1;
-	c->o.reconnect_delay = ce->reconnect_delay;
+	c->o.reconnect_delay_ms = ce->reconnect_delay * 1000;
+	c->o.fast_io_fail_tmo = -1;
 	c->o.ctrl_loss_tmo = 0;
 	ret = dn_ctrl_connect(c, e);
 	if (ret) {
@@ -295,7 +296,7 @@ static int run_connect(const struct ca_opts *o, const struct dn_conf_entry *ce,
 		       const struct dn_host_identity *h, const struct dn_disc_rec *r, char *devs,
 		       size_t devs_len, char *why, size_t why_len)
 {
-	char nums[6][16], *argv[32], *out, *err, *p;
+	char nums[7][16], *argv[36], *out, *err, *p;
 	int argc = 0, opipe[2], epipe[2], status;
 	pid_t pid;
 	int ret = -1;
@@ -321,6 +322,12 @@ static int run_connect(const struct ca_opts *o, const struct dn_conf_entry *ce,
 	push_int(argv, &argc, nums[3], sizeof(nums[3]), "-c", ce->reconnect_delay);
 	/* always: this file's default (-1, forever) is not connect's */
 	push_int(argv, &argc, nums[4], sizeof(nums[4]), "-l", ce->ctrl_loss_tmo);
+	if (ce->fast_io_fail_tmo >= 0)
+		push_int(argv, &argc, nums[5], sizeof(nums[5]), "-F", ce->fast_io_fail_tmo);
+	if (ce->host_traddr[0]) {
+		argv[argc++] = "-w";
+		argv[argc++] = (char *)ce->host_traddr;
+	}
 	argv[argc] = NULL;
 
 	out = malloc(CA_OUT_MAX);
@@ -603,26 +610,24 @@ static void print_plan(const struct dn_conf *c, const struct dn_conf_entry *ce)
 	       ce->keep_alive_tmo, ce->reconnect_delay, loss, fail);
 }
 
-/* What the entry asks for that `disnvme connect` does not do yet: said, not dropped */
+/* What the entry asks for that connect-all does not apply: said, not dropped */
 static void note_unsupported(const struct dn_conf *c, const struct dn_conf_entry *ce)
 {
 	static const struct {
 		enum dn_conf_opt opt;
-		const char *name;
+		const char *name, *why;
 	} opts[] = {
-		{DN_CONF_OPT_HOST_TRADDR, "--host-traddr"},
-		{DN_CONF_OPT_HOST_IFACE, "--host-iface"},
-		{DN_CONF_OPT_FAST_IO_FAIL_TMO, "--fast_io_fail_tmo"},
-		{DN_CONF_OPT_DUPLICATE_CONNECT, "--duplicate-connect"},
+		{DN_CONF_OPT_HOST_IFACE, "--host-iface",
+		 "it applies to TCP only (use --host-traddr for RDMA)"},
+		{DN_CONF_OPT_DUPLICATE_CONNECT, "--duplicate-connect",
+		 "connect-all stays idempotent (every timer run would add a controller)"},
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (ce->given & DN_CONF_GIVEN(opts[i].opt))
-			fprintf(stderr,
-				"%s:%u: warning: %s is not applied: disnvme connect does not "
-				"support it yet\n",
-				dn_conf_name(c), ce->line, opts[i].name);
+			fprintf(stderr, "%s:%u: warning: %s is not applied: %s\n", dn_conf_name(c),
+				ce->line, opts[i].name, opts[i].why);
 }
 
 /*

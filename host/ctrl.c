@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/rdma_util.h"
+#include "host/backoff.h"
 #include "host/ctrl.h"
 #include "host/nvmf_cmd.h"
 
@@ -192,6 +193,7 @@ static int admin_up(struct dn_ctrl *c, struct dn_err *e)
 	struct dn_hq_opts ho = {
 		.traddr = c->o.traddr,
 		.trsvcid = c->o.trsvcid,
+		.host_traddr = c->o.host_traddr,
 		.qid = 0,
 		.depth = ADMIN_DEPTH,
 		.data_len = ADMIN_DATA_LEN,
@@ -581,6 +583,19 @@ uint32_t dn_ctrl_gen(const struct dn_ctrl *c)
 	return __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
 }
 
+bool dn_ctrl_may_hold_io(const struct dn_ctrl *c)
+{
+	switch (dn_ctrl_state(c)) {
+	case DN_CTRL_NEW:
+	case DN_CTRL_LIVE:
+		return true;
+	case DN_CTRL_RESETTING:
+		return !__atomic_load_n(&c->io_failfast, __ATOMIC_ACQUIRE);
+	default:
+		return false;
+	}
+}
+
 static void set_state(struct dn_ctrl *c, enum dn_ctrl_state s)
 {
 	__atomic_store_n(&c->state, s, __ATOMIC_RELEASE);
@@ -613,6 +628,8 @@ static void start_reset(struct dn_ctrl *c, const char *why, int64_t *next_try)
 		why);
 	set_state(c, DN_CTRL_RESETTING);
 	c->loss_start_ms = now_ms();
+	c->backoff_ms = 0;
+	dn_err_clear(&c->last_fail);
 	/* the queues drop their connections and hold their I/O until the association is back */
 	notify_queues(c);
 	dn_hq_destroy(&c->admin);
@@ -620,7 +637,8 @@ static void start_reset(struct dn_ctrl *c, const char *why, int64_t *next_try)
 	*next_try = now_ms();
 }
 
-static bool try_reconnect(struct dn_ctrl *c)
+/* One reconnect attempt: 0, or the -errno of the step that failed (and *e says why) */
+static int try_reconnect(struct dn_ctrl *c, struct dn_err *ep)
 {
 	struct dn_err e = {0};
 
@@ -637,16 +655,81 @@ static bool try_reconnect(struct dn_ctrl *c)
 		goto out_fail;
 	}
 	__atomic_add_fetch(&c->gen, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&c->io_failfast, false, __ATOMIC_RELEASE);
 	set_state(c, DN_CTRL_LIVE);
 	submit_aer(c);
 	dn_notice("%s at %s:%s: reconnected as controller %u after %lld ms", c->o.subnqn,
 		  c->o.traddr, c->o.trsvcid, c->cntlid, (long long)(now_ms() - c->loss_start_ms));
 	notify_queues(c);
-	return true;
+	return 0;
 
 out_fail:
-	dn_info("%s at %s:%s: reconnect failed: %s", c->o.subnqn, c->o.traddr, c->o.trsvcid, e.msg);
-	return false;
+	if (!e.code)
+		e.code = -EIO;
+	*ep = e;
+	return e.code;
+}
+
+/* RESETTING: fail I/O from now on once fast_io_fail_tmo has passed; reconnecting goes on */
+static void check_fast_io_fail(struct dn_ctrl *c)
+{
+	if (c->o.fast_io_fail_tmo < 0 || __atomic_load_n(&c->io_failfast, __ATOMIC_ACQUIRE) ||
+	    now_ms() - c->loss_start_ms < (int64_t)c->o.fast_io_fail_tmo * 1000)
+		return;
+	dn_warn("%s at %s:%s: not back within fast_io_fail_tmo (%d s): failing I/O while "
+		"reconnecting",
+		c->o.subnqn, c->o.traddr, c->o.trsvcid, c->o.fast_io_fail_tmo);
+	__atomic_store_n(&c->io_failfast, true, __ATOMIC_RELEASE);
+	notify_queues(c);
+}
+
+/* When the controller thread must wake up while RESETTING */
+static int64_t resetting_due(const struct dn_ctrl *c, int64_t next_try)
+{
+	int64_t due = next_try;
+
+	if (c->o.fast_io_fail_tmo >= 0 && !__atomic_load_n(&c->io_failfast, __ATOMIC_ACQUIRE)) {
+		int64_t ff = c->loss_start_ms + (int64_t)c->o.fast_io_fail_tmo * 1000;
+
+		if (ff < due)
+			due = ff;
+	}
+	return due;
+}
+
+/* A reconnect attempt failed: give up past ctrl_loss_tmo, else schedule the next one */
+static void reconnect_failed(struct dn_ctrl *c, const struct dn_err *e, int64_t *next_try)
+{
+	int64_t now = now_ms(), loss_end, prev = c->backoff_ms;
+	bool answered = dn_backoff_answered(e->code);
+
+	loss_end = c->o.ctrl_loss_tmo >= 0 ? c->loss_start_ms + (int64_t)c->o.ctrl_loss_tmo * 1000
+					   : INT64_MAX;
+	if (now >= loss_end) {
+		dn_err("%s at %s:%s: lost for longer than ctrl_loss_tmo (%d s): giving up",
+		       c->o.subnqn, c->o.traddr, c->o.trsvcid, c->o.ctrl_loss_tmo);
+		set_state(c, DN_CTRL_DEAD);
+		notify_queues(c);
+		if (c->on_failed)
+			c->on_failed(c);
+		return;
+	}
+	c->backoff_ms = dn_backoff_next(c->backoff_ms, c->o.reconnect_delay_ms, answered);
+	*next_try = now + c->backoff_ms;
+	/* the last attempt is at ctrl_loss_tmo, not a backoff step after it */
+	if (*next_try > loss_end)
+		*next_try = loss_end;
+	/* one line per change (of cause or of wait): a target restarting is refused many times */
+	if (c->backoff_ms != prev || strcmp(e->msg, c->last_fail.msg)) {
+		dn_info("%s at %s:%s: reconnect failed: %s; next attempt in %lld ms (%s)",
+			c->o.subnqn, c->o.traddr, c->o.trsvcid, e->msg,
+			(long long)(*next_try - now),
+			answered ? "the target answered" : "no answer: backing off");
+		c->last_fail = *e;
+	} else {
+		dn_dbg("%s at %s:%s: reconnect failed the same way; next attempt in %lld ms",
+		       c->o.subnqn, c->o.traddr, c->o.trsvcid, (long long)(*next_try - now));
+	}
 }
 
 static void handle_cm_event(struct dn_ctrl *c, int64_t *next_try)
@@ -694,7 +777,7 @@ static void *ctrl_thread(void *arg)
 			{.fd = c->admin.id ? c->admin.ec->fd : -1, .events = POLLIN},
 		};
 		int64_t due = st == DN_CTRL_LIVE	? next_ka
-			      : st == DN_CTRL_RESETTING ? next_try
+			      : st == DN_CTRL_RESETTING ? resetting_due(c, next_try)
 							: -1;
 		int timeout = -1;
 
@@ -720,22 +803,15 @@ static void *ctrl_thread(void *arg)
 			handle_cm_event(c, &next_try);
 
 		st = dn_ctrl_state(c);
+		if (st == DN_CTRL_RESETTING)
+			check_fast_io_fail(c);
 		if (st == DN_CTRL_RESETTING && now_ms() >= next_try) {
-			if (try_reconnect(c)) {
+			struct dn_err e = {0};
+
+			if (!try_reconnect(c, &e))
 				next_ka = ka_ms > 0 ? now_ms() + ka_ms : -1;
-			} else if (c->o.ctrl_loss_tmo >= 0 &&
-				   now_ms() - c->loss_start_ms >=
-					   (int64_t)c->o.ctrl_loss_tmo * 1000) {
-				dn_err("%s at %s:%s: lost for longer than ctrl_loss_tmo (%d s): "
-				       "giving up",
-				       c->o.subnqn, c->o.traddr, c->o.trsvcid, c->o.ctrl_loss_tmo);
-				set_state(c, DN_CTRL_DEAD);
-				notify_queues(c);
-				if (c->on_failed)
-					c->on_failed(c);
-			} else {
-				next_try = now_ms() + (int64_t)c->o.reconnect_delay * 1000;
-			}
+			else
+				reconnect_failed(c, &e, &next_try);
 			continue;
 		}
 		if (st != DN_CTRL_LIVE)

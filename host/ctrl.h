@@ -29,15 +29,19 @@ struct dn_ctrl_opts {
 	char hostid_str[40];
 	int nr_io_queues; /* per device */
 	int queue_size;
-	int kato;	     /* seconds; 0: no keep-alive */
-	int reconnect_delay; /* seconds */
-	int ctrl_loss_tmo;   /* seconds; -1: forever */
+	int kato;		/* seconds; 0: no keep-alive */
+	int reconnect_delay_ms; /* the first wait between reconnect attempts (backoff.h) */
+	int ctrl_loss_tmo;	/* seconds; -1: forever */
+	int fast_io_fail_tmo;	/* seconds; -1: off (hold I/O until ctrl_loss_tmo) */
+	char host_traddr[NVMF_TRADDR_SIZE]; /* source address; "": any */
 };
 
 /*
  * LIVE -> RESETTING (keep-alive timeout, a queue failed or a command timed out, the target
  * disconnected) -> LIVE again once the admin queue reconnects, or DEAD once ctrl_loss_tmo has
- * passed. While RESETTING the devices stay and hold their I/O; DEAD fails it.
+ * passed. Reconnect attempts are spaced by backoff.h's policy. While RESETTING the devices
+ * stay and hold their I/O, until fast_io_fail_tmo (if set) has passed: from then on I/O
+ * fails at once while the attempts go on. DEAD fails it too.
  */
 enum dn_ctrl_state { DN_CTRL_NEW, DN_CTRL_LIVE, DN_CTRL_RESETTING, DN_CTRL_DEAD, DN_CTRL_DELETING };
 
@@ -53,6 +57,9 @@ struct dn_ctrl {
 	uint32_t gen;		  /* association number: bumped by every successful reconnect */
 	int reset_fd;		  /* eventfd: a queue thread asks for a controller reset */
 	int64_t loss_start_ms;	  /* when the controller left LIVE */
+	int64_t backoff_ms;	  /* the wait after the last failed reconnect attempt */
+	struct dn_err last_fail;  /* why the last logged attempt failed */
+	bool io_failfast; /* fast_io_fail_tmo passed: I/O fails while reconnecting goes on */
 
 	pthread_mutex_t lock; /* ns_devs and qids, read by the daemon's list */
 	struct dn_ns_dev *ns_devs[DN_MAX_NS_DEVS];
@@ -93,6 +100,8 @@ void dn_ctrl_delete(struct dn_ctrl *c);
 /* Any thread */
 enum dn_ctrl_state dn_ctrl_state(const struct dn_ctrl *c);
 uint32_t dn_ctrl_gen(const struct dn_ctrl *c);
+/* May I/O wait for this controller? LIVE, or RESETTING before fast_io_fail_tmo has passed. */
+bool dn_ctrl_may_hold_io(const struct dn_ctrl *c);
 /* A queue thread saw its queue fail or a command time out: reset the controller. */
 void dn_ctrl_request_reset(struct dn_ctrl *c);
 

@@ -70,6 +70,14 @@ static int jint(struct json_object *o, const char *key, int def)
 	return json_object_is_type(v, json_type_int) ? json_object_get_int(v) : INT_MIN;
 }
 
+static bool jbool(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean) &&
+	       json_object_get_boolean(v);
+}
+
 static void reply_error(struct json_object *reply, const struct dn_err *e)
 {
 	json_object_object_add(reply, "status", json_object_new_int(e->code ? e->code : -EIO));
@@ -91,7 +99,7 @@ int dn_daemon_connect_opts(struct dn_ctrl_opts *o, struct json_object *req, stru
 {
 	const char *traddr = jstr(req, "traddr"), *trsvcid = jstr(req, "trsvcid");
 	const char *subnqn = jstr(req, "subnqn"), *hostnqn = jstr(req, "hostnqn");
-	const char *hostid = jstr(req, "hostid");
+	const char *hostid = jstr(req, "hostid"), *host_traddr = jstr(req, "host_traddr");
 
 	if (!traddr || !trsvcid || !subnqn || !hostnqn || !hostid)
 		return dn_err_set(e, -EINVAL, "connect request lacks a field");
@@ -108,12 +116,20 @@ int dn_daemon_connect_opts(struct dn_ctrl_opts *o, struct json_object *req, stru
 	o->nr_io_queues = jint(req, "nr_io_queues", 1);
 	o->queue_size = jint(req, "queue_size", DN_DEF_QUEUE_SIZE);
 	o->kato = jint(req, "kato", DN_DEF_KATO);
-	o->reconnect_delay = jint(req, "reconnect_delay", DN_DEF_RECONNECT_DELAY);
+	o->reconnect_delay_ms = jint(req, "reconnect_delay_ms", DN_DEF_RECONNECT_DELAY * 1000);
 	o->ctrl_loss_tmo = jint(req, "ctrl_loss_tmo", DN_DEF_CTRL_LOSS_TMO);
+	o->fast_io_fail_tmo = jint(req, "fast_io_fail_tmo", -1);
 	if (o->nr_io_queues < 1 || o->nr_io_queues > DN_MAX_IO_QUEUES || o->queue_size < 2 ||
-	    o->queue_size > 1024 || o->kato < 0 || o->kato > 65535 || o->reconnect_delay < 1 ||
-	    o->ctrl_loss_tmo < -1)
+	    o->queue_size > 1024 || o->kato < 0 || o->kato > 65535 ||
+	    o->reconnect_delay_ms < DN_MIN_RECONNECT_DELAY_MS ||
+	    o->reconnect_delay_ms > DN_MAX_RECONNECT_DELAY_MS || o->ctrl_loss_tmo < -1 ||
+	    o->fast_io_fail_tmo < -1)
 		return dn_err_set(e, -EINVAL, "connect request has out-of-range numbers");
+	if (host_traddr) {
+		if (strlen(host_traddr) >= sizeof(o->host_traddr))
+			return dn_err_set(e, -EINVAL, "the host address is too long");
+		strcpy(o->host_traddr, host_traddr);
+	}
 	return 0;
 }
 
@@ -138,8 +154,10 @@ static void handle_connect(struct daemon *d, struct json_object *req, struct jso
 	for (i = 0; i < d->nr_ctrls; i++) {
 		const struct dn_ctrl_opts *o = &d->ctrls[i]->o;
 
-		if (!strcmp(o->subnqn, c->o.subnqn) && !strcmp(o->traddr, c->o.traddr) &&
-		    !strcmp(o->trsvcid, c->o.trsvcid) && !strcmp(o->hostnqn, c->o.hostnqn)) {
+		/* --duplicate-connect: another controller, which joins as another path */
+		if (!jbool(req, "duplicate_connect") && !strcmp(o->subnqn, c->o.subnqn) &&
+		    !strcmp(o->traddr, c->o.traddr) && !strcmp(o->trsvcid, c->o.trsvcid) &&
+		    !strcmp(o->hostnqn, c->o.hostnqn)) {
 			dn_err_set(&e, -EALREADY, "%s at %s:%s is already connected", o->subnqn,
 				   o->traddr, o->trsvcid);
 			goto out_free;

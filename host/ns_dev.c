@@ -215,7 +215,7 @@ static bool any_path_up(struct dn_uq *q)
 	return false;
 }
 
-/* true while some path may still come back (a controller not DEAD) */
+/* true while I/O may wait for some path to come back (controller.h: dn_ctrl_may_hold_io) */
 static bool any_path_hope(struct dn_uq *q)
 {
 	int i;
@@ -223,7 +223,7 @@ static bool any_path_hope(struct dn_uq *q)
 	for (i = 0; i < DN_MAX_PATHS; i++) {
 		struct dn_ctrl *c = q->paths[i].ctrl;
 
-		if (c && dn_ctrl_state(c) != DN_CTRL_DEAD && dn_ctrl_state(c) != DN_CTRL_DELETING)
+		if (c && dn_ctrl_may_hold_io(c))
 			return true;
 	}
 	return false;
@@ -554,6 +554,7 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 	struct dn_hq_opts ho = {
 		.traddr = c->o.traddr,
 		.trsvcid = c->o.trsvcid,
+		.host_traddr = c->o.host_traddr,
 		.depth = ioq->q->p->dev.params.queue_depth,
 		.incapsule = c->caps.incapsule,
 		.data_len = IOQ_DATA_LEN,

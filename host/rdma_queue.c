@@ -163,7 +163,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	struct rdma_conn_param cp = {0};
 	struct nvme_rdma_cm_req req = {0};
 	struct ibv_device_attr dattr;
-	struct sockaddr_storage dst;
+	struct sockaddr_storage dst, src = {0};
 	uint16_t i;
 	int ret;
 
@@ -181,6 +181,14 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	ret = dn_sockaddr_parse(o->traddr, o->trsvcid, AF_UNSPEC, &dst);
 	if (ret)
 		return dn_err_set(e, -EINVAL, "%s is not a valid IP address and port", q->peer);
+	if (o->host_traddr && o->host_traddr[0]) {
+		ret = dn_sockaddr_parse(o->host_traddr, "0", dst.ss_family, &src);
+		if (ret)
+			return dn_err_set(e, -EINVAL,
+					  "host address %s is not a valid IP address of the "
+					  "target's family",
+					  o->host_traddr);
+	}
 	ret = dn_rdma_create_event_channel(&q->ec);
 	if (ret)
 		return dn_err_set(e, ret,
@@ -192,7 +200,13 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 		dn_err_set(e, ret, "rdma_create_id: %s", strerror(-ret));
 		goto out_destroy_ec;
 	}
-	ret = dn_rdma_resolve_addr(q->id, NULL, (struct sockaddr *)&dst, o->timeout_ms);
+	ret = dn_rdma_resolve_addr(q->id, src.ss_family ? (struct sockaddr *)&src : NULL,
+				   (struct sockaddr *)&dst, o->timeout_ms);
+	if (ret && src.ss_family && (ret == -EADDRNOTAVAIL || ret == -ENODEV)) {
+		dn_err_set(e, ret, "host address %s is not an address of an RDMA device here (%s)",
+			   o->host_traddr, strerror(-ret));
+		goto out_destroy_id;
+	}
 	if (ret) {
 		dn_err_set(e, ret, "%s is unreachable: no RDMA device routes to it (%s)", q->peer,
 			   strerror(-ret));

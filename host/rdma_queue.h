@@ -45,6 +45,7 @@ struct dn_hq_req {
 
 struct dn_hq_opts {
 	const char *traddr, *trsvcid;
+	const char *host_traddr; /* optional source address (NULL or "": any) */
 	uint16_t qid;
 	uint16_t depth;	    /* queue size in entries */
 	uint32_t incapsule; /* in-capsule data bytes per command the controller accepts */

@@ -94,3 +94,72 @@ PY
 	[[ -z $(ls /dev/ublkb* /dev/ublkc* 2>/dev/null) ]] || fail "ublk devices left: $(ls /dev/ublk*)"
 	pass "disconnect removed $dev and the daemon ($pid) ended"
 }
+
+# ---- outages under load (persist-target-restarts.sh, host-reconnect.sh) ----
+
+# fio_loop_start DEV: fio crc32c random write + verify passes over DEV, one after another, until
+# fio_loop_stop. Each pass writes 48 MiB in 4k..128k blocks at QD32 (2 jobs) and then reads all
+# of it back. Outages land in write and verify phases alike.
+fio_loop_start() {
+	local dev=$1
+	rm -rf "$DISNVME_OUT/fio-loop" && mkdir -p "$DISNVME_OUT/fio-loop"
+	(
+		n=0
+		while [[ ! -e $DISNVME_OUT/fio-loop/stop ]]; do
+			n=$((n + 1))
+			fio --name=pass$n --filename="$dev" --ioengine=libaio --direct=1 \
+				--rw=randwrite --bsrange=4k-128k --iodepth=32 --numjobs=2 --size=24M \
+				--offset_increment=64M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+				--randseed=$n --group_reporting >"$DISNVME_OUT/fio-loop/pass$n.txt" 2>&1 ||
+				exit 1
+		done
+	) &
+	FIO_LOOP_PID=$!
+}
+
+# fio_loop_stop: let the running pass finish; every pass must have ended with zero errors
+fio_loop_stop() {
+	local f n=0
+	touch "$DISNVME_OUT/fio-loop/stop"
+	wait $FIO_LOOP_PID || {
+		f=$(ls -t "$DISNVME_OUT"/fio-loop/pass*.txt | head -1)
+		tail -30 "$f"; fail "fio pass $(basename "$f" .txt) failed"
+	}
+	for f in "$DISNVME_OUT"/fio-loop/pass*.txt; do
+		grep -q "err= 0" "$f" || fail "$(basename "$f"): $(grep err= "$f")"
+		# the verify phase shows as reads of everything written
+		grep -q "read: IOPS" "$f" || fail "$(basename "$f") has no verify reads: $(cat "$f")"
+		n=$((n + 1))
+	done
+	FIO_LOOP_PASSES=$n
+}
+
+# fio_loop_alive: fail unless the fio loop still runs
+fio_loop_alive() {
+	kill -0 $FIO_LOOP_PID 2>/dev/null && return 0
+	fio_loop_stop
+	fail "the fio loop ended early"
+}
+
+# probe_start DEV: one 4 KiB direct read, in the background; probe_wait sets PROBE_END to when
+# it ended (ns since the epoch). Started during an outage, it is held until I/O flows again.
+# (probe_wait must run in the shell that started the probe, not in a $(...) subshell.)
+probe_start() {
+	(dd if="$1" of=/dev/null bs=4k count=1 skip=$((RANDOM % 4096)) iflag=direct status=none &&
+		date +%s%N >"$DISNVME_OUT/probe.end") &
+	PROBE_PID=$!
+}
+probe_wait() {
+	wait $PROBE_PID || fail "the probe read failed"
+	PROBE_END=$(cat "$DISNVME_OUT/probe.end")
+}
+
+# hms_ms HH:MM:SS.mmm (a disnvme log line's time stamp) -> ms since midnight
+hms_ms() {
+	local h m s ms
+	IFS=:. read -r h m s ms <<<"$1"
+	echo $(((10#$h * 3600 + 10#$m * 60 + 10#$s) * 1000 + 10#$ms))
+}
+
+# ms_between T0_NS T1_NS
+ms_between() { echo $((($2 - $1) / 1000000)); }

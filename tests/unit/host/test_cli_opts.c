@@ -21,7 +21,7 @@ static void test_connect_short(void **state)
 	assert_int_equal(PARSE("connect", &a, &e, "connect", "-t", "rdma", "-a", "10.0.0.1", "-s",
 			       "4421", "-n", "nqn.s", "-q", "nqn.h", "-I",
 			       "00112233-4455-6677-8899-aabbccddeeff", "-i", "3", "-Q", "64", "-k",
-			       "7", "-c", "2", "-l", "-1"),
+			       "7", "-c", "2", "-l", "-1", "-F", "3", "-w", "10.0.0.9", "-D"),
 			 0);
 	assert_string_equal(a.transport, "rdma");
 	assert_string_equal(a.traddr, "10.0.0.1");
@@ -32,8 +32,11 @@ static void test_connect_short(void **state)
 	assert_int_equal(a.nr_io_queues, 3);
 	assert_int_equal(a.queue_size, 64);
 	assert_int_equal(a.kato, 7);
-	assert_int_equal(a.reconnect_delay, 2);
+	assert_int_equal(a.reconnect_delay_ms, 2000);
 	assert_int_equal(a.ctrl_loss_tmo, -1);
+	assert_int_equal(a.fast_io_fail_tmo, 3);
+	assert_string_equal(a.host_traddr, "10.0.0.9");
+	assert_true(a.duplicate_connect);
 }
 
 static void test_connect_long_and_defaults(void **state)
@@ -49,9 +52,27 @@ static void test_connect_long_and_defaults(void **state)
 	assert_null(a.hostnqn);
 	assert_int_equal(a.queue_size, 32);
 	assert_int_equal(a.kato, 0);
-	assert_int_equal(a.reconnect_delay, DN_DEF_RECONNECT_DELAY);
+	assert_int_equal(a.reconnect_delay_ms, DN_DEF_RECONNECT_DELAY * 1000);
 	assert_int_equal(a.ctrl_loss_tmo, DN_DEF_CTRL_LOSS_TMO);
+	assert_int_equal(a.fast_io_fail_tmo, -1);
+	assert_null(a.host_traddr);
+	assert_false(a.duplicate_connect);
 	assert_true(a.nr_io_queues >= 1 && a.nr_io_queues <= DN_MAX_IO_QUEUES);
+
+	/* nvme-cli's long spellings, and a reconnect delay below a second */
+	assert_int_equal(PARSE("connect", &a, &e, "connect", "-t", "rdma", "-a", "10.0.0.1", "-n",
+			       "nqn.s", "--reconnect-delay=0.25", "--fast_io_fail_tmo=0",
+			       "--host-traddr=10.0.0.2", "--duplicate-connect"),
+			 0);
+	assert_int_equal(a.reconnect_delay_ms, 250);
+	assert_int_equal(a.fast_io_fail_tmo, 0);
+	assert_string_equal(a.host_traddr, "10.0.0.2");
+	assert_true(a.duplicate_connect);
+	assert_int_equal(PARSE("connect", &a, &e, "connect", "-t", "rdma", "-a", "1", "-n", "x",
+			       "-c", "3600", "--fast-io-fail-tmo", "-1", "-c", "0.01"),
+			 0);
+	assert_int_equal(a.reconnect_delay_ms, 10);
+	assert_int_equal(a.fast_io_fail_tmo, -1);
 }
 
 static void test_rejections(void **state)
@@ -77,6 +98,23 @@ static void test_rejections(void **state)
 	REJECT("--nr-io-queues must be 1..64", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-i",
 	       "0");
 	REJECT("--ctrl-loss-tmo", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-l", "-2");
+	REJECT("--fast_io_fail_tmo must be -1", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-F",
+	       "-2");
+	REJECT("--fast_io_fail_tmo", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-F", "1s");
+	REJECT("--host-iface applies to TCP only", "connect", "-t", "rdma", "-a", "1", "-n", "x",
+	       "-f", "eth0");
+	/* the reconnect delay: 0.01..3600 s, at most three decimals, nothing else */
+	REJECT("--reconnect-delay must be 0.01..3600", "connect", "-t", "rdma", "-a", "1", "-n",
+	       "x", "-c", "0");
+	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c", "0.001");
+	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c", "3600.5");
+	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c", "1.2345");
+	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c", "1.");
+	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c", ".5");
+	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c", "-1");
+	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c",
+	       "99999999999999999999");
+	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c", "1e3");
 	REJECT("--output-format must be normal or json", "list", "-o", "xml");
 	REJECT("unknown or incomplete option", "list", "--frob");
 	REJECT("unknown or incomplete option", "list", "-n", "x"); /* list takes no -n */

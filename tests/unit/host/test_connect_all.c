@@ -370,7 +370,7 @@ static void test_dry_run(void **state)
 		   "-t rdma -a 10.77.0.1\n"
 		   "-t rdma -a 10.77.0.2 --bogus\n"
 		   "--transport=rdma --traddr=fd00::2 -s 4421 -q nqn.2014-08.org.example:h1 -i 2 "
-		   "-l 30 -F 5\n");
+		   "-l 30 -F 5 -f eth0 -D\n");
 	/* the unusable line counts as a failed entry; the others are still planned */
 	assert_int_equal(run("--dry-run", NULL), 1);
 	assert_string_equal(
@@ -392,10 +392,13 @@ static void test_dry_run(void **state)
 		       "fast_io_fail_tmo 5\n",
 		       conf, conf));
 	assert_string_equal(err, expect("%s:3: error: unknown option '--bogus'\n"
-					"%s:4: warning: --fast_io_fail_tmo is not applied: disnvme "
-					"connect does not support it yet\n"
+					"%s:4: warning: --host-iface is not applied: it applies to "
+					"TCP only (use --host-traddr for RDMA)\n"
+					"%s:4: warning: --duplicate-connect is not applied: "
+					"connect-all stays idempotent (every timer run would add a "
+					"controller)\n"
 					"disnvme connect-all: 1 of 3 configured entries failed\n",
-					conf, conf));
+					conf, conf, conf));
 
 	write_conf("-t rdma -a 10.77.0.1 -s 4420\n");
 	assert_int_equal(run("--dry-run", NULL), 0);

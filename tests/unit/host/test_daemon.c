@@ -12,7 +12,7 @@
 static const char good[] =
 	"{\"cmd\":\"connect\",\"traddr\":\"10.77.0.1\",\"trsvcid\":\"4420\",\"subnqn\":\"nqn.s\","
 	"\"hostnqn\":\"nqn.h\",\"hostid\":\"00112233-4455-6677-8899-AABBCCDDEEFF\","
-	"\"nr_io_queues\":2,\"queue_size\":64,\"kato\":5,\"reconnect_delay\":1,"
+	"\"nr_io_queues\":2,\"queue_size\":64,\"kato\":5,\"reconnect_delay_ms\":1000,"
 	"\"ctrl_loss_tmo\":-1}";
 
 static int parse(const char *json, struct dn_ctrl_opts *o, struct dn_err *e)
@@ -44,8 +44,32 @@ static void test_connect_opts(void **state)
 	assert_int_equal(o.nr_io_queues, 2);
 	assert_int_equal(o.queue_size, 64);
 	assert_int_equal(o.kato, 5);
-	assert_int_equal(o.reconnect_delay, 1);
+	assert_int_equal(o.reconnect_delay_ms, 1000);
 	assert_int_equal(o.ctrl_loss_tmo, -1);
+	assert_int_equal(o.fast_io_fail_tmo, -1); /* off unless asked for */
+	assert_string_equal(o.host_traddr, "");
+}
+
+static void test_connect_opts_optional(void **state)
+{
+	struct dn_ctrl_opts o;
+	struct dn_err e;
+	char json[1024];
+
+	snprintf(json, sizeof(json), "%.*s,\"fast_io_fail_tmo\":4,\"host_traddr\":\"10.77.0.2\"}",
+		 (int)strlen(good) - 1, good);
+	assert_int_equal(parse(json, &o, &e), 0);
+	assert_int_equal(o.fast_io_fail_tmo, 4);
+	assert_string_equal(o.host_traddr, "10.77.0.2");
+	snprintf(json, sizeof(json), "%.*s,\"fast_io_fail_tmo\":-2}", (int)strlen(good) - 1, good);
+	assert_int_equal(parse(json, &o, &e), -EINVAL);
+	snprintf(json, sizeof(json), "%.*s,\"reconnect_delay_ms\":3600001}", (int)strlen(good) - 1,
+		 good);
+	assert_int_equal(parse(json, &o, &e), -EINVAL);
+	snprintf(json, sizeof(json), "%.*s,\"host_traddr\":\"%0300d\"}", (int)strlen(good) - 1,
+		 good, 1);
+	assert_int_equal(parse(json, &o, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "too long"));
 }
 
 static void test_connect_rejects(void **state)
@@ -68,7 +92,7 @@ static void test_connect_rejects(void **state)
 	/* numbers out of range or not numbers */
 	snprintf(json, sizeof(json), "%.*s,\"queue_size\":1}", (int)strlen(good) - 1, good);
 	assert_int_equal(parse(json, &o, &e), -EINVAL);
-	snprintf(json, sizeof(json), "%.*s,\"reconnect_delay\":0}", (int)strlen(good) - 1, good);
+	snprintf(json, sizeof(json), "%.*s,\"reconnect_delay_ms\":0}", (int)strlen(good) - 1, good);
 	assert_int_equal(parse(json, &o, &e), -EINVAL);
 	snprintf(json, sizeof(json), "%.*s,\"ctrl_loss_tmo\":-2}", (int)strlen(good) - 1, good);
 	assert_int_equal(parse(json, &o, &e), -EINVAL);
@@ -137,6 +161,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_opts),
+		cmocka_unit_test(test_connect_opts_optional),
 		cmocka_unit_test(test_connect_rejects),
 		cmocka_unit_test(test_ctrl_json),
 	};

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Persistence, issue 5 point 2: fio crc32c random write + verify runs on /dev/ublkb0 while
+# disnvme-target is killed with SIGKILL and restarted 5 times (outages of 1, 3, 5, 7 and 10 s).
+# Every fio pass ends with zero errors and its verify phase reads back all it wrote. For each
+# restart the scenario measures the time from starting disnvme-target to a read through the
+# device completing (the read was issued during the outage and held), and writes the figures
+# to restart-times.txt (printed; not asserted: timing is for benchmarks, not tests).
+#
+# Then two more properties of the reconnect loop:
+# - backoff: with the target's address gone (no answer at all), the waits between attempts
+#   double from reconnect_delay; once the target answers again the device comes back;
+# - fast_io_fail_tmo: with -F 2 an outage fails I/O with EIO after 2 s instead of holding it,
+#   the device stays, and I/O works again once the target is back.
+. "$DISNVME_SRC/tests/vm/lib.sh"
+. "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
+
+host_lsan_setup
+topo_up
+load_modules ublk_drv
+data_dir
+nqn=nqn.2014-08.org.disnvme:restarts
+backing=$DATA/restarts.img
+truncate -s 256M "$backing" && on_exit "rm -f $backing"
+cat >dt.json <<JSON
+{
+  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "$PORT" } ],
+  "subsystems": [ {
+    "nqn": "$nqn", "allow_any_host": true,
+    "namespaces": [ { "nsid": 1, "path": "$backing" } ]
+  } ]
+}
+JSON
+tlog=$DISNVME_OUT/target.log
+: >"$tlog"
+dlog=/run/disnvme/daemon.log
+dtgt_start "$tlog" --config dt.json
+
+dev=$($DISNVME connect -t rdma -a $TGT_ADDR -n $nqn -i 2 -k 5 -c 0.1 -l -1) ||
+	fail "connect: $dev"
+on_exit "$DISNVME disconnect-all"
+[[ $dev == /dev/ublkb0 ]] || fail "connect printed $dev"
+
+# ---- 5 x SIGKILL + restart under fio ----
+times=$DISNVME_OUT/restart-times.txt
+: >"$times"
+fio_loop_start "$dev"
+for outage in 1 3 5 7 10; do
+	sleep 4
+	fio_loop_alive
+	n_rc=$(grep -c "reconnected as controller" $dlog)
+	kill -9 $DTGT_PID
+	wait $DTGT_PID 2>/dev/null
+	DTGT_PID=
+	log "target: SIGKILL, down for $outage s"
+	sleep 0.5
+	probe_start "$dev"
+	sleep $((outage - 1)).5
+	t0=$(date +%s%N)
+	dtgt_start "$tlog" --config dt.json
+	probe_wait
+	t1=$PROBE_END
+	ms=$(ms_between "$t0" "$t1")
+	for i in $(seq 1 100); do
+		(($(grep -c "reconnected as controller" $dlog) > n_rc)) && break
+		sleep 0.1
+	done
+	(($(grep -c "reconnected as controller" $dlog) > n_rc)) ||
+		fail "no reconnect after outage $outage s: $(tail -20 $dlog)"
+	# the same from the logs: the target's "listening" line to the host's "reconnected" line
+	tl=$(grep 'listening on rdma' "$tlog" | tail -1 | cut -d' ' -f1)
+	tr=$(grep 'reconnected as controller' $dlog | tail -1 | cut -d' ' -f1)
+	printf 'outage %2d s: target start -> read through %s completed: %5d ms ' \
+		"$outage" "$dev" "$ms" | tee -a "$times"
+	printf '(target listening %s -> host reconnected %s: %d ms)\n' "$tl" "$tr" \
+		$(($(hms_ms "$tr") - $(hms_ms "$tl"))) | tee -a "$times"
+done
+sleep 3
+fio_loop_stop
+pass "$FIO_LOOP_PASSES fio write+verify passes across 5 SIGKILL restarts: zero errors"
+grep "reconnected as controller" $dlog | tail -5
+python3 - "$times" <<'PY'
+import sys, statistics
+import re
+ms = [int(re.search(r"completed: +(\d+) ms", l).group(1)) for l in open(sys.argv[1])]
+print(f"restart -> I/O: median {statistics.median(ms)} ms, max {max(ms)} ms, all {ms}")
+PY
+[[ $($DISNVME list -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["controllers"][0]["state"])') == live ]] ||
+	fail "controller not live after the restarts"
+
+# ---- no answer at all: the waits double ----
+kill -9 $DTGT_PID; wait $DTGT_PID 2>/dev/null; DTGT_PID=
+must ip addr del $TGT_ADDR/24 dev vt
+log "target killed and its address removed"
+n0=$(wc -l <$dlog)
+sleep 7
+must ip addr add $TGT_ADDR/24 dev vt
+dtgt_start "$tlog" --config dt.json
+t0=$(date +%s%N)
+probe_start "$dev"
+probe_wait
+t1=$PROBE_END
+log "address back: I/O flowed again $(ms_between "$t0" "$t1") ms after the target started"
+tail -n +$((n0 + 1)) $dlog | grep "reconnect failed: .*next attempt in" >backoff.txt
+cat backoff.txt
+python3 - <<'PY' || fail "the waits did not back off: $(cat backoff.txt)"
+import re
+w = [int(m.group(1)) for m in re.finditer(r"next attempt in (\d+) ms \(no answer", open("backoff.txt").read())]
+# 100 (or 200, after one refusal at base), 200, 400, 800, 1600, 3200 ms ...: each wait twice
+# the one before
+assert len(w) >= 4, w
+assert all(b == 2 * a for a, b in zip(w, w[1:])), w
+assert w[0] in (100, 200), w
+PY
+pass "no answer: the waits doubled from reconnect_delay ($(grep -o 'in [0-9]* ms' backoff.txt | tr '\n' ' '))"
+
+# ---- fast_io_fail_tmo ----
+must $DISNVME disconnect -n $nqn
+dev=$($DISNVME connect -t rdma -a $TGT_ADDR -n $nqn -i 1 -k 5 -c 0.5 -l -1 -F 2) ||
+	fail "connect -F 2: $dev"
+must dd if=/dev/urandom of=pattern.bin bs=1M count=1 status=none
+must dd if=pattern.bin of="$dev" bs=1M count=1 oflag=direct status=none
+kill -9 $DTGT_PID; wait $DTGT_PID 2>/dev/null; DTGT_PID=
+log "target killed (fast_io_fail_tmo 2 s)"
+t0=$(date +%s%N)
+if dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none 2>dd.err; then
+	fail "a read during the outage succeeded"
+fi
+t1=$(date +%s%N)
+grep -q "Input/output error" dd.err || fail "the read failed, but not with EIO: $(cat dd.err)"
+log "read failed with EIO after $(ms_between "$t0" "$t1") ms"
+grep -q "not back within fast_io_fail_tmo (2 s): failing I/O" $dlog ||
+	fail "no fast_io_fail_tmo line: $(tail $dlog)"
+[[ -b $dev ]] || fail "$dev went away with fast_io_fail_tmo"
+must_fail dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none
+pass "fast_io_fail_tmo: I/O fails with EIO during the outage, $dev stays"
+dtgt_start "$tlog" --config dt.json
+for i in $(seq 1 100); do
+	[[ $($DISNVME list -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["controllers"][0]["state"])') == live ]] && break
+	sleep 0.1
+done
+must cmp <(dd if="$dev" bs=1M count=1 iflag=direct status=none) pattern.bin
+pass "fast_io_fail_tmo: after the reconnect $dev reads back what was written before the outage"
+
+must $DISNVME disconnect -n $nqn
+host_daemon_log_clean
+dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
