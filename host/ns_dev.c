@@ -60,6 +60,12 @@ int dn_ns_info_parse(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_in
 	memcpy(out->eui64, id->eui64, sizeof(out->eui64));
 	if (!out->nsze)
 		return dn_err_set(e, -EINVAL, "namespace %u has no capacity", nsid);
+	/* the device's size is in bytes: a larger NSZE would wrap around */
+	if (out->nsze > UINT64_MAX >> ds)
+		return dn_err_set(e, -EINVAL,
+				  "namespace %u: %llu blocks of 2^%u bytes are too large for a "
+				  "block device",
+				  nsid, (unsigned long long)out->nsze, ds);
 	return 0;
 }
 

@@ -70,6 +70,25 @@ static void test_info_rejects(void **state)
 	assert_int_equal(dn_ns_info_parse(idns(0, 0, 12), 1, &ns, &e), -EINVAL);
 }
 
+static void test_info_size_limit(void **state)
+{
+	struct dn_ctrl_caps caps = {.max_xfer = 128u << 10, .nr_queues = 1, .queue_size = 32};
+	struct dn_ublk_params p;
+	struct dn_ns_info ns;
+	struct dn_err e = {0};
+
+	/* 2^55 + 1 blocks of 512 bytes: the size in bytes would wrap to 512 */
+	assert_int_equal(dn_ns_info_parse(idns((1ull << 55) + 1, 0, 12), 1, &ns, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "too large"));
+	dn_err_clear(&e);
+	assert_int_equal(dn_ns_info_parse(idns(UINT64_MAX, 1, 12), 1, &ns, &e), -EINVAL);
+	dn_err_clear(&e);
+	/* the largest namespace whose bytes fit 64 bits */
+	assert_int_equal(dn_ns_info_parse(idns(UINT64_MAX >> 12, 1, 12), 1, &ns, &e), 0);
+	dn_ns_ublk_params(&ns, &caps, &p);
+	assert_true(p.size == (UINT64_MAX >> 12) << 12);
+}
+
 static void test_mdts(void **state)
 {
 	/* CAP.MPSMIN 0: 4 KiB pages */
@@ -155,9 +174,9 @@ static void test_descs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_info_parse), cmocka_unit_test(test_info_rejects),
-		cmocka_unit_test(test_mdts),	   cmocka_unit_test(test_ublk_params),
-		cmocka_unit_test(test_descs),
+		cmocka_unit_test(test_info_parse),	cmocka_unit_test(test_info_rejects),
+		cmocka_unit_test(test_info_size_limit), cmocka_unit_test(test_mdts),
+		cmocka_unit_test(test_ublk_params),	cmocka_unit_test(test_descs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
