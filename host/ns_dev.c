@@ -42,10 +42,11 @@ int dn_ns_info_parse(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_in
 		return dn_err_set(e, -EINVAL, "namespace %u: LBA format %u out of range", nsid,
 				  fmt);
 	ds = id->lbaf[fmt].ds;
-	if (ds < 9 || ds > 16)
+	/* ublk (as the block layer on 4 KiB pages) takes 512 B..4 KiB logical blocks */
+	if (ds < 9 || ds > 12)
 		return dn_err_set(e, -EINVAL,
-				  "namespace %u: logical block size 2^%u is not "
-				  "usable for a block device",
+				  "namespace %u: logical block size 2^%u is not usable for a ublk "
+				  "block device (512 B to 4 KiB)",
 				  nsid, ds);
 	if (le16toh(id->lbaf[fmt].ms) && (id->flbas & NVME_NS_FLBAS_META_EXT))
 		return dn_err_set(e, -EINVAL,
@@ -60,8 +61,8 @@ int dn_ns_info_parse(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_in
 	memcpy(out->eui64, id->eui64, sizeof(out->eui64));
 	if (!out->nsze)
 		return dn_err_set(e, -EINVAL, "namespace %u has no capacity", nsid);
-	/* the device's size is in bytes: a larger NSZE would wrap around */
-	if (out->nsze > UINT64_MAX >> ds)
+	/* the kernel keeps a device's size in bytes in a signed 64-bit loff_t */
+	if (out->nsze > (uint64_t)INT64_MAX >> ds)
 		return dn_err_set(e, -EINVAL,
 				  "namespace %u: %llu blocks of 2^%u bytes are too large for a "
 				  "block device",

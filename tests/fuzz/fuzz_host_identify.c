@@ -3,7 +3,7 @@
  * libFuzzer target for what the host makes of a controller's Identify data (host/ns_dev.c):
  * Identify Namespace, the Namespace Identification Descriptor list, MDTS with CAP, and the
  * ublk parameters that follow. Beyond memory safety it checks their contracts: a namespace is
- * accepted exactly when docs/host.md says it is usable (LBA format in range, 512 B..64 KiB
+ * accepted exactly when docs/host.md says it is usable (LBA format in range, 512 B..4 KiB
  * blocks, no extended-LBA metadata, a size whose bytes fit 64 bits), the descriptor walk
  * stays inside its buffer and keeps what Identify Namespace gave, MDTS gives a power-of-two
  * limit of 4 KiB..DN_MAX_IO_BYTES, and the ublk parameters mirror the namespace (and pass
@@ -64,11 +64,11 @@ static bool ns_usable(const struct nvme_id_ns *id)
 	uint8_t ds = id->lbaf[fmt].ds;
 	uint64_t nsze = le64toh(id->nsze);
 
-	if (fmt > id->nlbaf || ds < 9 || ds > 16)
+	if (fmt > id->nlbaf || ds < 9 || ds > 12)
 		return false;
 	if (le16toh(id->lbaf[fmt].ms) && (id->flbas & NVME_NS_FLBAS_META_EXT))
 		return false;
-	return nsze && nsze <= UINT64_MAX >> ds;
+	return nsze && nsze <= (uint64_t)INT64_MAX >> ds;
 }
 
 static void check_info(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_info *info)
@@ -89,7 +89,7 @@ static void check_info(const struct nvme_id_ns *id, uint32_t nsid, struct dn_ns_
 		abort();
 	if (info->nsid != nsid || info->nsze != le64toh(id->nsze) || !info->nsze)
 		abort();
-	if (info->lbs_shift < 9 || info->lbs_shift > 16)
+	if (info->lbs_shift < 9 || info->lbs_shift > 12)
 		abort();
 	/* the size in bytes is representable */
 	if ((info->nsze << info->lbs_shift) >> info->lbs_shift != info->nsze)

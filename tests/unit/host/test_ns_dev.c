@@ -83,10 +83,28 @@ static void test_info_size_limit(void **state)
 	dn_err_clear(&e);
 	assert_int_equal(dn_ns_info_parse(idns(UINT64_MAX, 1, 12), 1, &ns, &e), -EINVAL);
 	dn_err_clear(&e);
-	/* the largest namespace whose bytes fit 64 bits */
-	assert_int_equal(dn_ns_info_parse(idns(UINT64_MAX >> 12, 1, 12), 1, &ns, &e), 0);
+	/* the kernel's loff_t is signed: 2^63 bytes is one byte too many */
+	assert_int_equal(dn_ns_info_parse(idns(1ull << 51, 1, 12), 1, &ns, &e), -EINVAL);
+	dn_err_clear(&e);
+	/* the largest namespace whose bytes fit a loff_t */
+	assert_int_equal(dn_ns_info_parse(idns((uint64_t)INT64_MAX >> 12, 1, 12), 1, &ns, &e), 0);
 	dn_ns_ublk_params(&ns, &caps, &p);
-	assert_true(p.size == (UINT64_MAX >> 12) << 12);
+	assert_true(p.size == ((uint64_t)INT64_MAX >> 12) << 12);
+}
+
+/* ublk takes 512 B..4 KiB logical blocks: larger ones are refused at parse time, clearly */
+static void test_info_block_size(void **state)
+{
+	struct dn_ns_info ns;
+	struct dn_err e = {0};
+
+	assert_int_equal(dn_ns_info_parse(idns(1024, 1, 13), 1, &ns, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "512 B to 4 KiB"));
+	dn_err_clear(&e);
+	assert_int_equal(dn_ns_info_parse(idns(1024, 1, 8), 1, &ns, &e), -EINVAL);
+	dn_err_clear(&e);
+	assert_int_equal(dn_ns_info_parse(idns(1024, 1, 9), 1, &ns, &e), 0);
+	assert_int_equal(ns.lbs_shift, 9);
 }
 
 static void test_mdts(void **state)
@@ -174,9 +192,13 @@ static void test_descs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_info_parse),	cmocka_unit_test(test_info_rejects),
-		cmocka_unit_test(test_info_size_limit), cmocka_unit_test(test_mdts),
-		cmocka_unit_test(test_ublk_params),	cmocka_unit_test(test_descs),
+		cmocka_unit_test(test_info_parse),
+		cmocka_unit_test(test_info_rejects),
+		cmocka_unit_test(test_info_size_limit),
+		cmocka_unit_test(test_info_block_size),
+		cmocka_unit_test(test_mdts),
+		cmocka_unit_test(test_ublk_params),
+		cmocka_unit_test(test_descs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
