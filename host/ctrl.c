@@ -2,8 +2,9 @@
 /*
  * NVMe-oF controllers on the host: admin queue bring-up (fabrics Connect, CAP/CC/CSTS through
  * Property Get/Set, Identify, Set Features), I/O queue IDs, and the controller thread that
- * keeps the association alive (Keep Alive at KATO/2), listens for Asynchronous Events and
- * rescans namespaces, adding and removing their ublk devices.
+ * keeps the association alive (Keep Alive at KATO/2), listens for Asynchronous Events, resets
+ * and reconnects, and rescans namespaces; a scan's devices are created and removed on a scan
+ * thread so that none of this waits for them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -229,6 +230,7 @@ int dn_ctrl_connect(struct dn_ctrl *c, struct dn_err *e)
 	pthread_mutex_init(&c->lock, NULL);
 	c->stop_fd = -1;
 	c->reset_fd = -1;
+	c->scan_done_fd = -1;
 	c->id = dn_memalign(4096, sizeof(*c->id));
 	if (!c->id)
 		return dn_err_set(e, -ENOMEM, "out of memory");
@@ -395,121 +397,6 @@ static void remove_ns(struct dn_ctrl *c, struct dn_ns_dev *d)
 		dn_info("%s namespace %u: /dev/ublkb%d removed", c->o.subnqn, nsid, dev_id);
 }
 
-/*
- * Creating a device (buffer registration, ublk setup, I/O queue connects) can take longer than
- * the keep-alive timeout on a slow machine, and the controller thread's keep-alive timer does
- * not run meanwhile: keep the association alive around each one. A failure here is left to the
- * commands that follow to report.
- */
-static void keep_alive_now(struct dn_ctrl *c)
-{
-	struct nvme_sqe sqe;
-	struct dn_err e = {0};
-
-	if (c->o.kato <= 0)
-		return;
-	dn_sqe_keep_alive(&sqe);
-	if (admin_exec(c, &sqe, NULL, 0, false, NULL, "Keep Alive", &e))
-		dn_dbg("%s: keep alive during a scan: %s", c->o.subnqn, e.msg);
-	dn_err_clear(&e);
-}
-
-/* Bring devices in line with the active namespace list; the first error is kept in e. */
-static int scan_namespaces(struct dn_ctrl *c, struct dn_err *e)
-{
-	uint32_t *list, nsid;
-	struct nvme_id_ns *idns;
-	struct nvme_sqe sqe;
-	int i, j, ret;
-
-	list = dn_memalign(4096, 4096);
-	idns = dn_memalign(4096, sizeof(*idns));
-	if (!list || !idns) {
-		ret = dn_err_set(e, -ENOMEM, "out of memory");
-		goto out_free;
-	}
-	dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS_ACTIVE_LIST, 0);
-	ret = admin_exec(c, &sqe, list, 4096, false, NULL, "Identify Active Namespaces", e);
-	if (ret)
-		goto out_free;
-
-	/* gone: devices whose namespace is no longer in the list */
-	for (i = c->nr_ns_devs - 1; i >= 0; i--) {
-		bool found = false;
-
-		for (j = 0; j < 1024 && le32toh(list[j]); j++)
-			if (le32toh(list[j]) == c->ns_devs[i]->info.nsid)
-				found = true;
-		if (!found)
-			remove_ns(c, c->ns_devs[i]);
-	}
-	for (j = 0; j < 1024 && (nsid = le32toh(list[j])); j++) {
-		struct dn_ns_info info;
-		struct dn_ns_dev *d;
-		struct dn_err ne = {0};
-
-		dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS, nsid);
-		if (admin_exec(c, &sqe, idns, sizeof(*idns), false, NULL, "Identify Namespace",
-			       &ne) ||
-		    dn_ns_info_parse(idns, nsid, &info, &ne)) {
-			ret = dn_err_set(e, ne.code, "%s", ne.msg);
-			continue;
-		}
-		/* the identifiers multipath keys on; optional for the controller */
-		dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS_DESC_LIST, nsid);
-		if (!admin_exec(c, &sqe, idns, sizeof(*idns), false, NULL, "Identify Descriptors",
-				&ne) &&
-		    dn_ns_descs_parse(idns, sizeof(*idns), &info))
-			dn_warn("%s namespace %u: malformed identification descriptors",
-				c->o.subnqn, nsid);
-		dn_err_clear(&ne);
-		d = find_ns(c, nsid);
-		if (d) {
-			if (d->info.nsze == info.nsze && d->info.lbs_shift == info.lbs_shift &&
-			    d->info.read_only == info.read_only)
-				continue;
-			/* ublk has no live resize here: a new device with the new shape */
-			dn_notice("%s namespace %u changed (size %llu -> %llu blocks): recreating "
-				  "its device",
-				  c->o.subnqn, nsid, (unsigned long long)d->info.nsze,
-				  (unsigned long long)info.nsze);
-			remove_ns(c, d);
-		}
-		if (c->nr_ns_devs >= DN_MAX_NS_DEVS) {
-			ret = dn_err_set(e, -ENOSPC, "more than %d namespaces", DN_MAX_NS_DEVS);
-			break;
-		}
-		d = dn_ns_dev_find_path(c, &info);
-		if (d) {
-			/* the namespace already has a device through another controller */
-			if (dn_ns_dev_add_path(d, c, &info, &ne)) {
-				ret = dn_err_set(e, ne.code, "%s", ne.msg);
-				continue;
-			}
-			dn_info("%s namespace %u: %s:%s is another path to /dev/ublkb%d",
-				c->o.subnqn, nsid, c->o.traddr, c->o.trsvcid, d->dev_id);
-		} else {
-			int r;
-
-			keep_alive_now(c);
-			r = dn_ns_dev_create(c, &info, &d, &ne);
-			keep_alive_now(c);
-			if (r) {
-				ret = dn_err_set(e, ne.code, "%s", ne.msg);
-				continue;
-			}
-		}
-		pthread_mutex_lock(&c->lock);
-		c->ns_devs[c->nr_ns_devs++] = d;
-		pthread_mutex_unlock(&c->lock);
-		dn_info("%s namespace %u: /dev/ublkb%d", c->o.subnqn, nsid, d->dev_id);
-	}
-out_free:
-	free(idns);
-	free(list);
-	return ret;
-}
-
 /* ---- the controller thread ---- */
 
 static void ka_done(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,
@@ -571,6 +458,250 @@ static void remove_all_ns(struct dn_ctrl *c)
 {
 	while (c->nr_ns_devs)
 		remove_ns(c, c->ns_devs[c->nr_ns_devs - 1]);
+}
+
+/*
+ * Controller thread: send Keep Alive when it is due. -ETIMEDOUT when the last one is still
+ * unanswered (next_ka stays due: the loop resets the controller), -EIO when it cannot be sent.
+ */
+static int keep_alive_if_due(struct dn_ctrl *c)
+{
+	int64_t now = now_ms();
+
+	if (c->ka_ms <= 0 || now < c->next_ka)
+		return 0;
+	if (c->ka_outstanding)
+		return -ETIMEDOUT;
+	if (submit_async(c, dn_sqe_keep_alive, ka_done))
+		return -EIO;
+	c->ka_outstanding = true;
+	c->next_ka = now + c->ka_ms;
+	return 0;
+}
+
+/* ---- namespace scans ---- */
+
+/*
+ * A scan in two halves. The controller thread owns the admin queue: it reads the active
+ * namespace list and identifies each namespace (short commands, with Keep Alive sent between
+ * them when due) into a job. The scan thread then brings the devices in line with the job:
+ * creating a device registers buffers, connects its I/O queues and starts ublk, which takes
+ * long enough (hundreds of ms per device, far more under emulation) that a controller thread
+ * doing it would miss its keep-alive deadline. Meanwhile the controller thread keeps running
+ * its loop: Keep Alive, AENs (a rescan waits for the running one), CM events and resets.
+ */
+struct scan_ns {
+	uint32_t nsid;
+	bool ok; /* identified; a namespace that failed Identify keeps the device it has */
+	struct dn_ns_info info;
+};
+
+struct dn_scan_job {
+	struct dn_ctrl *c;
+	uint32_t gen; /* the association the job was identified on */
+	int ret;      /* 0 or the -errno of the last failure, which err describes */
+	struct dn_err err;
+	int nr;
+	struct scan_ns ns[];
+};
+
+/* Controller thread: the Identify half. */
+static int scan_identify(struct dn_ctrl *c, struct dn_scan_job **out, struct dn_err *e)
+{
+	struct dn_scan_job *job = NULL;
+	uint32_t *list, nsid;
+	struct nvme_id_ns *idns;
+	struct nvme_sqe sqe;
+	int j, nr, ret;
+
+	list = dn_memalign(4096, 4096);
+	idns = dn_memalign(4096, sizeof(*idns));
+	if (!list || !idns) {
+		ret = dn_err_set(e, -ENOMEM, "out of memory");
+		goto out_free;
+	}
+	dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS_ACTIVE_LIST, 0);
+	ret = admin_exec(c, &sqe, list, 4096, false, NULL, "Identify Active Namespaces", e);
+	if (ret)
+		goto out_free;
+	for (nr = 0; nr < 1024 && le32toh(list[nr]); nr++)
+		;
+	job = calloc(1, sizeof(*job) + nr * sizeof(job->ns[0]));
+	if (!job) {
+		ret = dn_err_set(e, -ENOMEM, "out of memory");
+		goto out_free;
+	}
+	job->c = c;
+	job->gen = dn_ctrl_gen(c);
+	job->nr = nr;
+	for (j = 0; j < nr; j++) {
+		struct scan_ns *n = &job->ns[j];
+		struct dn_err ne = {0};
+
+		n->nsid = nsid = le32toh(list[j]);
+		/* a long list is many round trips: the association must not lapse meanwhile */
+		keep_alive_if_due(c);
+		dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS, nsid);
+		if (admin_exec(c, &sqe, idns, sizeof(*idns), false, NULL, "Identify Namespace",
+			       &ne) ||
+		    dn_ns_info_parse(idns, nsid, &n->info, &ne)) {
+			job->ret = dn_err_set(&job->err, ne.code, "%s", ne.msg);
+			continue;
+		}
+		/* the identifiers multipath keys on; optional for the controller */
+		dn_sqe_identify(&sqe, NVME_IDENTIFY_CNS_NS_DESC_LIST, nsid);
+		if (!admin_exec(c, &sqe, idns, sizeof(*idns), false, NULL, "Identify Descriptors",
+				&ne) &&
+		    dn_ns_descs_parse(idns, sizeof(*idns), &n->info))
+			dn_warn("%s namespace %u: malformed identification descriptors",
+				c->o.subnqn, nsid);
+		n->ok = true;
+	}
+	*out = job;
+out_free:
+	free(idns);
+	free(list);
+	return ret;
+}
+
+static bool job_has(const struct dn_scan_job *job, uint32_t nsid)
+{
+	int j;
+
+	for (j = 0; j < job->nr; j++)
+		if (job->ns[j].nsid == nsid)
+			return true;
+	return false;
+}
+
+/*
+ * Scan thread: bring the devices in line with the job; the first error is kept in the job.
+ * Only this thread writes ns_devs while it runs (under c->lock, for the readers).
+ */
+static void scan_apply(struct dn_ctrl *c, struct dn_scan_job *job)
+{
+	struct dn_err *e = &job->err;
+	int i, j;
+
+	/* gone: devices whose namespace is no longer in the list */
+	for (i = c->nr_ns_devs - 1; i >= 0; i--)
+		if (!job_has(job, c->ns_devs[i]->info.nsid))
+			remove_ns(c, c->ns_devs[i]);
+	for (j = 0; j < job->nr; j++) {
+		const struct dn_ns_info *info = &job->ns[j].info;
+		uint32_t nsid = job->ns[j].nsid;
+		struct dn_ns_dev *d;
+		struct dn_err ne = {0};
+
+		if (__atomic_load_n(&c->scan_abort, __ATOMIC_ACQUIRE)) {
+			job->ret = dn_err_set(e, -ECANCELED, "%s was disconnected during its scan",
+					      c->o.subnqn);
+			break;
+		}
+		if (!job->ns[j].ok)
+			continue;
+		d = find_ns(c, nsid);
+		if (d) {
+			if (d->info.nsze == info->nsze && d->info.lbs_shift == info->lbs_shift &&
+			    d->info.read_only == info->read_only)
+				continue;
+			/* ublk has no live resize here: a new device with the new shape */
+			dn_notice("%s namespace %u changed (size %llu -> %llu blocks): recreating "
+				  "its device",
+				  c->o.subnqn, nsid, (unsigned long long)d->info.nsze,
+				  (unsigned long long)info->nsze);
+			remove_ns(c, d);
+		}
+		if (c->nr_ns_devs >= DN_MAX_NS_DEVS) {
+			job->ret = dn_err_set(e, -ENOSPC, "more than %d namespaces", DN_MAX_NS_DEVS);
+			break;
+		}
+		d = dn_ns_dev_find_path(c, info);
+		if (d) {
+			/* the namespace already has a device through another controller */
+			if (dn_ns_dev_add_path(d, c, info, &ne)) {
+				job->ret = dn_err_set(e, ne.code, "%s", ne.msg);
+				continue;
+			}
+			dn_info("%s namespace %u: %s:%s is another path to /dev/ublkb%d",
+				c->o.subnqn, nsid, c->o.traddr, c->o.trsvcid, d->dev_id);
+		} else if (dn_ns_dev_create(c, info, &d, &ne)) {
+			job->ret = dn_err_set(e, ne.code, "%s", ne.msg);
+			continue;
+		}
+		pthread_mutex_lock(&c->lock);
+		c->ns_devs[c->nr_ns_devs++] = d;
+		pthread_mutex_unlock(&c->lock);
+		/*
+		 * The controller may have been reset while the device was made (its queues then
+		 * hold a connection to the old association) and notify_queues() did not see it:
+		 * once it is listed, have it look at the state again.
+		 */
+		dn_ns_dev_notify(d);
+		dn_info("%s namespace %u: /dev/ublkb%d", c->o.subnqn, nsid, d->dev_id);
+	}
+}
+
+static void *scan_thread(void *arg)
+{
+	struct dn_scan_job *job = arg;
+	uint64_t one = 1;
+
+	scan_apply(job->c, job);
+	if (write(job->c->scan_done_fd, &one, sizeof(one)) < 0)
+		dn_err("%s: cannot report the end of a scan: %s", job->c->o.subnqn,
+		       strerror(errno));
+	return NULL;
+}
+
+/* Controller thread: identify, then hand the device work to the scan thread. */
+static int scan_start(struct dn_ctrl *c, struct dn_err *e)
+{
+	struct dn_scan_job *job = NULL;
+	int ret;
+
+	ret = scan_identify(c, &job, e);
+	if (ret)
+		return ret;
+	ret = -pthread_create(&c->scan_thread, NULL, scan_thread, job);
+	if (ret) {
+		free(job);
+		return dn_err_set(e, ret, "pthread_create: %s", strerror(-ret));
+	}
+	c->scan = job;
+	return 0;
+}
+
+/* Controller thread: join the scan thread; its job's outcome in *e (the job is freed). */
+static int scan_finish(struct dn_ctrl *c, struct dn_err *e)
+{
+	struct dn_scan_job *job = c->scan;
+	uint64_t v;
+	int ret;
+
+	if (read(c->scan_done_fd, &v, sizeof(v)) < 0)
+		dn_dbg("scan eventfd: %s", strerror(errno));
+	pthread_join(c->scan_thread, NULL);
+	c->scan = NULL;
+	ret = job->ret;
+	if (ret) {
+		*e = job->err;
+		/* a reset during the scan failed its devices: try again on the new association */
+		if (dn_ctrl_gen(c) != job->gen || dn_ctrl_state(c) != DN_CTRL_LIVE)
+			c->rescan = true;
+	}
+	free(job);
+	return ret;
+}
+
+/* Controller thread: dn_ctrl_start() gets the initial scan's outcome. */
+static void report_started(struct dn_ctrl *c, int ret)
+{
+	pthread_mutex_lock(&c->lock);
+	c->start_result = ret;
+	c->started = true;
+	pthread_cond_signal(&c->started_cond);
+	pthread_mutex_unlock(&c->lock);
 }
 
 enum dn_ctrl_state dn_ctrl_state(const struct dn_ctrl *c)
@@ -747,36 +878,69 @@ static void handle_cm_event(struct dn_ctrl *c, int64_t *next_try)
 	}
 }
 
+/* Controller thread: a Namespace Attribute Changed event (or a failed scan) asks for a rescan. */
+static void rescan(struct dn_ctrl *c)
+{
+	struct dn_err e = {0};
+	uint8_t *chg = malloc(4096);
+	struct nvme_sqe sqe;
+
+	c->rescan = false;
+	/* reading the Changed Namespace List re-arms the event */
+	if (chg) {
+		dn_sqe_get_log(&sqe, NVME_LOG_LID_CHANGED_NS, 0xffffffff, 0, 4096);
+		admin_exec(c, &sqe, chg, 4096, false, NULL, "Get Log Page", &e);
+		free(chg);
+	}
+	dn_err_clear(&e);
+	if (scan_start(c, &e))
+		dn_warn("%s: rescan: %s", c->o.subnqn, e.msg);
+}
+
+/* Controller thread: the scan thread is done; the initial scan's outcome goes to the starter */
+static bool scan_done(struct dn_ctrl *c)
+{
+	struct dn_err e = {0};
+	int ret = scan_finish(c, &e);
+
+	if (c->started) {
+		if (ret)
+			dn_warn("%s: rescan: %s", c->o.subnqn, e.msg);
+		return true;
+	}
+	if (!ret && !c->nr_ns_devs)
+		ret = dn_err_set(&e, -ENODEV, "subsystem %s has no active namespace", c->o.subnqn);
+	c->start_err = e;
+	report_started(c, ret);
+	return !ret;
+}
+
 static void *ctrl_thread(void *arg)
 {
 	struct dn_ctrl *c = arg;
-	int64_t ka_ms = c->o.kato > 0 ? (int64_t)c->o.kato * 1000 / 2 : -1;
-	int64_t next_ka = ka_ms > 0 ? now_ms() + ka_ms : -1, next_try = -1;
+	int64_t next_try = -1;
 	int ret;
 
+	c->ka_ms = c->o.kato > 0 ? (int64_t)c->o.kato * 1000 / 2 : -1;
+	c->next_ka = now_ms() + c->ka_ms;
 	submit_aer(c);
 	set_state(c, DN_CTRL_LIVE);
-	ret = scan_namespaces(c, &c->start_err);
-	if (!ret && !c->nr_ns_devs)
-		ret = dn_err_set(&c->start_err, -ENODEV, "subsystem %s has no active namespace",
-				 c->o.subnqn);
-	pthread_mutex_lock(&c->lock);
-	c->start_result = ret;
-	c->started = true;
-	pthread_cond_signal(&c->started_cond);
-	pthread_mutex_unlock(&c->lock);
-	if (ret)
+	ret = scan_start(c, &c->start_err);
+	if (ret) {
+		report_started(c, ret);
 		goto out;
+	}
 
 	for (;;) {
 		enum dn_ctrl_state st = dn_ctrl_state(c);
-		struct pollfd pfd[4] = {
+		struct pollfd pfd[5] = {
 			{.fd = c->stop_fd, .events = POLLIN},
 			{.fd = c->reset_fd, .events = POLLIN},
 			{.fd = c->admin.id ? c->admin.cc->fd : -1, .events = POLLIN},
 			{.fd = c->admin.id ? c->admin.ec->fd : -1, .events = POLLIN},
+			{.fd = c->scan_done_fd, .events = POLLIN},
 		};
-		int64_t due = st == DN_CTRL_LIVE	? next_ka
+		int64_t due = st == DN_CTRL_LIVE	? (c->ka_ms > 0 ? c->next_ka : -1)
 			      : st == DN_CTRL_RESETTING ? resetting_due(c, next_try)
 							: -1;
 		int timeout = -1;
@@ -786,7 +950,7 @@ static void *ctrl_thread(void *arg)
 
 			timeout = left > 0 ? (int)left : 0;
 		}
-		ret = poll(pfd, 4, timeout);
+		ret = poll(pfd, 5, timeout);
 		if (ret < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
@@ -801,6 +965,8 @@ static void *ctrl_thread(void *arg)
 			start_reset(c, "the admin queue failed", &next_try);
 		if (pfd[3].revents && c->admin.id)
 			handle_cm_event(c, &next_try);
+		if (pfd[4].revents && !scan_done(c))
+			goto out; /* the initial scan failed: dn_ctrl_start() reports it */
 
 		st = dn_ctrl_state(c);
 		if (st == DN_CTRL_RESETTING)
@@ -809,41 +975,35 @@ static void *ctrl_thread(void *arg)
 			struct dn_err e = {0};
 
 			if (!try_reconnect(c, &e))
-				next_ka = ka_ms > 0 ? now_ms() + ka_ms : -1;
+				c->next_ka = now_ms() + c->ka_ms;
 			else
 				reconnect_failed(c, &e, &next_try);
 			continue;
 		}
 		if (st != DN_CTRL_LIVE)
 			continue;
-		if (c->rescan) {
-			struct dn_err e = {0};
-			uint8_t *chg = malloc(4096);
-			struct nvme_sqe sqe;
-
-			c->rescan = false;
-			/* reading the Changed Namespace List re-arms the event */
-			if (chg) {
-				dn_sqe_get_log(&sqe, NVME_LOG_LID_CHANGED_NS, 0xffffffff, 0, 4096);
-				admin_exec(c, &sqe, chg, 4096, false, NULL, "Get Log Page", &e);
-				free(chg);
-			}
-			dn_err_clear(&e);
-			if (scan_namespaces(c, &e))
-				dn_warn("%s: rescan: %s", c->o.subnqn, e.msg);
-		}
-		if (next_ka > 0 && now_ms() >= next_ka) {
-			if (c->ka_outstanding)
-				start_reset(c, "keep alive timed out", &next_try);
-			else if (submit_async(c, dn_sqe_keep_alive, ka_done))
-				start_reset(c, "cannot send keep alive", &next_try);
-			else
-				c->ka_outstanding = true;
-			next_ka = now_ms() + ka_ms;
-		}
+		/* one scan at a time: an event during a scan is looked at once it is over */
+		if (c->rescan && !c->scan)
+			rescan(c);
+		ret = keep_alive_if_due(c);
+		if (ret == -ETIMEDOUT)
+			start_reset(c, "keep alive timed out", &next_try);
+		else if (ret)
+			start_reset(c, "cannot send keep alive", &next_try);
 	}
 out:
 	set_state(c, DN_CTRL_DELETING);
+	if (c->scan) {
+		struct dn_err e = {0};
+
+		/* the scan thread stops after the device it is making */
+		__atomic_store_n(&c->scan_abort, true, __ATOMIC_RELEASE);
+		scan_finish(c, &e);
+		if (!c->started)
+			report_started(c, dn_err_set(&c->start_err, -ECANCELED,
+						     "%s was disconnected while connecting",
+						     c->o.subnqn));
+	}
 	remove_all_ns(c);
 	return NULL;
 }
@@ -857,7 +1017,8 @@ int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e)
 		return ret;
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	c->reset_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->stop_fd < 0 || c->reset_fd < 0) {
+	c->scan_done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->stop_fd < 0 || c->reset_fd < 0 || c->scan_done_fd < 0) {
 		ret = dn_err_set(e, -errno, "eventfd: %s", strerror(errno));
 		goto out_close;
 	}
@@ -874,14 +1035,17 @@ int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e)
 	pthread_mutex_unlock(&c->lock);
 	if (c->start_result)
 		return dn_err_set(e, c->start_result, "%s", c->start_err.msg);
-	return 0; /* on failure dn_ctrl_delete() joins the thread */
+	/* on failure dn_ctrl_delete() joins the thread, which has removed what the scan made */
+	return 0;
 
 out_close:
 	if (c->stop_fd >= 0)
 		close(c->stop_fd);
 	if (c->reset_fd >= 0)
 		close(c->reset_fd);
-	c->stop_fd = c->reset_fd = -1;
+	if (c->scan_done_fd >= 0)
+		close(c->scan_done_fd);
+	c->stop_fd = c->reset_fd = c->scan_done_fd = -1;
 	return ret;
 }
 
@@ -900,6 +1064,8 @@ void dn_ctrl_delete(struct dn_ctrl *c)
 		close(c->stop_fd);
 	if (c->reset_fd >= 0)
 		close(c->reset_fd);
-	c->stop_fd = c->reset_fd = -1;
+	if (c->scan_done_fd >= 0)
+		close(c->scan_done_fd);
+	c->stop_fd = c->reset_fd = c->scan_done_fd = -1;
 	dn_ctrl_disconnect(c);
 }

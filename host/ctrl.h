@@ -2,8 +2,9 @@
 /*
  * An NVMe-oF controller as the host sees it: the admin queue (fabrics Connect, Property
  * Get/Set to enable, Identify, Set Features), I/O queue IDs handed to the namespace devices,
- * the namespaces and their ublk devices, and the controller thread (keep-alive at KATO/2,
- * Asynchronous Event Requests, namespace rescans).
+ * the namespaces and their ublk devices, the controller thread (keep-alive at KATO/2,
+ * Asynchronous Event Requests, resets, namespace rescans) and the scan thread that creates and
+ * removes a scan's devices while the controller thread goes on keeping the association alive.
  */
 #ifndef DISNVME_HOST_CTRL_H
 #define DISNVME_HOST_CTRL_H
@@ -61,7 +62,9 @@ struct dn_ctrl {
 	struct dn_err last_fail;  /* why the last logged attempt failed */
 	bool io_failfast; /* fast_io_fail_tmo passed: I/O fails while reconnecting goes on */
 
-	pthread_mutex_t lock; /* ns_devs and qids, read by the daemon's list */
+	/* ns_devs and qids, read by the daemon's list; ns_devs is written by the scan thread
+	 * while one runs, by the controller thread otherwise */
+	pthread_mutex_t lock;
 	struct dn_ns_dev *ns_devs[DN_MAX_NS_DEVS];
 	int nr_ns_devs;
 	uint16_t max_qid;
@@ -75,6 +78,12 @@ struct dn_ctrl {
 
 	/* the controller thread's own state */
 	bool rescan, ka_outstanding, aer_outstanding;
+	int64_t ka_ms, next_ka; /* Keep Alive period (KATO/2; -1: none) and when it is next due */
+	/* a scan's device work runs on its own thread (one at a time), the Identify part here */
+	struct dn_scan_job *scan;
+	pthread_t scan_thread;
+	int scan_done_fd;  /* eventfd: the scan thread has finished its job */
+	bool scan_abort;   /* atomic: the controller is going away, stop between devices */
 	/* the initial scan's outcome, handed back to dn_ctrl_start() */
 	pthread_cond_t started_cond;
 	bool started;
