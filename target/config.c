@@ -588,9 +588,9 @@ static int dn_cfg_subsys(struct dn_cfg_ctx *c, json_object *obj, size_t idx,
 
 static int dn_cfg_from_json(struct dn_tgt_config *cfg, json_object *root)
 {
-	static const char *const keys[] = {"ports", "subsystems", NULL};
+	static const char *const keys[] = {"ports", "subsystems", "data_buffers_mib", NULL};
 	struct dn_cfg_ctx c = {.source = cfg->source};
-	json_object *arr;
+	json_object *arr, *v;
 	size_t i, n;
 	int ret;
 
@@ -599,6 +599,16 @@ static int dn_cfg_from_json(struct dn_tgt_config *cfg, json_object *root)
 		return dn_cfg_error(c.source, c.field, "must be an object");
 	if (dn_json_known_keys(&c, root, keys))
 		return -EINVAL;
+	if (json_object_object_get_ex(root, "data_buffers_mib", &v)) {
+		int64_t mib = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || mib < 1 ||
+		    mib > DN_TGT_DATA_BUFFERS_MIB_MAX)
+			return dn_cfg_error(c.source, "data_buffers_mib",
+					    "must be an integer 1..%u",
+					    DN_TGT_DATA_BUFFERS_MIB_MAX);
+		cfg->data_buffers_mib = (unsigned int)mib;
+	}
 	if (!json_object_object_get_ex(root, "ports", &arr) ||
 	    !json_object_is_type(arr, json_type_array) || !json_object_array_length(arr))
 		return dn_cfg_error(c.source, "ports", "must be a non-empty array");

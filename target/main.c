@@ -28,6 +28,7 @@ static struct {
 	struct dn_poll_group *pgs[MAX_POLL_GROUPS];
 	unsigned int nr_pgs;
 	const char *config_path;
+	unsigned int data_buffers_mib; /* as started: buffers are registered once */
 	int sfd, tfd;
 	struct signalfd_siginfo si;
 	uint64_t ticks;
@@ -116,6 +117,9 @@ static void reload(void)
 		       strerror(-ret));
 	else
 		dn_notice("configuration %s reloaded", m.config_path);
+	if (!ret && cfg.data_buffers_mib != m.data_buffers_mib)
+		dn_notice("%s: data_buffers_mib changes at the next start, not on reload",
+			  m.config_path);
 	dn_tgt_config_free(&cfg);
 }
 
@@ -326,7 +330,8 @@ static int serve(int argc, char **argv)
 	ret = dn_tgt_setup(&cfg);
 	if (ret)
 		goto out_destroy_pgs;
-	ret = dn_rdma_init(m.main_pg, m.pgs, m.nr_pgs);
+	m.data_buffers_mib = cfg.data_buffers_mib;
+	ret = dn_rdma_init(m.main_pg, m.pgs, m.nr_pgs, cfg.data_buffers_mib);
 	if (ret)
 		goto out_cleanup_core;
 	for (i = 0; i < m.nr_pgs; i++) {

@@ -21,11 +21,35 @@
 #define DN_RDMA_INCAPSULE 8192u
 /* Outstanding RDMA READs the target issues per queue at most (our initiator depth) */
 #define DN_RDMA_MAX_INITIATOR_DEPTH 16
+/*
+ * Data buffers of DN_TGT_MAX_XFER bytes shared by the queues of one poll group on one device
+ * (rdma_pool.c), in MiB: 32 MiB = 256 buffers, two full-depth I/O queues' worth of maximum
+ * transfers at once. What is in flight is bounded by the link's bandwidth-delay product plus
+ * the backend's latency (12.5 GB/s x 1 ms is 12.5 MiB), not by the number of queues, so a fixed
+ * pool serves many queues; beyond it requests wait for a buffer instead of failing.
+ */
+#define DN_RDMA_POOL_DEFAULT_MIB 32u
+#define DN_RDMA_POOL_MAX_BUFS	 65536u
 
 extern const struct dn_tgt_transport_ops dn_rdma_ops;
 
 /* What an rdma_cm_id's context points at: a listener or a queue. */
 enum dn_rdma_ctx_kind { DN_RDMA_CTX_LISTENER = 1, DN_RDMA_CTX_QUEUE };
+
+struct dn_rdma_req;
+
+/* Registered data buffers of one poll group on one device; used on that group's thread only. */
+struct dn_rdma_pool {
+	uint8_t *mem; /* nr_bufs buffers of DN_TGT_MAX_XFER bytes, page aligned */
+	size_t len;
+	struct ibv_mr *mr; /* NULL when laid over unregistered memory (unit tests) */
+	uint32_t lkey;
+	unsigned int nr_bufs;
+	unsigned int nr_free;
+	uint8_t **free; /* stack of free buffers */
+	/* requests waiting for a buffer, oldest first, from any queue of the group */
+	struct dn_rdma_req *wait_head, **wait_tail;
+};
 
 /* A device (ibv_context) and its protection domain, shared by every queue on it. */
 struct dn_rdma_dev {
@@ -33,6 +57,7 @@ struct dn_rdma_dev {
 	struct ibv_context *verbs;
 	struct ibv_pd *pd;
 	struct ibv_device_attr attr;
+	struct dn_rdma_pool **pools; /* one per poll group, indexed like the group array */
 };
 
 struct dn_rdma_listener {
@@ -44,10 +69,11 @@ struct dn_rdma_listener {
 
 enum dn_rdma_req_state {
 	DN_RDMA_REQ_FREE,
-	DN_RDMA_REQ_NEW,       /* a capsule arrived: parse it */
-	DN_RDMA_REQ_INIT,      /* inside dn_req_init() */
-	DN_RDMA_REQ_NEED_READ, /* H2C keyed SGL: RDMA READ to post */
-	DN_RDMA_REQ_READING,   /* RDMA READ posted */
+	DN_RDMA_REQ_NEW,	 /* a capsule arrived: parse it */
+	DN_RDMA_REQ_INIT,	 /* inside dn_req_init() */
+	DN_RDMA_REQ_NEED_BUFFER, /* keyed SGL data: a buffer from the pool to take (or wait for) */
+	DN_RDMA_REQ_NEED_READ,	 /* H2C keyed SGL: RDMA READ to post */
+	DN_RDMA_REQ_READING,	 /* RDMA READ posted */
 	DN_RDMA_REQ_READY_TO_EXECUTE,
 	DN_RDMA_REQ_EXECUTING, /* with the core or a backend */
 	DN_RDMA_REQ_COMPLETED, /* queue_response() called: CQE (and data) to send */
@@ -74,7 +100,9 @@ struct dn_rdma_req {
 	bool in_process; /* rdma_req_process() is on the stack for it */
 	struct dn_rdma_req *next_free;
 	struct dn_rdma_recv *recv;
-	uint8_t *buf; /* own registered data buffer, DN_TGT_MAX_XFER bytes */
+	uint8_t *buf; /* from rq->pool while the request moves keyed data, else NULL */
+	/* in rq->pool's wait list while NEED_BUFFER and no buffer was free */
+	struct dn_rdma_req *buf_wait_next, **buf_wait_pprev;
 	/* WR ids are the address of these: the completion handler recovers the request */
 	struct ibv_send_wr rdma_wr; /* RDMA READ (H2C) or RDMA WRITE (C2H) */
 	struct ibv_sge rdma_sge;
@@ -92,7 +120,8 @@ struct dn_rdma_queue {
 	struct ibv_comp_channel *cc;
 	struct ibv_cq *cq;
 	struct ibv_qp *qp;
-	struct ibv_mr *mr; /* covers mem: receive buffers, CQEs, data buffers */
+	struct ibv_mr *mr;	   /* covers mem: receive buffers and CQEs */
+	struct dn_rdma_pool *pool; /* data buffers, shared with the group's other queues */
 	void *mem;
 	size_t mem_len;
 	uint16_t nr_recv; /* receive buffers = host SQ entries (hsqsize + 1) */
@@ -129,7 +158,9 @@ struct dn_rdma_queue {
 #define DN_RDMA_Q_ESTABLISHED (1u << 2)
 
 /* rdma_cm.c: listeners on the main thread's group */
-int dn_rdma_init(struct dn_poll_group *main_pg, struct dn_poll_group **pgs, unsigned int nr_pgs);
+/* data_buffers_mib: per device and poll group (0: DN_RDMA_POOL_DEFAULT_MIB) */
+int dn_rdma_init(struct dn_poll_group *main_pg, struct dn_poll_group **pgs, unsigned int nr_pgs,
+		 unsigned int data_buffers_mib);
 int dn_rdma_listen_port(struct dn_tgt_port *port);
 void dn_rdma_stop_listening(void);
 void dn_rdma_end_all_queues(void);
@@ -140,9 +171,25 @@ int dn_rdma_parse_cm_req(const void *priv, size_t len, uint16_t *qid, uint16_t *
 			 uint16_t *hrqsize);
 void dn_rdma_disc_tsas(const struct dn_tgt_port *port, union nvmf_tsas *tsas);
 
+/* rdma_pool.c */
+/* Buffers a pool of mib MiB holds (at least 1, at most DN_RDMA_POOL_MAX_BUFS). */
+unsigned int dn_rdma_pool_bufs_for_mib(unsigned int mib);
+/* Main thread: allocate nr_bufs buffers and register them with pd. 0 or -errno. */
+int dn_rdma_pool_create(struct ibv_pd *pd, unsigned int nr_bufs, struct dn_rdma_pool **out);
+/* Main thread, no queue left using it. */
+void dn_rdma_pool_destroy(struct dn_rdma_pool *p);
+/* The verbs-free part of create: lay the free stack over mem (nr_bufs buffers) with lkey. */
+int dn_rdma_pool_init(struct dn_rdma_pool *p, void *mem, unsigned int nr_bufs, uint32_t lkey);
+void dn_rdma_pool_release(struct dn_rdma_pool *p);
+/* Group thread. A free buffer or NULL; put gives one back. */
+uint8_t *dn_rdma_pool_get(struct dn_rdma_pool *p);
+void dn_rdma_pool_put(struct dn_rdma_pool *p, uint8_t *buf);
+/* Whether [ptr, ptr + len) lies in the pool's registered memory. */
+bool dn_rdma_pool_owns(const struct dn_rdma_pool *p, const void *ptr, size_t len);
+
 /* rdma_queue.c */
-int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, uint16_t qid,
-			 uint16_t nr_recv, uint16_t hrqsize, uint8_t initiator_depth,
+int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, struct dn_rdma_pool *pool,
+			 uint16_t qid, uint16_t nr_recv, uint16_t hrqsize, uint8_t initiator_depth,
 			 struct dn_rdma_queue **out);
 /* Before the queue was handed to the core and its group (accept failed). */
 void dn_rdma_queue_free(struct dn_rdma_queue *rq);

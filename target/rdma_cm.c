@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/rdma_util.h"
@@ -23,6 +24,7 @@ static struct {
 	struct dn_poll_group *main_pg;
 	struct dn_poll_group **pgs;
 	unsigned int nr_pgs;
+	unsigned int pool_bufs; /* data buffers per (device, poll group) */
 	struct rdma_event_channel *ch;
 	struct dn_event ch_ev;
 	struct dn_rdma_dev *devs;
@@ -79,17 +81,51 @@ void dn_rdma_disc_tsas(const struct dn_tgt_port *port, union nvmf_tsas *tsas)
 	tsas->rdma.cms = NVMF_RDMA_CMS_RDMA_CM;
 }
 
-static struct dn_rdma_dev *cm_get_dev(struct ibv_context *verbs)
+static uint64_t cm_now_ms(void)
 {
-	struct dn_rdma_dev *dev;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void cm_free_dev(struct dn_rdma_dev *dev)
+{
+	unsigned int i;
 	int ret;
 
-	for (dev = cm.devs; dev; dev = dev->next)
-		if (dev->verbs == verbs)
-			return dev;
+	for (i = 0; dev->pools && i < cm.nr_pgs; i++)
+		dn_rdma_pool_destroy(dev->pools[i]);
+	free(dev->pools);
+	if (dev->pd) {
+		ret = dn_ibv_dealloc_pd(dev->pd);
+		if (ret)
+			dn_warn("rdma: freeing the protection domain: %s", strerror(-ret));
+	}
+	free(dev);
+}
+
+/*
+ * The device's protection domain and the data buffer pools of every poll group on it, made
+ * the first time the device is seen: when a listener binds to it, or at the first connection
+ * through a wildcard listener. Registering them here, once, keeps it off queue connects.
+ */
+static int cm_get_dev(struct ibv_context *verbs, struct dn_rdma_dev **out)
+{
+	struct dn_rdma_dev *dev;
+	uint64_t t0 = cm_now_ms();
+	unsigned int i;
+	int ret;
+
+	for (dev = cm.devs; dev; dev = dev->next) {
+		if (dev->verbs == verbs) {
+			*out = dev;
+			return 0;
+		}
+	}
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
-		return NULL;
+		return -ENOMEM;
 	dev->verbs = verbs;
 	ret = dn_ibv_query_device(verbs, &dev->attr);
 	if (ret)
@@ -97,27 +133,40 @@ static struct dn_rdma_dev *cm_get_dev(struct ibv_context *verbs)
 	ret = dn_ibv_alloc_pd(verbs, &dev->pd);
 	if (ret)
 		goto out_free;
+	ret = -ENOMEM;
+	dev->pools = calloc(cm.nr_pgs, sizeof(*dev->pools));
+	if (!dev->pools)
+		goto out_free;
+	for (i = 0; i < cm.nr_pgs; i++) {
+		ret = dn_rdma_pool_create(dev->pd, cm.pool_bufs, &dev->pools[i]);
+		if (ret)
+			goto out_free;
+	}
 	dev->next = cm.devs;
 	cm.devs = dev;
 	dn_dbg("rdma: device %s: max_qp_wr %d, max_qp_init_rd_atom %d",
 	       ibv_get_device_name(verbs->device), dev->attr.max_qp_wr,
 	       dev->attr.max_qp_init_rd_atom);
-	return dev;
+	dn_info("rdma: device %s: %u data buffers of %u KiB for each of %u poll groups, "
+		"registered in %llu ms",
+		ibv_get_device_name(verbs->device), cm.pool_bufs, DN_TGT_MAX_XFER / 1024, cm.nr_pgs,
+		(unsigned long long)(cm_now_ms() - t0));
+	*out = dev;
+	return 0;
 
 out_free:
 	dn_err("rdma: device %s: %s", ibv_get_device_name(verbs->device), strerror(-ret));
-	free(dev);
-	return NULL;
+	cm_free_dev(dev);
+	return ret;
 }
 
-static struct dn_poll_group *cm_pick_group(void)
+static unsigned int cm_pick_group(void)
 {
-	struct dn_poll_group *best = cm.pgs[0];
-	unsigned int i;
+	unsigned int i, best = 0;
 
 	for (i = 1; i < cm.nr_pgs; i++)
-		if (dn_pg_load(cm.pgs[i]) < dn_pg_load(best))
-			best = cm.pgs[i];
+		if (dn_pg_load(cm.pgs[i]) < dn_pg_load(cm.pgs[best]))
+			best = i;
 	return best;
 }
 
@@ -148,6 +197,8 @@ static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l
 	struct dn_rdma_queue *rq;
 	struct dn_rdma_dev *dev;
 	char peer[64], detail[96];
+	uint64_t t0 = cm_now_ms();
+	unsigned int pgi;
 	uint8_t ird;
 	int st, ret;
 
@@ -165,9 +216,8 @@ static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l
 		cm_reject(id, peer, st, detail);
 		return;
 	}
-	dev = cm_get_dev(id->verbs);
-	if (!dev) {
-		cm_reject(id, peer, NVME_RDMA_CM_NO_RSC, "no protection domain");
+	if (cm_get_dev(id->verbs, &dev)) {
+		cm_reject(id, peer, NVME_RDMA_CM_NO_RSC, "no protection domain or data buffers");
 		return;
 	}
 	ird = initiator_depth;
@@ -180,7 +230,10 @@ static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l
 		cm_reject(id, peer, NVME_RDMA_CM_INVALID_ORD, "host responder resources 0");
 		return;
 	}
-	ret = dn_rdma_queue_create(id, dev, qid, nr_recv, hrqsize, ird, &rq);
+	/* the group first: the queue's data buffers are that group's */
+	pgi = cm_pick_group();
+	pg = cm.pgs[pgi];
+	ret = dn_rdma_queue_create(id, dev, dev->pools[pgi], qid, nr_recv, hrqsize, ird, &rq);
 	if (ret) {
 		snprintf(detail, sizeof(detail), "qid %u, %u entries: %s", qid, nr_recv,
 			 strerror(-ret));
@@ -205,7 +258,6 @@ static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l
 		dn_rdma_destroy_id(id);
 		return;
 	}
-	pg = cm_pick_group();
 	pthread_mutex_lock(&cm.queues_lock);
 	rq->all_next = cm.queues;
 	if (cm.queues)
@@ -214,8 +266,8 @@ static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l
 	cm.queues = rq;
 	pthread_mutex_unlock(&cm.queues_lock);
 	dn_tgt_queue_init(&rq->q, &dn_rdma_ops, l->port, pg, qid, nr_recv, peer);
-	dn_dbg("rdma: %s qid %u: accepted, %u entries, initiator depth %u, on %s", peer, qid,
-	       nr_recv, ird, dn_pg_name(pg));
+	dn_dbg("rdma: %s qid %u: accepted in %llu ms, %u entries, initiator depth %u, on %s", peer,
+	       qid, (unsigned long long)(cm_now_ms() - t0), nr_recv, ird, dn_pg_name(pg));
 	ret = dn_rdma_queue_adopt(rq);
 	if (ret) {
 		/* unreachable group: the queue cannot run; the core deletes it via lost */
@@ -314,13 +366,16 @@ static void cm_channel_cb(struct dn_event *dev, const struct io_uring_cqe *cqe)
 		dn_err("rdma: cannot watch the rdma_cm channel: %s", strerror(-ret));
 }
 
-int dn_rdma_init(struct dn_poll_group *main_pg, struct dn_poll_group **pgs, unsigned int nr_pgs)
+int dn_rdma_init(struct dn_poll_group *main_pg, struct dn_poll_group **pgs, unsigned int nr_pgs,
+		 unsigned int data_buffers_mib)
 {
 	int ret;
 
 	cm.main_pg = main_pg;
 	cm.pgs = pgs;
 	cm.nr_pgs = nr_pgs;
+	cm.pool_bufs = dn_rdma_pool_bufs_for_mib(data_buffers_mib ? data_buffers_mib
+								  : DN_RDMA_POOL_DEFAULT_MIB);
 	cm.ch_ev.cb = cm_channel_cb;
 	ret = dn_rdma_create_event_channel(&cm.ch);
 	if (ret) {
@@ -372,6 +427,14 @@ int dn_rdma_listen_port(struct dn_tgt_port *port)
 		dn_err("rdma: cannot bind %s: %s (is an RDMA device on that address?)", l->addr,
 		       strerror(-ret));
 		goto out_destroy_id;
+	}
+	/* bound to a device's address: its buffers now, before the first host comes */
+	if (l->cm_id->verbs) {
+		struct dn_rdma_dev *dev;
+
+		ret = cm_get_dev(l->cm_id->verbs, &dev);
+		if (ret)
+			goto out_destroy_id;
 	}
 	ret = dn_rdma_listen(l->cm_id, LISTEN_BACKLOG);
 	if (ret) {
@@ -437,13 +500,9 @@ void dn_rdma_fini(void)
 	dn_rdma_stop_listening();
 	while (cm.devs) {
 		struct dn_rdma_dev *dev = cm.devs;
-		int ret;
 
 		cm.devs = dev->next;
-		ret = dn_ibv_dealloc_pd(dev->pd);
-		if (ret)
-			dn_warn("rdma: freeing the protection domain: %s", strerror(-ret));
-		free(dev);
+		cm_free_dev(dev);
 	}
 	if (cm.ch) {
 		rdma_destroy_event_channel(cm.ch);

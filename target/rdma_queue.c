@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * An NVMe/RDMA queue: its completion channel, CQ and QP, the receive buffers (SQE plus
- * in-capsule data), the request array with their CQEs and data buffers, all in one
- * allocation registered once at creation; then its handover to a poll group and its end:
- * reported lost once, deleted once, drained, destroyed.
+ * in-capsule data) and the request array with their CQEs, in one allocation registered once
+ * at creation (data buffers come from its poll group's shared pool, rdma_pool.c); then its
+ * handover to a poll group and its end: reported lost once, deleted once, drained, destroyed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -29,7 +29,7 @@ static int queue_arm_cc(struct dn_rdma_queue *rq)
 
 /*
  * Allocate and register the queue's memory in one area, laid out by dn_rdma_queue_layout():
- * data buffers, in-capsule areas, SQEs, CQEs.
+ * in-capsule areas, SQEs, CQEs.
  */
 static int queue_alloc_mem(struct dn_rdma_queue *rq)
 {
@@ -70,8 +70,8 @@ static void queue_free_mem(struct dn_rdma_queue *rq)
 	rq->recvs = NULL;
 }
 
-int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, uint16_t qid,
-			 uint16_t nr_recv, uint16_t hrqsize, uint8_t initiator_depth,
+int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, struct dn_rdma_pool *pool,
+			 uint16_t qid, uint16_t nr_recv, uint16_t hrqsize, uint8_t initiator_depth,
 			 struct dn_rdma_queue **out)
 {
 	struct ibv_qp_init_attr qp_attr = {0};
@@ -84,6 +84,7 @@ int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, uint16_
 	rq->kind = DN_RDMA_CTX_QUEUE;
 	rq->cm_id = id;
 	rq->dev = dev;
+	rq->pool = pool;
 	rq->q.qid = qid;
 	rq->nr_recv = nr_recv;
 	rq->nr_reqs = nr_recv;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * The NVMe/RDMA request state machine, driven by dn_rdma_req_process() alone:
- *   capsule received -> dn_req_init() -> RDMA READ of a keyed SGL (or the in-capsule data in
- *   place) -> dn_req_execute() -> queue_response: RDMA WRITE of C2H data + SEND of the CQE
- *   (SEND_WITH_INV when the host asked for invalidation) -> send completion -> free.
+ *   capsule received -> dn_req_init() -> keyed SGL: a data buffer from the group's pool
+ *   (waiting in FIFO order when none is free) -> RDMA READ of H2C data (or the in-capsule data
+ *   in place) -> dn_req_execute() -> queue_response: RDMA WRITE of C2H data + SEND of the CQE
+ *   (SEND_WITH_INV when the host asked for invalidation) -> send completion -> buffer back
+ *   to the pool (straight to the oldest waiter, if any) -> free.
  * Also the completion-queue poller and the per-iteration flush that posts every gathered
  * work request of a queue with one call.
  */
@@ -28,6 +30,48 @@ static struct dn_rdma_req *req_get(struct dn_rdma_queue *rq)
 	return r;
 }
 
+static void buf_wait_add(struct dn_rdma_pool *p, struct dn_rdma_req *r)
+{
+	r->buf_wait_next = NULL;
+	r->buf_wait_pprev = p->wait_tail;
+	*p->wait_tail = r;
+	p->wait_tail = &r->buf_wait_next;
+}
+
+static void buf_wait_del(struct dn_rdma_pool *p, struct dn_rdma_req *r)
+{
+	if (r->buf_wait_next)
+		r->buf_wait_next->buf_wait_pprev = r->buf_wait_pprev;
+	else
+		p->wait_tail = r->buf_wait_pprev;
+	*r->buf_wait_pprev = r->buf_wait_next;
+	r->buf_wait_next = NULL;
+	r->buf_wait_pprev = NULL;
+}
+
+/*
+ * The request is done with its data buffer. The oldest request waiting in the group gets it
+ * directly (it may be on another queue): taking turns through the free stack would let a
+ * newcomer overtake it.
+ */
+static void buf_release(struct dn_rdma_req *r)
+{
+	struct dn_rdma_pool *p = r->rq->pool;
+	struct dn_rdma_req *w = p->wait_head;
+	uint8_t *buf = r->buf;
+
+	if (!buf)
+		return;
+	r->buf = NULL;
+	if (!w) {
+		dn_rdma_pool_put(p, buf);
+		return;
+	}
+	buf_wait_del(p, w);
+	w->buf = buf;
+	dn_rdma_req_process(w);
+}
+
 static void req_put(struct dn_rdma_req *r)
 {
 	struct dn_rdma_queue *rq = r->rq;
@@ -37,6 +81,8 @@ static void req_put(struct dn_rdma_req *r)
 	r->next_free = rq->free_reqs;
 	rq->free_reqs = r;
 	rq->nr_busy--;
+	/* last: it may run another request's state machine */
+	buf_release(r);
 }
 
 static void queue_send_wrs(struct dn_rdma_queue *rq, struct ibv_send_wr *first,
@@ -73,7 +119,8 @@ static void req_setup(struct dn_rdma_req *r)
 	memset(req->cqe, 0, sizeof(*req->cqe));
 	req->queue = &r->rq->q;
 	req->ns = NULL;
-	req->data = r->buf;
+	/* no buffer until the request turns out to need one; the cap bounds the SGL parse */
+	req->data = NULL;
 	req->data_cap = DN_TGT_MAX_XFER;
 	req->data_len = 0;
 	req->dir = DN_XFER_NONE;
@@ -84,13 +131,30 @@ static void req_setup(struct dn_rdma_req *r)
 /* C2H data must leave from registered memory: the core may have pointed req->data elsewhere */
 static void *req_registered_data(struct dn_rdma_req *r)
 {
-	struct dn_rdma_queue *rq = r->rq;
-	uint8_t *p = r->req.data, *mem = rq->mem;
+	void *p = r->req.data;
 
-	if (p >= mem && p + r->req.data_len <= mem + rq->mem_len)
+	if (dn_rdma_pool_owns(r->rq->pool, p, r->req.data_len))
 		return p;
 	memcpy(r->buf, p, r->req.data_len);
 	return r->buf;
+}
+
+/* NEED_BUFFER: true once r holds a buffer; false when it waits in the pool's list. */
+static bool req_get_buf(struct dn_rdma_req *r)
+{
+	struct dn_rdma_pool *p = r->rq->pool;
+
+	/* a buffer handed over by buf_release() */
+	if (r->buf)
+		return true;
+	/* older requests waiting go first */
+	if (!p->wait_head)
+		r->buf = dn_rdma_pool_get(p);
+	if (!r->buf) {
+		buf_wait_add(p, r);
+		return false;
+	}
+	return true;
 }
 
 static void req_post_read(struct dn_rdma_req *r)
@@ -100,6 +164,7 @@ static void req_post_read(struct dn_rdma_req *r)
 
 	rq->reads_in_flight++;
 	r->rdma_sge.addr = (uintptr_t)r->buf;
+	r->rdma_sge.lkey = rq->pool->lkey;
 	r->rdma_sge.length = req->data_len;
 	r->rdma_wr.opcode = IBV_WR_RDMA_READ;
 	r->rdma_wr.send_flags = IBV_SEND_SIGNALED;
@@ -123,6 +188,7 @@ static void req_post_response(struct dn_rdma_req *r)
 	    !nvme_cqe_status(req->cqe)) {
 		r->rdma_sge.addr = (uintptr_t)req_registered_data(r);
 		r->rdma_sge.length = req->data_len;
+		r->rdma_sge.lkey = rq->pool->lkey;
 		r->rdma_wr.opcode = IBV_WR_RDMA_WRITE;
 		/* unsignaled: the SEND behind it completes only after it */
 		r->rdma_wr.send_flags = 0;
@@ -159,8 +225,8 @@ void dn_rdma_req_process(struct dn_rdma_req *r)
 			if (!dn_req_init(req, &rq->q, r->recv->byte_len - sizeof(struct nvme_sqe)))
 				break; /* refused: queue_response moved it to COMPLETED */
 			rq->nr_in_core--;
-			if (req->dir == DN_XFER_H2C && req->sgl.kind == NVME_SGL_KIND_KEYED) {
-				r->state = DN_RDMA_REQ_NEED_READ;
+			if (req->dir != DN_XFER_NONE && req->sgl.kind == NVME_SGL_KIND_KEYED) {
+				r->state = DN_RDMA_REQ_NEED_BUFFER;
 			} else {
 				if (req->sgl.kind == NVME_SGL_KIND_INLINE) {
 					req->data = r->recv->icd + req->sgl.offset;
@@ -168,6 +234,18 @@ void dn_rdma_req_process(struct dn_rdma_req *r)
 				}
 				r->state = DN_RDMA_REQ_READY_TO_EXECUTE;
 			}
+			break;
+		case DN_RDMA_REQ_NEED_BUFFER:
+			if (rq->dying) {
+				req_fail(r, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
+				break;
+			}
+			if (!req_get_buf(r))
+				break; /* stays NEED_BUFFER until buf_release() hands one over */
+			req->data = r->buf;
+			req->data_cap = DN_TGT_MAX_XFER;
+			r->state = req->dir == DN_XFER_H2C ? DN_RDMA_REQ_NEED_READ
+							   : DN_RDMA_REQ_READY_TO_EXECUTE;
 			break;
 		case DN_RDMA_REQ_NEED_READ:
 			if (rq->dying) {
@@ -416,6 +494,12 @@ void dn_rdma_abort_waiting(struct dn_rdma_queue *rq)
 	for (i = 0; i < rq->nr_reqs; i++) {
 		struct dn_rdma_req *r = &rq->reqs[i];
 
+		/* the pool's list is the group's: other queues' requests stay in it */
+		if (r->state == DN_RDMA_REQ_NEED_BUFFER && r->buf_wait_pprev) {
+			buf_wait_del(rq->pool, r);
+			req_fail(r, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
+			continue;
+		}
 		/* their READ may never complete once the QP is gone: end them for the core now */
 		if (r->state == DN_RDMA_REQ_NEED_READ || r->state == DN_RDMA_REQ_READING) {
 			if (r->state == DN_RDMA_REQ_READING)
@@ -466,21 +550,21 @@ void dn_rdma_flush(struct dn_pg_deferred *d)
 
 size_t dn_rdma_queue_mem_len(const struct dn_rdma_queue *rq)
 {
-	return (size_t)rq->nr_reqs * DN_TGT_MAX_XFER + (size_t)rq->nr_recv * DN_RDMA_INCAPSULE +
+	return (size_t)rq->nr_recv * DN_RDMA_INCAPSULE +
 	       (size_t)rq->nr_recv * sizeof(struct nvme_sqe) +
 	       (size_t)rq->nr_reqs * sizeof(struct nvme_cqe);
 }
 
 /*
- * Lay out rq->mem (dn_rdma_queue_mem_len() bytes, registered with lkey): data buffers, then the
- * in-capsule areas (both page aligned, so a backend can do O_DIRECT on in-capsule data too),
- * then the SQEs, then the CQEs; wire every receive (two SGEs: the SQE and its in-capsule area)
- * and every request's RDMA and SEND work requests once, and fill the free list.
+ * Lay out rq->mem (dn_rdma_queue_mem_len() bytes, registered with lkey): the in-capsule areas
+ * (page aligned, so a backend can do O_DIRECT on in-capsule data too), then the SQEs, then the
+ * CQEs; wire every receive (two SGEs: the SQE and its in-capsule area) and every request's RDMA
+ * and SEND work requests once, and fill the free list. Data buffers come from rq->pool.
  */
 void dn_rdma_queue_layout(struct dn_rdma_queue *rq, uint32_t lkey)
 {
 	uint8_t *mem = rq->mem;
-	uint8_t *icd_base = mem + (size_t)rq->nr_reqs * DN_TGT_MAX_XFER;
+	uint8_t *icd_base = mem;
 	uint8_t *sqe_base = icd_base + (size_t)rq->nr_recv * DN_RDMA_INCAPSULE;
 	struct nvme_cqe *cqes =
 		(struct nvme_cqe *)(sqe_base + (size_t)rq->nr_recv * sizeof(struct nvme_sqe));
@@ -507,9 +591,8 @@ void dn_rdma_queue_layout(struct dn_rdma_queue *rq, uint32_t lkey)
 
 		r->rq = rq;
 		r->state = DN_RDMA_REQ_FREE;
-		r->buf = mem + (size_t)i * DN_TGT_MAX_XFER;
+		r->buf = NULL;
 		r->req.cqe = &cqes[i];
-		r->rdma_sge.lkey = lkey;
 		r->rdma_wr.wr_id = (uintptr_t)&r->rdma_wr;
 		r->rdma_wr.sg_list = &r->rdma_sge;
 		r->rdma_wr.num_sge = 1;

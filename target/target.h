@@ -68,8 +68,14 @@ struct dn_tgt_subsys_config {
 	size_t nr_ns;
 };
 
+/* data_buffers_mib: 1..DN_TGT_DATA_BUFFERS_MIB_MAX (65536 buffers of DN_TGT_MAX_XFER) */
+#define DN_TGT_DATA_BUFFERS_MIB_MAX 8192u
+
 struct dn_tgt_config {
 	char *source; /* file name, or "command line": for messages */
+	/* registered data buffers per RDMA device and poll group, MiB; 0: the transport's
+	 * default. Read at startup only (a reload does not resize them). */
+	unsigned int data_buffers_mib;
 	struct dn_tgt_port *ports;
 	size_t nr_ports;
 	struct dn_tgt_subsys_config *subsys;

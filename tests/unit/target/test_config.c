@@ -130,6 +130,35 @@ static void test_malformed(void **state)
 		   "[ { \"path\": \"/x\", \"bogus\": 1 } ] } ] }");
 }
 
+static void test_data_buffers_mib(void **state)
+{
+	struct dn_tgt_config cfg;
+
+	assert_int_equal(parse(&cfg, "{ \"data_buffers_mib\": 64, " PORT ", \"subsystems\": [ "
+				     "{ \"nqn\": \"nqn.a\", " NS " } ] }"),
+			 0);
+	assert_int_equal(cfg.data_buffers_mib, 64);
+	dn_tgt_config_free(&cfg);
+	/* absent: 0, the transport's default */
+	assert_int_equal(
+		parse(&cfg, "{ " PORT ", \"subsystems\": [ { \"nqn\": \"nqn.a\", " NS " } ] }"), 0);
+	assert_int_equal(cfg.data_buffers_mib, 0);
+	dn_tgt_config_free(&cfg);
+	assert_int_equal(parse(&cfg, "{ \"data_buffers_mib\": 8192, " PORT ", \"subsystems\": "
+				     "[ { \"nqn\": \"nqn.a\", " NS " } ] }"),
+			 0);
+	assert_int_equal(cfg.data_buffers_mib, DN_TGT_DATA_BUFFERS_MIB_MAX);
+	dn_tgt_config_free(&cfg);
+	expect_bad("{ \"data_buffers_mib\": 0, " PORT ", \"subsystems\": [ { \"nqn\": "
+		   "\"nqn.a\", " NS " } ] }");
+	expect_bad("{ \"data_buffers_mib\": 8193, " PORT ", \"subsystems\": [ { \"nqn\": "
+		   "\"nqn.a\", " NS " } ] }");
+	expect_bad("{ \"data_buffers_mib\": \"32\", " PORT ", \"subsystems\": [ { \"nqn\": "
+		   "\"nqn.a\", " NS " } ] }");
+	expect_bad("{ \"data_buffers_mib\": 1.5, " PORT ", \"subsystems\": [ { \"nqn\": "
+		   "\"nqn.a\", " NS " } ] }");
+}
+
 static void test_quick_start(void **state)
 {
 	const char *ns[2] = {"/tmp/a", "/dev/ng0n1"};
@@ -205,7 +234,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),	     cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_quick_start),  cmocka_unit_test(test_setup_fails_cleanly),
-		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_example_file), cmocka_unit_test(test_data_buffers_mib),
 	};
 
 	dn_log_init("test", -10);

@@ -20,8 +20,8 @@ void dn_tgt_queue_init(struct dn_tgt_queue *q, const struct dn_tgt_transport_ops
 {
 	fail();
 }
-int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, uint16_t qid,
-			 uint16_t nr_recv, uint16_t hrqsize, uint8_t initiator_depth,
+int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, struct dn_rdma_pool *pool,
+			 uint16_t qid, uint16_t nr_recv, uint16_t hrqsize, uint8_t initiator_depth,
 			 struct dn_rdma_queue **out)
 {
 	fail();

@@ -16,6 +16,8 @@
 #include "target/target.h"
 
 #define NR 4
+/* data buffers in the pool unless a test makes it smaller */
+#define NR_BUFS 8
 
 /* ---- recorded work requests ---- */
 struct sent {
@@ -24,7 +26,7 @@ struct sent {
 	uint64_t remote_addr;
 	uint32_t rkey, invalidate_rkey;
 	uint64_t sge_addr;
-	uint32_t sge_len;
+	uint32_t sge_len, sge_lkey;
 	uint64_t wr_id;
 };
 static struct sent sent[64];
@@ -46,6 +48,7 @@ static int fake_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_
 		s->invalidate_rkey = wr->opcode == IBV_WR_SEND_WITH_INV ? wr->invalidate_rkey : 0;
 		s->sge_addr = wr->sg_list[0].addr;
 		s->sge_len = wr->sg_list[0].length;
+		s->sge_lkey = wr->sg_list[0].lkey;
 		s->wr_id = wr->wr_id;
 	}
 	return 0;
@@ -120,6 +123,7 @@ static bool exec_async;
 static struct dn_tgt_req *held;
 static int executed;
 static void *exec_data;
+static struct dn_tgt_req *exec_log[16]; /* in the order they executed */
 
 bool dn_req_init(struct dn_tgt_req *req, struct dn_tgt_queue *q, uint32_t incapsule_len)
 {
@@ -144,7 +148,7 @@ bool dn_req_init(struct dn_tgt_req *req, struct dn_tgt_queue *q, uint32_t incaps
 
 void dn_req_execute(struct dn_tgt_req *req)
 {
-	executed++;
+	exec_log[executed++] = req;
 	exec_data = req->data;
 	if (req->dir == DN_XFER_C2H)
 		memset(req->data, 0xab, req->data_len);
@@ -167,7 +171,49 @@ static const struct dn_tgt_transport_ops ops = {.queue_response = dn_rdma_queue_
 static struct ibv_context ctx;
 static struct ibv_qp qp;
 static struct ibv_cq cq;
-static struct dn_rdma_queue *rq;
+static struct dn_rdma_queue *rq, *rq2; /* rq2: another queue of the group, when a test wants it */
+static struct dn_rdma_pool pool;
+static void *pool_mem;
+
+/* the pool over unregistered memory, as rdma_pool.c lays it out */
+static void pool_setup(unsigned int nr_bufs)
+{
+	if (pool_mem) {
+		dn_rdma_pool_release(&pool);
+		free(pool_mem);
+	}
+	assert_int_equal(posix_memalign(&pool_mem, 4096, (size_t)nr_bufs * DN_TGT_MAX_XFER), 0);
+	memset(&pool, 0, sizeof(pool));
+	assert_int_equal(dn_rdma_pool_init(&pool, pool_mem, nr_bufs, 0x5678), 0);
+}
+
+static struct dn_rdma_queue *new_queue(uint16_t qid)
+{
+	struct dn_rdma_queue *q = calloc(1, sizeof(*q));
+
+	q->q.ops = &ops;
+	q->q.qid = qid;
+	q->qp = &qp;
+	q->cq = &cq;
+	q->nr_recv = q->nr_reqs = NR;
+	q->initiator_depth = 16;
+	q->adopted = true;
+	q->pending_tail = &q->pending;
+	q->read_wait_tail = &q->read_wait;
+	q->recv_tail = &q->recv_head;
+	q->send_tail = &q->send_head;
+	q->flush.fn = dn_rdma_flush;
+	q->repoll.fn = dn_rdma_repoll;
+	q->pool = &pool;
+	q->recvs = calloc(NR, sizeof(*q->recvs));
+	q->reqs = calloc(NR, sizeof(*q->reqs));
+	/* the queue's real layout and work-request wiring, over unregistered memory */
+	q->mem_len = dn_rdma_queue_mem_len(q);
+	assert_int_equal(posix_memalign(&q->mem, 4096, q->mem_len), 0);
+	memset(q->mem, 0, q->mem_len);
+	dn_rdma_queue_layout(q, 0x1234);
+	return q;
+}
 
 static int setup(void **state)
 {
@@ -183,44 +229,51 @@ static int setup(void **state)
 	qp.context = &ctx;
 	cq.context = &ctx;
 
-	rq = calloc(1, sizeof(*rq));
-	rq->q.ops = &ops;
-	rq->q.qid = 1;
-	rq->qp = &qp;
-	rq->cq = &cq;
-	rq->nr_recv = rq->nr_reqs = NR;
-	rq->initiator_depth = 16;
-	rq->adopted = true;
-	rq->pending_tail = &rq->pending;
-	rq->read_wait_tail = &rq->read_wait;
-	rq->recv_tail = &rq->recv_head;
-	rq->send_tail = &rq->send_head;
-	rq->flush.fn = dn_rdma_flush;
-	rq->repoll.fn = dn_rdma_repoll;
-	rq->recvs = calloc(NR, sizeof(*rq->recvs));
-	rq->reqs = calloc(NR, sizeof(*rq->reqs));
-	/* the queue's real layout and work-request wiring, over unregistered memory */
-	rq->mem_len = dn_rdma_queue_mem_len(rq);
-	assert_int_equal(posix_memalign(&rq->mem, 4096, rq->mem_len), 0);
-	memset(rq->mem, 0, rq->mem_len);
-	dn_rdma_queue_layout(rq, 0x1234);
+	pool_setup(NR_BUFS);
+	rq = new_queue(1);
+	rq2 = NULL;
 	return 0;
+}
+
+static void free_queue(struct dn_rdma_queue *q)
+{
+	int i;
+
+	/* a request gives its buffer back when it ends */
+	for (i = 0; i < NR; i++)
+		if (q->reqs[i].state == DN_RDMA_REQ_FREE)
+			assert_null(q->reqs[i].buf);
+	free(q->mem);
+	free(q->recvs);
+	free(q->reqs);
+	free(q);
 }
 
 static int teardown(void **state)
 {
-	free(rq->mem);
-	free(rq->recvs);
-	free(rq->reqs);
-	free(rq);
+	unsigned int held_bufs = 0;
+	int i;
+
+	/* every buffer is free or held by exactly one request */
+	for (i = 0; i < NR; i++) {
+		held_bufs += rq->reqs[i].buf != NULL;
+		held_bufs += rq2 && rq2->reqs[i].buf != NULL;
+	}
+	assert_int_equal(pool.nr_free + held_bufs, pool.nr_bufs);
+	free_queue(rq);
+	if (rq2)
+		free_queue(rq2);
+	dn_rdma_pool_release(&pool);
+	free(pool_mem);
+	pool_mem = NULL;
 	return 0;
 }
 
-/* A capsule lands in receive i: opcode, cid, DPTR. */
-static void arrive(int i, uint8_t opcode, uint16_t cid, const struct nvme_sgl_desc *sgl,
-		   uint32_t incapsule)
+/* A capsule lands in receive i of queue q: opcode, cid, DPTR. */
+static void arrive_on(struct dn_rdma_queue *q, int i, uint8_t opcode, uint16_t cid,
+		      const struct nvme_sgl_desc *sgl, uint32_t incapsule)
 {
-	struct nvme_sqe *sqe = (struct nvme_sqe *)rq->recvs[i].buf;
+	struct nvme_sqe *sqe = (struct nvme_sqe *)q->recvs[i].buf;
 	struct ibv_wc *wc = &wcs[nr_wcs++];
 
 	memset(sqe, 0, sizeof(*sqe));
@@ -230,10 +283,16 @@ static void arrive(int i, uint8_t opcode, uint16_t cid, const struct nvme_sgl_de
 	sqe->common.nsid = htole32(1);
 	sqe->common.dptr = *sgl;
 	memset(wc, 0, sizeof(*wc));
-	wc->wr_id = (uintptr_t)&rq->recvs[i];
+	wc->wr_id = (uintptr_t)&q->recvs[i];
 	wc->status = IBV_WC_SUCCESS;
 	wc->opcode = IBV_WC_RECV;
 	wc->byte_len = 64 + incapsule;
+}
+
+static void arrive(int i, uint8_t opcode, uint16_t cid, const struct nvme_sgl_desc *sgl,
+		   uint32_t incapsule)
+{
+	arrive_on(rq, i, opcode, cid, sgl, incapsule);
 }
 
 static void complete_wr(struct ibv_send_wr *wr, enum ibv_wc_status status)
@@ -245,21 +304,32 @@ static void complete_wr(struct ibv_send_wr *wr, enum ibv_wc_status status)
 	wc->status = status;
 }
 
-static void step(void)
+/* The completions queued so far all belong to q (the fake CQ is shared). */
+static void step_on(struct dn_rdma_queue *q)
 {
-	dn_rdma_poll_cq(rq, false);
+	dn_rdma_poll_cq(q, false);
 	run_deferred();
 }
 
-static struct dn_rdma_req *req_of(uint16_t cid)
+static void step(void)
+{
+	step_on(rq);
+}
+
+static struct dn_rdma_req *req_of_on(struct dn_rdma_queue *q, uint16_t cid)
 {
 	int i;
 
 	for (i = 0; i < NR; i++)
-		if (rq->reqs[i].state != DN_RDMA_REQ_FREE && rq->reqs[i].req.sqe &&
-		    le16toh(rq->reqs[i].req.sqe->cid) == cid)
-			return &rq->reqs[i];
+		if (q->reqs[i].state != DN_RDMA_REQ_FREE && q->reqs[i].req.sqe &&
+		    le16toh(q->reqs[i].req.sqe->cid) == cid)
+			return &q->reqs[i];
 	return NULL;
+}
+
+static struct dn_rdma_req *req_of(uint16_t cid)
+{
+	return req_of_on(rq, cid);
 }
 
 static void test_read_keyed_write_then_send_with_inv(void **state)
@@ -487,6 +557,200 @@ static void test_short_capsule_ends_queue(void **state)
 	assert_int_equal(lost_calls, 1);
 }
 
+static bool in_pool(const void *p)
+{
+	const uint8_t *b = p, *m = pool_mem;
+
+	return b >= m && b < m + (size_t)pool.nr_bufs * DN_TGT_MAX_XFER &&
+	       (size_t)(b - m) % DN_TGT_MAX_XFER == 0;
+}
+
+static void test_pool_buffer_taken_and_returned(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *r;
+	uint8_t *buf;
+
+	/* no data, and in-capsule data: no buffer from the pool */
+	nvme_sgl_set_null(&sgl);
+	arrive(0, nvme_cmd_flush, 1, &sgl, 0);
+	nvme_sgl_set_inline(&sgl, 0, 4096);
+	arrive(1, nvme_cmd_write, 2, &sgl, 4096);
+	step();
+	assert_int_equal(executed, 2);
+	assert_int_equal(pool.nr_free, NR_BUFS);
+
+	/* keyed C2H data: a buffer while the request lives */
+	exec_async = true;
+	nvme_sgl_set_keyed(&sgl, 0x20000, 65536, 0x77, false);
+	arrive(2, nvme_cmd_read, 3, &sgl, 0);
+	step();
+	r = req_of(3);
+	assert_non_null(r);
+	buf = r->buf;
+	assert_true(in_pool(buf));
+	assert_ptr_equal(exec_data, buf);
+	assert_int_equal(r->req.data_cap, DN_TGT_MAX_XFER);
+	assert_int_equal(pool.nr_free, NR_BUFS - 1);
+	dn_req_complete(held, 0);
+	run_deferred();
+	/* the RDMA WRITE leaves from the pool buffer with the pool's key, the CQE with the queue's
+	 */
+	assert_int_equal(nr_sent, 4);
+	assert_int_equal(sent[2].opcode, IBV_WR_RDMA_WRITE);
+	assert_int_equal(sent[2].sge_addr, (uintptr_t)buf);
+	assert_int_equal(sent[2].sge_len, 65536);
+	assert_int_equal(sent[2].sge_lkey, 0x5678);
+	assert_int_equal(sent[3].opcode, IBV_WR_SEND);
+	assert_int_equal(sent[3].sge_lkey, 0x1234);
+	assert_int_equal(pool.nr_free, NR_BUFS - 1); /* the WRITE may still read it */
+
+	complete_wr(&r->send_wr, IBV_WC_SUCCESS);
+	step();
+	assert_int_equal(r->state, DN_RDMA_REQ_FREE);
+	assert_null(r->buf);
+	assert_int_equal(pool.nr_free, NR_BUFS);
+
+	/* keyed H2C: the READ lands in a pool buffer, the one given back last */
+	nvme_sgl_set_keyed(&sgl, 0x40000, 4096, 0x78, false);
+	arrive(3, nvme_cmd_write, 4, &sgl, 0);
+	step();
+	r = req_of(4);
+	assert_ptr_equal(r->buf, buf);
+	assert_int_equal(sent[4].opcode, IBV_WR_RDMA_READ);
+	assert_int_equal(sent[4].sge_addr, (uintptr_t)buf);
+	assert_int_equal(sent[4].sge_lkey, 0x5678);
+	assert_int_equal(pool.nr_free, NR_BUFS - 1);
+}
+
+/* Finish request r (executed, held by the fake core) on queue q: response, SEND completion. */
+static void finish(struct dn_rdma_queue *q, struct dn_rdma_req *r)
+{
+	dn_req_complete(&r->req, 0);
+	run_deferred();
+	complete_wr(&r->send_wr, IBV_WC_SUCCESS);
+	step_on(q);
+}
+
+static void test_pool_exhausted_requests_wait_in_order(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *a, *b, *c, *d;
+
+	pool_setup(1);
+	rq2 = new_queue(2);
+	exec_async = true;
+	nvme_sgl_set_keyed(&sgl, 0x1000, 4096, 1, false);
+	arrive(0, nvme_cmd_read, 1, &sgl, 0);
+	step();
+	a = req_of(1);
+	assert_non_null(a->buf);
+	assert_int_equal(pool.nr_free, 0);
+	/* the pool is empty: b (this queue), c (another queue of the group), d wait, in order */
+	nvme_sgl_set_keyed(&sgl, 0x2000, 8192, 2, false);
+	arrive(1, nvme_cmd_write, 2, &sgl, 0);
+	step();
+	nvme_sgl_set_keyed(&sgl, 0x3000, 4096, 3, false);
+	arrive_on(rq2, 0, nvme_cmd_read, 3, &sgl, 0);
+	step_on(rq2);
+	nvme_sgl_set_keyed(&sgl, 0x4000, 4096, 4, false);
+	arrive(2, nvme_cmd_write, 4, &sgl, 0);
+	step();
+	b = req_of(2);
+	c = req_of_on(rq2, 3);
+	d = req_of(4);
+	assert_int_equal(b->state, DN_RDMA_REQ_NEED_BUFFER);
+	assert_int_equal(c->state, DN_RDMA_REQ_NEED_BUFFER);
+	assert_int_equal(d->state, DN_RDMA_REQ_NEED_BUFFER);
+	assert_ptr_equal(pool.wait_head, b);
+	assert_int_equal(nr_sent, 0);
+	assert_int_equal(executed, 1);
+	/* a command without data is not held up by the empty pool */
+	nvme_sgl_set_null(&sgl);
+	arrive(3, nvme_cmd_flush, 5, &sgl, 0);
+	step();
+	assert_int_equal(executed, 2);
+	assert_int_equal(nr_sent, 0);
+
+	/* a ends: its buffer goes to b, whose READ starts */
+	finish(rq, a);
+	assert_int_equal(b->state, DN_RDMA_REQ_READING);
+	assert_int_equal(sent[nr_sent - 1].opcode, IBV_WR_RDMA_READ);
+	assert_int_equal(sent[nr_sent - 1].remote_addr, 0x2000);
+	assert_int_equal(sent[nr_sent - 1].sge_addr, (uintptr_t)pool_mem);
+	assert_int_equal(c->state, DN_RDMA_REQ_NEED_BUFFER);
+	assert_ptr_equal(pool.wait_head, c);
+	assert_int_equal(pool.nr_free, 0);
+
+	complete_wr(&b->rdma_wr, IBV_WC_SUCCESS);
+	step();
+	assert_ptr_equal(exec_log[2], &b->req);
+	/* b ends: c, on the other queue, is next */
+	finish(rq, b);
+	assert_int_equal(executed, 4);
+	assert_ptr_equal(exec_log[3], &c->req);
+	assert_ptr_equal(c->buf, pool_mem);
+	assert_int_equal(d->state, DN_RDMA_REQ_NEED_BUFFER);
+	finish(rq2, c);
+	assert_int_equal(d->state, DN_RDMA_REQ_READING);
+	assert_int_equal(sent[nr_sent - 1].remote_addr, 0x4000);
+	complete_wr(&d->rdma_wr, IBV_WC_SUCCESS);
+	step();
+	assert_ptr_equal(exec_log[4], &d->req);
+	finish(rq, d);
+	assert_null(pool.wait_head);
+	assert_int_equal(pool.nr_free, 1);
+	assert_int_equal(lost_calls, 0);
+}
+
+static void test_pool_dying_queue_with_waiters_returns_everything(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *a, *c;
+
+	pool_setup(1);
+	rq2 = new_queue(2);
+	exec_async = true;
+	nvme_sgl_set_keyed(&sgl, 0x1000, 4096, 1, false);
+	arrive(0, nvme_cmd_read, 1, &sgl, 0);
+	step();
+	a = req_of(1);
+	nvme_sgl_set_keyed(&sgl, 0x2000, 4096, 2, false);
+	arrive(1, nvme_cmd_write, 2, &sgl, 0);
+	step();
+	nvme_sgl_set_keyed(&sgl, 0x3000, 4096, 3, false);
+	arrive_on(rq2, 0, nvme_cmd_read, 3, &sgl, 0);
+	step_on(rq2);
+	nvme_sgl_set_keyed(&sgl, 0x4000, 4096, 4, false);
+	arrive(2, nvme_cmd_read, 4, &sgl, 0);
+	step();
+	c = req_of_on(rq2, 3);
+	assert_int_equal(rq->nr_busy, 3);
+
+	/* rq goes away: its waiters end at once; the other queue's waiter stays in line */
+	rq->dying = true;
+	dn_rdma_abort_waiting(rq);
+	assert_int_equal(rq->nr_busy, 1);
+	assert_int_equal(rq->nr_in_core, 1);
+	assert_ptr_equal(pool.wait_head, c);
+	assert_null(c->buf_wait_next);
+	assert_int_equal(executed, 1);
+
+	/* a, with the core, comes back: nothing is sent, its buffer goes on to c */
+	dn_req_complete(&a->req, 0);
+	run_deferred();
+	assert_int_equal(nr_sent, 0);
+	assert_int_equal(rq->nr_busy, 0);
+	assert_int_equal(rq->nr_in_core, 0);
+	assert_true(finish_calls >= 1);
+	assert_int_equal(executed, 2);
+	assert_ptr_equal(exec_log[1], &c->req);
+	assert_null(pool.wait_head);
+	finish(rq2, c);
+	assert_int_equal(pool.nr_free, 1);
+	assert_int_equal(rq2->nr_busy, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +770,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_wc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_capsule_ends_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_buffer_taken_and_returned, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pool_exhausted_requests_wait_in_order, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pool_dying_queue_with_waiters_returns_everything, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
