@@ -90,6 +90,13 @@ static void test_linux_host_requests_accepted(void **state)
 	assert_int_equal(nr, 128);
 	/* the largest qid */
 	assert_int_equal(parse(0, DN_TGT_MAX_IO_QUEUES, 2, 1, 32, &qid, &nr, &hrq), 0);
+	/* more host receive buffers than commands: the host's to spend, we never fill them */
+	assert_int_equal(parse(0, 1, 4096, 31, 32, &qid, &nr, &hrq), 0);
+	assert_int_equal(nr, 32);
+	assert_int_equal(hrq, 4096);
+	/* over IB/RoCE the CM pads private data to 56 bytes: a host that sent only RECFMT and QID
+	 * reaches us with zero queue sizes, refused for its send queue size */
+	assert_int_equal(parse(0, 1, 0, 0, 56, &qid, &nr, &hrq), NVME_RDMA_CM_INVALID_HSQSIZE);
 }
 
 static void test_bad_requests_rejected_precisely(void **state)
