@@ -164,6 +164,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	struct nvme_rdma_cm_req req = {0};
 	struct ibv_device_attr dattr;
 	struct sockaddr_storage dst, src = {0};
+	int64_t t_start = now_ms(), t_route, t_res, t_reg;
 	uint16_t i;
 	int ret;
 
@@ -223,6 +224,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	ret = cm_wait(q, RDMA_CM_EVENT_ROUTE_RESOLVED, o->timeout_ms + 1000, e);
 	if (ret)
 		goto out_destroy_id;
+	t_route = now_ms();
 
 	ret = dn_ibv_alloc_pd(q->id->verbs, &q->pd);
 	if (ret) {
@@ -265,6 +267,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 		dn_err_set(e, ret, "rdma_create_qp: %s", strerror(-ret));
 		goto out_destroy_cq;
 	}
+	t_res = now_ms();
 	ret = alloc_buffers(q, e);
 	if (ret)
 		goto out_free_buffers;
@@ -287,6 +290,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 		}
 	}
 
+	t_reg = now_ms();
 	req.recfmt = htole16(NVME_RDMA_CM_FMT_1_0);
 	req.qid = htole16(q->qid);
 	req.hrqsize = htole16(q->depth);
@@ -309,6 +313,11 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	if (ret)
 		goto out_free_buffers;
 	q->connected = true;
+	dn_dbg("queue %u to %s: RDMA connection in %lld ms (address and route %lld, QP and CQ "
+	       "%lld, buffers and registration %lld, CM connect %lld)",
+	       q->qid, q->peer, (long long)(now_ms() - t_start), (long long)(t_route - t_start),
+	       (long long)(t_res - t_route), (long long)(t_reg - t_res),
+	       (long long)(now_ms() - t_reg));
 	return 0;
 
 out_free_buffers:

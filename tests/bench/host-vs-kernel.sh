@@ -57,13 +57,7 @@ in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn -i $NQ >/dev/null || 
 on_exit "in_host nvme disconnect -n $nqn"
 k_dev=$(khost_ns_dev $nqn) || fail "no kernel namespace device"
 # 3. disnvme host -> disnvme-target (port 4421, same backing file)
-cat >bench-tgt.json <<JSON
-{
-  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "4421" } ],
-  "subsystems": [ { "nqn": "$nqn-dn", "allow_any_host": true,
-                    "namespaces": [ { "nsid": 1, "path": "$img" } ] } ]
-}
-JSON
+dtgt_config bench-tgt.json $nqn-dn "$img" 4421
 : >"$DISNVME_OUT/bench-target.log"
 dtgt_start "$DISNVME_OUT/bench-target.log" --config bench-tgt.json
 dd_dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s 4421 -n $nqn-dn -i $NQ) || fail "connect dn target"

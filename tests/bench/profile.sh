@@ -10,7 +10,8 @@
 # with the work done.
 #
 #   DISNVME_BUILD=<release build dir> tests/bench/profile.sh [OUT_DIR]
-# Environment: PROFILE_PATHS (default "dn k dt"), PROFILE_SECONDS (default 8).
+# Environment: PROFILE_PATHS (default "dn k dt"), PROFILE_SECONDS (default 8), PROFILE_PERF
+# (default 1; 0: only the guest's CPU time split from /proc/stat, without perf's own cost).
 if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	build=${DISNVME_BUILD:-$here/../../build}
@@ -24,7 +25,20 @@ fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
 SECS=${PROFILE_SECONDS:-8}
-command -v perf >/dev/null || fail "perf is not installed (Debian: linux-perf)"
+PERF=${PROFILE_PERF:-1}
+[[ $PERF == 0 ]] || command -v perf >/dev/null || fail "perf is not installed (Debian: linux-perf)"
+
+# cpu_split: the guest's CPU time by kind (percent of all vCPU time) between two /proc/stat reads
+cpu_snap() { head -1 /proc/stat; }
+cpu_split() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		n = split(a, x, " "); split(b, y, " ")
+		split("user nice system idle iowait irq softirq steal", name, " ")
+		for (i = 2; i <= 9; i++) { d[i] = y[i] - x[i]; t += d[i] }
+		for (i = 2; i <= 9; i++) if (d[i] > 0) printf "%s %.0f%%  ", name[i - 1], 100 * d[i] / t
+		printf "\n"
+	}'
+}
 topo_up
 load_modules ublk_drv nvme-rdma
 data_dir
@@ -33,13 +47,7 @@ img=$DATA/prof.img
 dd if=/dev/urandom of="$img" bs=1M count=256 status=none || fail "fill $img"
 on_exit "rm -f $img"
 knvmet_up $nqn "$img"
-cat >prof-tgt.json <<JSON
-{
-  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "4421" } ],
-  "subsystems": [ { "nqn": "$nqn-dn", "allow_any_host": true,
-                    "namespaces": [ { "nsid": 1, "path": "$img" } ] } ]
-}
-JSON
+dtgt_config prof-tgt.json $nqn-dn "$img" 4421
 : >"$DISNVME_OUT/prof-target.log"
 dtgt_start "$DISNVME_OUT/prof-target.log" --config prof-tgt.json
 
@@ -68,20 +76,29 @@ for p in ${PROFILE_PATHS:-dn k dt}; do
 		--output-format=terse --terse-version=3 >fio-$p.terse 2>fio-$p.err &
 	fio_pid=$!
 	sleep 2
-	perf record -q -a -g -e cpu-clock -o perf-$p.data -- sleep "$SECS" 2>perf-$p.err ||
-		fail "$p: perf record: $(cat perf-$p.err)"
+	c0=$(cpu_snap)
+	if [[ $PERF == 0 ]]; then
+		sleep "$SECS"
+	else
+		perf record -q -a -g -e cpu-clock -o perf-$p.data -- sleep "$SECS" 2>perf-$p.err ||
+			fail "$p: perf record: $(cat perf-$p.err)"
+	fi
+	c1=$(cpu_snap)
 	wait $fio_pid || fail "$p: fio: $(cat fio-$p.err)"
 	iops=$(awk -F';' '{print $8}' fio-$p.terse)
 	{
 		echo "=== $p: $iops IOPS (4k randread QD32, fio over $((SECS + 4)) s)"
-		echo "--- share of samples by process"
-		perf report -i perf-$p.data --stdio --no-children --sort comm 2>/dev/null |
-			grep -v '^#' | grep -v '^$' | head -15
-		echo "--- hottest symbols"
-		perf report -i perf-$p.data --stdio --no-children --sort comm,dso,symbol -g none \
-			2>/dev/null | grep -v '^#' | grep -v '^$' | head -45
+		echo "--- guest CPU: $(cpu_split "$c0" "$c1")"
+		if [[ $PERF != 0 ]]; then
+			echo "--- share of samples by process"
+			perf report -i perf-$p.data --stdio --no-children --sort comm -g none \
+				2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
+			echo "--- hottest symbols"
+			perf report -i perf-$p.data --stdio --no-children --sort comm,dso,symbol \
+				-g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -45
+		fi
 	} >"$DISNVME_OUT/profile-$p.txt"
-	head -12 "$DISNVME_OUT/profile-$p.txt" >>"$DISNVME_OUT/profile-summary.txt"
+	head -13 "$DISNVME_OUT/profile-$p.txt" >>"$DISNVME_OUT/profile-summary.txt"
 	drop_dev $p || fail "$p: disconnect"
 done
 dtgt_stop TERM

@@ -163,3 +163,50 @@ hms_ms() {
 
 # ms_between T0_NS T1_NS
 ms_between() { echo $((($2 - $1) / 1000000)); }
+
+# outages_under_fio DEV TIMES_FILE DOWN UP WHAT [EXTRA]: back-to-back fio write+verify passes
+# (fio_loop_start) on DEV while the target goes away five times, for 1, 3, 5, 7 and 10 s. DOWN
+# and UP are shell functions that take the target away and bring it back; WHAT names the
+# outage for the log. Each time, a read started during the outage (so held) must complete once
+# the target is back, and the daemon must log a reconnect. The time from calling UP to that
+# read completing goes to TIMES_FILE, one line per outage, followed by EXTRA's output (an
+# optional function, which finds the time UP was called in OUTAGE_UP, "HH:MM:SS.mmm" as in the
+# logs) and at the end the median and maximum. Every fio pass must end clean.
+outages_under_fio() {
+	local dev=$1 times=$2 down=$3 up=$4 what=$5 extra=${6:-} outage n_rc t0 i dlog
+	dlog=/run/disnvme/daemon.log
+	: >"$times"
+	fio_loop_start "$dev"
+	for outage in 1 3 5 7 10; do
+		sleep 4
+		fio_loop_alive
+		n_rc=$(grep -c "reconnected as controller" $dlog)
+		$down
+		log "target: $what for $outage s"
+		sleep 0.5
+		probe_start "$dev"
+		sleep $((outage - 1)).5
+		t0=$(date +%s%N)
+		OUTAGE_UP=$(date -d "@$((t0 / 1000000000))" +%T).$(printf %03d $((t0 / 1000000 % 1000)))
+		$up
+		probe_wait
+		for i in $(seq 1 100); do
+			(($(grep -c "reconnected as controller" $dlog) > n_rc)) && break
+			sleep 0.1
+		done
+		(($(grep -c "reconnected as controller" $dlog) > n_rc)) ||
+			fail "no reconnect after outage $outage s: $(tail -20 $dlog)"
+		printf 'outage %2d s: target back -> read through %s completed: %5d ms\n' \
+			"$outage" "$dev" "$(ms_between "$t0" "$PROBE_END")" | tee -a "$times"
+		[[ -z $extra ]] || $extra | tee -a "$times"
+	done
+	sleep 3
+	fio_loop_stop
+	python3 - "$times" <<'PY'
+import re, statistics, sys
+ms = [int(m.group(1)) for m in re.finditer(r"completed: +(\d+) ms", open(sys.argv[1]).read())]
+line = f"target back -> I/O: median {statistics.median(ms)} ms, max {max(ms)} ms, all {ms}"
+print(line)
+open(sys.argv[1], "a").write(line + "\n")
+PY
+}

@@ -203,3 +203,15 @@ install_units() {
 			"$vdir/$u" >"/etc/systemd/system/$u" || fail "install $u"
 	done
 }
+
+# dtgt_config FILE NQN PATH [TRSVCID]: a disnvme-target config with one RDMA port on $TGT_ADDR,
+# one subsystem open to any host, and PATH as its namespace 1
+dtgt_config() {
+	cat >"$1" <<JSON
+{
+  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "${4:-$PORT}" } ],
+  "subsystems": [ { "nqn": "$2", "allow_any_host": true,
+                    "namespaces": [ { "nsid": 1, "path": "$3" } ] } ]
+}
+JSON
+}

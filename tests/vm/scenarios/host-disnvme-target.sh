@@ -13,15 +13,7 @@ nqn=nqn.2014-08.org.disnvme:host-disnvme-target
 backing=$DATA/dt.img
 size=$((256 << 20))
 truncate -s $size "$backing" && on_exit "rm -f $backing"
-cat >dt.json <<JSON
-{
-  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "$PORT" } ],
-  "subsystems": [ {
-    "nqn": "$nqn", "allow_any_host": true,
-    "namespaces": [ { "nsid": 1, "path": "$backing" } ]
-  } ]
-}
-JSON
+dtgt_config dt.json $nqn "$backing"
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
 dtgt_start "$tlog" --config dt.json

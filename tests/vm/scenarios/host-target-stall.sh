@@ -12,13 +12,7 @@ load_modules ublk_drv
 data_dir
 nqn=nqn.2014-08.org.disnvme:host-target-stall
 truncate -s 256M $DATA/st.img && on_exit "rm -f $DATA/st.img"
-cat >st.json <<JSON
-{
-  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "$PORT" } ],
-  "subsystems": [ { "nqn": "$nqn", "allow_any_host": true,
-                    "namespaces": [ { "nsid": 1, "path": "$DATA/st.img" } ] } ]
-}
-JSON
+dtgt_config st.json $nqn $DATA/st.img
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
 dtgt_start "$tlog" --config st.json

@@ -21,15 +21,7 @@ data_dir
 nqn=nqn.2014-08.org.disnvme:restarts
 backing=$DATA/restarts.img
 truncate -s 256M "$backing" && on_exit "rm -f $backing"
-cat >dt.json <<JSON
-{
-  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "$PORT" } ],
-  "subsystems": [ {
-    "nqn": "$nqn", "allow_any_host": true,
-    "namespaces": [ { "nsid": 1, "path": "$backing" } ]
-  } ]
-}
-JSON
+dtgt_config dt.json $nqn "$backing"
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
 dlog=/run/disnvme/daemon.log
@@ -41,54 +33,27 @@ on_exit "$DISNVME disconnect-all"
 [[ $dev == /dev/ublkb0 ]] || fail "connect printed $dev"
 
 # ---- 5 x SIGKILL + restart under fio ----
-times=$DISNVME_OUT/restart-times.txt
-: >"$times"
-fio_loop_start "$dev"
-for outage in 1 3 5 7 10; do
-	sleep 4
-	fio_loop_alive
-	n_rc=$(grep -c "reconnected as controller" $dlog)
-	kill -9 $DTGT_PID
-	wait $DTGT_PID 2>/dev/null
-	DTGT_PID=
-	log "target: SIGKILL, down for $outage s"
-	sleep 0.5
-	probe_start "$dev"
-	sleep $((outage - 1)).5
-	t0=$(date +%s%N)
-	dtgt_start "$tlog" --config dt.json
-	probe_wait
-	t1=$PROBE_END
-	ms=$(ms_between "$t0" "$t1")
-	for i in $(seq 1 100); do
-		(($(grep -c "reconnected as controller" $dlog) > n_rc)) && break
-		sleep 0.1
-	done
-	(($(grep -c "reconnected as controller" $dlog) > n_rc)) ||
-		fail "no reconnect after outage $outage s: $(tail -20 $dlog)"
-	# the same from the logs: the target's "listening" line to the host's "reconnected" line
+kill_target() { kill -9 $DTGT_PID; wait $DTGT_PID 2>/dev/null; DTGT_PID=; }
+start_target() { dtgt_start "$tlog" --config dt.json; }
+# where the time went, from the logs: the target starting up (exec to its "listening" line),
+# the host's next attempt and admin queue ("reconnected"), then the I/O queues and the read
+log_times() {
+	local tl tr
 	tl=$(grep 'listening on rdma' "$tlog" | tail -1 | cut -d' ' -f1)
 	tr=$(grep 'reconnected as controller' $dlog | tail -1 | cut -d' ' -f1)
-	printf 'outage %2d s: target start -> read through %s completed: %5d ms ' \
-		"$outage" "$dev" "$ms" | tee -a "$times"
-	printf '(target listening %s -> host reconnected %s: %d ms)\n' "$tl" "$tr" \
-		$(($(hms_ms "$tr") - $(hms_ms "$tl"))) | tee -a "$times"
-done
-sleep 3
-fio_loop_stop
+	printf '    started %s -> target listening %s: %d ms -> host reconnected %s: %d ms\n' \
+		"$OUTAGE_UP" "$tl" $(($(hms_ms "$tl") - $(hms_ms "$OUTAGE_UP"))) "$tr" \
+		$(($(hms_ms "$tr") - $(hms_ms "$tl")))
+}
+outages_under_fio "$dev" "$DISNVME_OUT/restart-times.txt" kill_target start_target \
+	"SIGKILL (disnvme-target down)" log_times
 pass "$FIO_LOOP_PASSES fio write+verify passes across 5 SIGKILL restarts: zero errors"
 grep "reconnected as controller" $dlog | tail -5
-python3 - "$times" <<'PY'
-import sys, statistics
-import re
-ms = [int(re.search(r"completed: +(\d+) ms", l).group(1)) for l in open(sys.argv[1])]
-print(f"restart -> I/O: median {statistics.median(ms)} ms, max {max(ms)} ms, all {ms}")
-PY
 [[ $($DISNVME list -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["controllers"][0]["state"])') == live ]] ||
 	fail "controller not live after the restarts"
 
 # ---- no answer at all: the waits double ----
-kill -9 $DTGT_PID; wait $DTGT_PID 2>/dev/null; DTGT_PID=
+kill_target
 must ip addr del $TGT_ADDR/24 dev vt
 log "target killed and its address removed"
 n0=$(wc -l <$dlog)
@@ -119,7 +84,7 @@ dev=$($DISNVME connect -t rdma -a $TGT_ADDR -n $nqn -i 1 -k 5 -c 0.5 -l -1 -F 2)
 	fail "connect -F 2: $dev"
 must dd if=/dev/urandom of=pattern.bin bs=1M count=1 status=none
 must dd if=pattern.bin of="$dev" bs=1M count=1 oflag=direct status=none
-kill -9 $DTGT_PID; wait $DTGT_PID 2>/dev/null; DTGT_PID=
+kill_target
 log "target killed (fast_io_fail_tmo 2 s)"
 t0=$(date +%s%N)
 if dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none 2>dd.err; then
