@@ -575,6 +575,37 @@ static bool job_has(const struct dn_scan_job *job, uint32_t nsid)
 }
 
 /*
+ * Scan threads of different controllers run at once (the daemon connects several at a time):
+ * looking for a device the namespace already has and making one must be a single step, or two
+ * paths to one namespace would make two devices.
+ */
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Scan thread: a device for the namespace, new or as another path to an existing one. */
+static int attach_ns(struct dn_ctrl *c, const struct dn_ns_info *info, struct dn_ns_dev **out,
+		     struct dn_err *e)
+{
+	struct dn_ns_dev *d;
+	int ret = 0;
+
+	pthread_mutex_lock(&attach_lock);
+	d = dn_ns_dev_find_path(c, info);
+	if (d) {
+		/* the namespace already has a device through another controller */
+		ret = dn_ns_dev_add_path(d, c, info, e);
+		if (!ret)
+			dn_info("%s namespace %u: %s:%s is another path to /dev/ublkb%d",
+				c->o.subnqn, info->nsid, c->o.traddr, c->o.trsvcid, d->dev_id);
+	} else {
+		ret = dn_ns_dev_create(c, info, &d, e);
+	}
+	pthread_mutex_unlock(&attach_lock);
+	if (!ret)
+		*out = d;
+	return ret;
+}
+
+/*
  * Scan thread: bring the devices in line with the job; the first error is kept in the job.
  * Only this thread writes ns_devs while it runs (under c->lock, for the readers).
  */
@@ -613,19 +644,11 @@ static void scan_apply(struct dn_ctrl *c, struct dn_scan_job *job)
 			remove_ns(c, d);
 		}
 		if (c->nr_ns_devs >= DN_MAX_NS_DEVS) {
-			job->ret = dn_err_set(e, -ENOSPC, "more than %d namespaces", DN_MAX_NS_DEVS);
+			job->ret =
+				dn_err_set(e, -ENOSPC, "more than %d namespaces", DN_MAX_NS_DEVS);
 			break;
 		}
-		d = dn_ns_dev_find_path(c, info);
-		if (d) {
-			/* the namespace already has a device through another controller */
-			if (dn_ns_dev_add_path(d, c, info, &ne)) {
-				job->ret = dn_err_set(e, ne.code, "%s", ne.msg);
-				continue;
-			}
-			dn_info("%s namespace %u: %s:%s is another path to /dev/ublkb%d",
-				c->o.subnqn, nsid, c->o.traddr, c->o.trsvcid, d->dev_id);
-		} else if (dn_ns_dev_create(c, info, &d, &ne)) {
+		if (attach_ns(c, info, &d, &ne)) {
 			job->ret = dn_err_set(e, ne.code, "%s", ne.msg);
 			continue;
 		}
@@ -879,7 +902,7 @@ static void handle_cm_event(struct dn_ctrl *c, int64_t *next_try)
 }
 
 /* Controller thread: a Namespace Attribute Changed event (or a failed scan) asks for a rescan. */
-static void rescan(struct dn_ctrl *c)
+static void start_rescan(struct dn_ctrl *c)
 {
 	struct dn_err e = {0};
 	uint8_t *chg = malloc(4096);
@@ -984,7 +1007,7 @@ static void *ctrl_thread(void *arg)
 			continue;
 		/* one scan at a time: an event during a scan is looked at once it is over */
 		if (c->rescan && !c->scan)
-			rescan(c);
+			start_rescan(c);
 		ret = keep_alive_if_due(c);
 		if (ret == -ETIMEDOUT)
 			start_reset(c, "keep alive timed out", &next_try);
@@ -997,7 +1020,7 @@ out:
 		struct dn_err e = {0};
 
 		/* the scan thread stops after the device it is making */
-		__atomic_store_n(&c->scan_abort, true, __ATOMIC_RELEASE);
+		dn_ctrl_cancel(c);
 		scan_finish(c, &e);
 		if (!c->started)
 			report_started(c, dn_err_set(&c->start_err, -ECANCELED,
@@ -1047,6 +1070,11 @@ out_close:
 		close(c->scan_done_fd);
 	c->stop_fd = c->reset_fd = c->scan_done_fd = -1;
 	return ret;
+}
+
+void dn_ctrl_cancel(struct dn_ctrl *c)
+{
+	__atomic_store_n(&c->scan_abort, true, __ATOMIC_RELEASE);
 }
 
 void dn_ctrl_delete(struct dn_ctrl *c)

@@ -82,8 +82,8 @@ struct dn_ctrl {
 	/* a scan's device work runs on its own thread (one at a time), the Identify part here */
 	struct dn_scan_job *scan;
 	pthread_t scan_thread;
-	int scan_done_fd;  /* eventfd: the scan thread has finished its job */
-	bool scan_abort;   /* atomic: the controller is going away, stop between devices */
+	int scan_done_fd; /* eventfd: the scan thread has finished its job */
+	bool scan_abort;  /* atomic: the controller is going away, stop between devices */
 	/* the initial scan's outcome, handed back to dn_ctrl_start() */
 	pthread_cond_t started_cond;
 	bool started;
@@ -105,6 +105,12 @@ int dn_ctrl_get_discovery_log(struct dn_ctrl *c, void **log, uint32_t *len, stru
 int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e);
 /* Stop the thread, remove every device, disconnect. The caller frees c. */
 void dn_ctrl_delete(struct dn_ctrl *c);
+/*
+ * Any thread, while dn_ctrl_start() may be running: the connect is no longer wanted. The
+ * initial scan stops after the device it is making and dn_ctrl_start() fails (-ECANCELED);
+ * the caller still deletes c.
+ */
+void dn_ctrl_cancel(struct dn_ctrl *c);
 
 /* Any thread */
 enum dn_ctrl_state dn_ctrl_state(const struct dn_ctrl *c);

@@ -2,8 +2,11 @@
 /*
  * disnvme daemon: the one long-lived process that owns every host controller and its ublk
  * devices. It listens on a unix SOCK_SEQPACKET control socket for one-message JSON requests
- * (connect, list, disconnect, disconnect-all) and handles them one at a time on its main
- * thread; each controller has its own thread, each ublk queue its own. Started by systemd
+ * (connect, list, disconnect, disconnect-all); the main thread accepts them and each is served
+ * on a thread of its own, so a connect to a slow target (seconds: address resolution, admin
+ * queue, initial scan) does not hold up a list or another controller's disconnect. The
+ * controllers are in a table (daemon.h) those threads share. Each controller has its own
+ * thread, each ublk queue its own. Started by systemd
  * (Type=notify) or by `disnvme connect` with --auto-exit, in which case it ends once it no
  * longer serves any controller.
  */
@@ -17,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
@@ -27,27 +31,35 @@
 #include "host/daemon.h"
 #include "host/hostid.h"
 
-#define MAX_CTRLS 64
-#define REQ_MAX	  (64u << 10)
+#define REQ_MAX (64u << 10)
 /* an auto-started daemon that never got a controller gives up after this long */
 #define AUTO_EXIT_IDLE_MS 15000
+/* a client that connects and sends nothing does not keep a request thread forever */
+#define REQ_RECV_TIMEOUT_S 10
 
 struct daemon {
-	struct dn_ctrl *ctrls[MAX_CTRLS];
-	int nr_ctrls;
-	int next_instance;
-	int event_fd; /* controller threads report failures here */
+	struct dn_ctrl_table t;
+	int event_fd; /* controller threads report failures, request threads the exit, here */
 	bool auto_exit;
+	/* under t.lock */
+	int nr_requests; /* request threads running */
+	bool exiting;	 /* auto-exit decided: the main loop stops accepting and ends */
+	pthread_cond_t requests_cond; /* nr_requests fell to 0 */
 };
 
 static struct daemon *the_daemon;
 
-static void ctrl_failed_cb(struct dn_ctrl *c)
+static void wake_main(struct daemon *d)
 {
 	uint64_t one = 1;
 
-	if (write(the_daemon->event_fd, &one, sizeof(one)) < 0)
+	if (write(d->event_fd, &one, sizeof(one)) < 0)
 		dn_warn("cannot notify the daemon: %s", strerror(errno));
+}
+
+static void ctrl_failed_cb(struct dn_ctrl *c)
+{
+	wake_main(the_daemon);
 }
 
 static const char *jstr(struct json_object *o, const char *key)
@@ -85,12 +97,9 @@ static void reply_error(struct json_object *reply, const struct dn_err *e)
 			       json_object_new_string(e->msg[0] ? e->msg : strerror(-e->code)));
 }
 
-static void remove_ctrl(struct daemon *d, int i)
+static void delete_ctrl(struct dn_ctrl *c)
 {
-	struct dn_ctrl *c = d->ctrls[i];
-
 	dn_info("disconnecting %s at %s:%s", c->o.subnqn, c->o.traddr, c->o.trsvcid);
-	d->ctrls[i] = d->ctrls[--d->nr_ctrls];
 	dn_ctrl_delete(c);
 	free(c);
 }
@@ -133,65 +142,6 @@ int dn_daemon_connect_opts(struct dn_ctrl_opts *o, struct json_object *req, stru
 	return 0;
 }
 
-static void handle_connect(struct daemon *d, struct json_object *req, struct json_object *reply)
-{
-	struct dn_err e = {0};
-	struct json_object *devs;
-	struct dn_ctrl *c;
-	int i;
-
-	if (d->nr_ctrls >= MAX_CTRLS) {
-		dn_err_set(&e, -ENOSPC, "this daemon already serves %d controllers", MAX_CTRLS);
-		goto out_reply;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		dn_err_set(&e, -ENOMEM, "out of memory");
-		goto out_reply;
-	}
-	if (dn_daemon_connect_opts(&c->o, req, &e))
-		goto out_free;
-	for (i = 0; i < d->nr_ctrls; i++) {
-		const struct dn_ctrl_opts *o = &d->ctrls[i]->o;
-
-		/* --duplicate-connect: another controller, which joins as another path */
-		if (!jbool(req, "duplicate_connect") && !strcmp(o->subnqn, c->o.subnqn) &&
-		    !strcmp(o->traddr, c->o.traddr) && !strcmp(o->trsvcid, c->o.trsvcid) &&
-		    !strcmp(o->hostnqn, c->o.hostnqn)) {
-			dn_err_set(&e, -EALREADY, "%s at %s:%s is already connected", o->subnqn,
-				   o->traddr, o->trsvcid);
-			goto out_free;
-		}
-	}
-	c->instance = d->next_instance++;
-	c->on_failed = ctrl_failed_cb;
-	if (dn_ctrl_connect(c, &e))
-		goto out_free;
-	if (dn_ctrl_start(c, &e)) {
-		dn_ctrl_delete(c);
-		goto out_free;
-	}
-	d->ctrls[d->nr_ctrls++] = c;
-	devs = json_object_new_array();
-	pthread_mutex_lock(&c->lock);
-	for (i = 0; i < c->nr_ns_devs; i++) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/dev/ublkb%d", c->ns_devs[i]->dev_id);
-		json_object_array_add(devs, json_object_new_string(path));
-	}
-	pthread_mutex_unlock(&c->lock);
-	json_object_object_add(reply, "status", json_object_new_int(0));
-	json_object_object_add(reply, "devices", devs);
-	return;
-
-out_free:
-	free(c);
-out_reply:
-	dn_err("connect: %s", e.msg);
-	reply_error(reply, &e);
-}
-
 struct json_object *dn_daemon_ctrl_json(struct dn_ctrl *c)
 {
 	struct json_object *o = json_object_new_object(), *nss = json_object_new_array();
@@ -232,15 +182,110 @@ struct json_object *dn_daemon_ctrl_json(struct dn_ctrl *c)
 	return o;
 }
 
-static void handle_list(struct daemon *d, struct json_object *reply)
+/* ---- the controller table ---- */
+
+void dn_table_init(struct dn_ctrl_table *t)
 {
-	struct json_object *arr = json_object_new_array();
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+}
+
+static bool same_connection(const struct dn_ctrl_opts *a, const struct dn_ctrl_opts *b)
+{
+	return !strcmp(a->subnqn, b->subnqn) && !strcmp(a->traddr, b->traddr) &&
+	       !strcmp(a->trsvcid, b->trsvcid) && !strcmp(a->hostnqn, b->hostnqn);
+}
+
+int dn_table_reserve(struct dn_ctrl_table *t, struct dn_ctrl *c, bool dup_ok, struct dn_err *e)
+{
+	int i, ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->nr_ctrls + t->nr_connecting >= DN_DAEMON_MAX_CTRLS) {
+		ret = dn_err_set(e, -ENOSPC, "this daemon already serves %d controllers",
+				 DN_DAEMON_MAX_CTRLS);
+		goto out_unlock;
+	}
+	/* --duplicate-connect: another controller, which joins as another path */
+	for (i = 0; i < t->nr_ctrls && !dup_ok; i++)
+		if (same_connection(&t->ctrls[i]->o, &c->o))
+			ret = dn_err_set(e, -EALREADY, "%s at %s:%s is already connected",
+					 c->o.subnqn, c->o.traddr, c->o.trsvcid);
+	for (i = 0; i < t->nr_connecting && !dup_ok && !ret; i++)
+		if (same_connection(&t->connecting[i]->o, &c->o))
+			ret = dn_err_set(e, -EALREADY, "%s at %s:%s is being connected already",
+					 c->o.subnqn, c->o.traddr, c->o.trsvcid);
+	if (ret)
+		goto out_unlock;
+	c->instance = t->next_instance++;
+	t->cancelled[t->nr_connecting] = false;
+	t->connecting[t->nr_connecting++] = c;
+out_unlock:
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
+/* Caller holds the lock */
+static int connecting_index(struct dn_ctrl_table *t, struct dn_ctrl *c)
+{
 	int i;
 
-	for (i = 0; i < d->nr_ctrls; i++)
-		json_object_array_add(arr, dn_daemon_ctrl_json(d->ctrls[i]));
-	json_object_object_add(reply, "status", json_object_new_int(0));
-	json_object_object_add(reply, "controllers", arr);
+	for (i = 0; i < t->nr_connecting; i++)
+		if (t->connecting[i] == c)
+			return i;
+	return -1;
+}
+
+bool dn_table_cancelled(struct dn_ctrl_table *t, struct dn_ctrl *c)
+{
+	bool cancelled;
+	int i;
+
+	pthread_mutex_lock(&t->lock);
+	i = connecting_index(t, c);
+	cancelled = i >= 0 && t->cancelled[i];
+	pthread_mutex_unlock(&t->lock);
+	return cancelled;
+}
+
+/* Caller holds the lock */
+static void unreserve_locked(struct dn_ctrl_table *t, int i)
+{
+	if (t->cancelled[i]) {
+		t->nr_cancelled--;
+		pthread_cond_broadcast(&t->cond);
+	}
+	t->nr_connecting--;
+	t->connecting[i] = t->connecting[t->nr_connecting];
+	t->cancelled[i] = t->cancelled[t->nr_connecting];
+}
+
+bool dn_table_publish(struct dn_ctrl_table *t, struct dn_ctrl *c)
+{
+	bool published = false;
+	int i;
+
+	pthread_mutex_lock(&t->lock);
+	i = connecting_index(t, c);
+	if (i >= 0 && !t->cancelled[i]) {
+		unreserve_locked(t, i);
+		t->ctrls[t->nr_ctrls++] = c;
+		published = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return published;
+}
+
+void dn_table_release(struct dn_ctrl_table *t, struct dn_ctrl *c)
+{
+	int i;
+
+	pthread_mutex_lock(&t->lock);
+	i = connecting_index(t, c);
+	if (i >= 0)
+		unreserve_locked(t, i);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static bool ctrl_has_dev(struct dn_ctrl *c, const char *dev)
@@ -260,22 +305,172 @@ static bool ctrl_has_dev(struct dn_ctrl *c, const char *dev)
 	return found;
 }
 
+int dn_table_take(struct dn_ctrl_table *t, bool all, const char *subnqn, const char *dev,
+		  struct dn_ctrl **out, int *nr_cancelled)
+{
+	int i, n = 0;
+
+	*nr_cancelled = 0;
+	pthread_mutex_lock(&t->lock);
+	for (i = t->nr_ctrls - 1; i >= 0; i--) {
+		struct dn_ctrl *c = t->ctrls[i];
+
+		if (all || (subnqn && !strcmp(c->o.subnqn, subnqn)) ||
+		    (dev && ctrl_has_dev(c, dev))) {
+			out[n++] = c;
+			t->ctrls[i] = t->ctrls[--t->nr_ctrls];
+		}
+	}
+	/* a connect in progress has no device yet: only a subsystem (or everything) matches */
+	for (i = 0; i < t->nr_connecting; i++) {
+		if (t->cancelled[i] ||
+		    !(all || (subnqn && !strcmp(t->connecting[i]->o.subnqn, subnqn))))
+			continue;
+		t->cancelled[i] = true;
+		t->nr_cancelled++;
+		(*nr_cancelled)++;
+		/* stop its initial scan early; it stays valid until dn_table_release() */
+		dn_ctrl_cancel(t->connecting[i]);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+int dn_table_take_dead(struct dn_ctrl_table *t, struct dn_ctrl **out)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = t->nr_ctrls - 1; i >= 0; i--) {
+		if (dn_ctrl_state(t->ctrls[i]) != DN_CTRL_DEAD)
+			continue;
+		out[n++] = t->ctrls[i];
+		t->ctrls[i] = t->ctrls[--t->nr_ctrls];
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+void dn_table_wait_cancelled(struct dn_ctrl_table *t)
+{
+	pthread_mutex_lock(&t->lock);
+	while (t->nr_cancelled)
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool dn_table_empty(struct dn_ctrl_table *t)
+{
+	bool empty;
+
+	pthread_mutex_lock(&t->lock);
+	empty = !t->nr_ctrls && !t->nr_connecting;
+	pthread_mutex_unlock(&t->lock);
+	return empty;
+}
+
+struct json_object *dn_table_json(struct dn_ctrl_table *t)
+{
+	struct json_object *arr = json_object_new_array();
+	int i;
+
+	/* a listed controller is deleted only after it has left the table: it stays valid */
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < t->nr_ctrls; i++)
+		json_object_array_add(arr, dn_daemon_ctrl_json(t->ctrls[i]));
+	pthread_mutex_unlock(&t->lock);
+	return arr;
+}
+
+/* ---- requests ---- */
+
+static struct json_object *devices_json(struct dn_ctrl *c)
+{
+	struct json_object *devs = json_object_new_array();
+	int i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nr_ns_devs; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/dev/ublkb%d", c->ns_devs[i]->dev_id);
+		json_object_array_add(devs, json_object_new_string(path));
+	}
+	pthread_mutex_unlock(&c->lock);
+	return devs;
+}
+
+static void handle_connect(struct daemon *d, struct json_object *req, struct json_object *reply)
+{
+	struct json_object *devs;
+	struct dn_err e = {0};
+	struct dn_ctrl *c;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		dn_err_set(&e, -ENOMEM, "out of memory");
+		goto out_reply;
+	}
+	if (dn_daemon_connect_opts(&c->o, req, &e))
+		goto out_free;
+	c->on_failed = ctrl_failed_cb;
+	if (dn_table_reserve(&d->t, c, jbool(req, "duplicate_connect"), &e))
+		goto out_free;
+	if (dn_ctrl_connect(c, &e))
+		goto out_release;
+	if (dn_table_cancelled(&d->t, c))
+		goto out_delete;
+	if (dn_ctrl_start(c, &e))
+		goto out_delete;
+	/* once published another request may delete c: the reply is made before */
+	devs = devices_json(c);
+	if (!dn_table_publish(&d->t, c)) {
+		json_object_put(devs);
+		goto out_delete;
+	}
+	json_object_object_add(reply, "status", json_object_new_int(0));
+	json_object_object_add(reply, "devices", devs);
+	return;
+
+out_delete:
+	/* a disconnect cancelled it: that, not what the cancel made fail, is the reason */
+	if (dn_table_cancelled(&d->t, c)) {
+		dn_err_clear(&e);
+		dn_err_set(&e, -ECANCELED,
+			   "the connect to %s at %s:%s was cancelled by a disconnect", c->o.subnqn,
+			   c->o.traddr, c->o.trsvcid);
+	}
+	dn_ctrl_delete(c);
+out_release:
+	dn_table_release(&d->t, c);
+out_free:
+	free(c);
+out_reply:
+	dn_err("connect: %s", e.msg);
+	reply_error(reply, &e);
+}
+
+static void handle_list(struct daemon *d, struct json_object *reply)
+{
+	json_object_object_add(reply, "status", json_object_new_int(0));
+	json_object_object_add(reply, "controllers", dn_table_json(&d->t));
+}
+
 static void handle_disconnect(struct daemon *d, struct json_object *req, struct json_object *reply,
 			      bool all)
 {
 	const char *nqn = jstr(req, "subnqn"), *dev = jstr(req, "device");
+	struct dn_ctrl *taken[DN_DAEMON_MAX_CTRLS];
 	struct dn_err e = {0};
-	int i, n = 0;
+	int i, n, nr_cancelled;
 
-	for (i = d->nr_ctrls - 1; i >= 0; i--) {
-		struct dn_ctrl *c = d->ctrls[i];
-
-		if (all || (nqn && !strcmp(c->o.subnqn, nqn)) || (dev && ctrl_has_dev(c, dev))) {
-			remove_ctrl(d, i);
-			n++;
-		}
-	}
-	if (!n && !all) {
+	n = dn_table_take(&d->t, all, nqn, dev, taken, &nr_cancelled);
+	for (i = 0; i < n; i++)
+		delete_ctrl(taken[i]);
+	/* the cancelled connects delete what they made: done once this answers */
+	if (nr_cancelled)
+		dn_table_wait_cancelled(&d->t);
+	if (!n && !nr_cancelled && !all) {
 		if (nqn)
 			dn_err_set(&e, -ENOENT, "no controller of subsystem %s is connected", nqn);
 		else
@@ -284,7 +479,7 @@ static void handle_disconnect(struct daemon *d, struct json_object *req, struct 
 		return;
 	}
 	json_object_object_add(reply, "status", json_object_new_int(0));
-	json_object_object_add(reply, "disconnected", json_object_new_int(n));
+	json_object_object_add(reply, "disconnected", json_object_new_int(n + nr_cancelled));
 }
 
 /* true when a request was answered (a bare connect-and-close, as a liveness probe, is not) */
@@ -325,9 +520,21 @@ static bool handle_request(struct daemon *d, int fd)
 		reply_error(reply, &e);
 	}
 	json_object_put(req);
-	if (d->auto_exit && !d->nr_ctrls) {
-		json_object_object_add(reply, "daemon_exiting", json_object_new_boolean(true));
-		json_object_object_add(reply, "pid", json_object_new_int(getpid()));
+	if (d->auto_exit) {
+		bool exiting;
+
+		/* the last request out of a daemon with nothing left to serve says it ends */
+		pthread_mutex_lock(&d->t.lock);
+		if (d->nr_requests == 1 && !d->t.nr_ctrls && !d->t.nr_connecting)
+			d->exiting = true;
+		exiting = d->exiting;
+		pthread_mutex_unlock(&d->t.lock);
+		if (exiting) {
+			json_object_object_add(reply, "daemon_exiting",
+					       json_object_new_boolean(true));
+			json_object_object_add(reply, "pid", json_object_new_int(getpid()));
+			wake_main(d);
+		}
 	}
 	s = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
 	if (send(fd, s, strlen(s), MSG_NOSIGNAL) < 0)
@@ -336,6 +543,62 @@ out:
 	free(buf);
 	json_object_put(reply);
 	return handled;
+}
+
+struct request {
+	struct daemon *d;
+	int fd;
+};
+
+static void request_done(struct daemon *d)
+{
+	pthread_mutex_lock(&d->t.lock);
+	if (!--d->nr_requests)
+		pthread_cond_broadcast(&d->requests_cond);
+	pthread_mutex_unlock(&d->t.lock);
+}
+
+static void *request_thread(void *arg)
+{
+	struct request *r = arg;
+
+	handle_request(r->d, r->fd);
+	close(r->fd);
+	request_done(r->d);
+	free(r);
+	return NULL;
+}
+
+/* Main thread: serve an accepted connection on a thread of its own. */
+static void start_request(struct daemon *d, int fd)
+{
+	struct timeval tv = {.tv_sec = REQ_RECV_TIMEOUT_S};
+	struct request *r = malloc(sizeof(*r));
+	pthread_attr_t attr;
+	pthread_t th;
+	int ret = -ENOMEM;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		dn_dbg("control socket: SO_RCVTIMEO: %s", strerror(errno));
+	pthread_mutex_lock(&d->t.lock);
+	d->nr_requests++;
+	pthread_mutex_unlock(&d->t.lock);
+	if (r) {
+		r->d = d;
+		r->fd = fd;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ret = -pthread_create(&th, &attr, request_thread, r);
+		pthread_attr_destroy(&attr);
+	}
+	if (!ret)
+		return;
+	/* no thread: serve it here rather than not at all */
+	dn_warn("control socket: no request thread (%s): serving it inline", strerror(-ret));
+	free(r);
+	handle_request(d, fd);
+	close(fd);
+	request_done(d);
 }
 
 static int listen_socket(const char *path, struct dn_err *e)
@@ -377,9 +640,11 @@ static int listen_socket(const char *path, struct dn_err *e)
 int dn_cmd_daemon(int argc, char **argv)
 {
 	struct daemon d = {.event_fd = -1};
+	struct dn_ctrl *taken[DN_DAEMON_MAX_CTRLS];
 	struct dn_err e = {0};
 	const char *path = dn_sock_path();
-	int verbose = 0, lfd, sfd, i, idle_ms = 0;
+	int verbose = 0, lfd, sfd, i, n, idle_ms = 0;
+	bool exiting;
 	sigset_t mask;
 
 	for (i = 1; i < argc; i++) {
@@ -392,6 +657,8 @@ int dn_cmd_daemon(int argc, char **argv)
 			return DN_EXIT_USAGE;
 		}
 	}
+	dn_table_init(&d.t);
+	pthread_cond_init(&d.requests_cond, NULL);
 	dn_log_init("disnvme", verbose);
 	if (geteuid() != 0) {
 		fprintf(stderr, "disnvme daemon: must run as root: it creates block devices\n");
@@ -422,8 +689,16 @@ int dn_cmd_daemon(int argc, char **argv)
 			{.fd = sfd, .events = POLLIN},
 			{.fd = d.event_fd, .events = POLLIN},
 		};
-		int ret = poll(pfd, 3, d.auto_exit && !d.nr_ctrls ? 1000 : -1);
+		bool idle;
+		int ret;
 
+		pthread_mutex_lock(&d.t.lock);
+		idle = d.auto_exit && !d.t.nr_ctrls && !d.t.nr_connecting && !d.nr_requests;
+		exiting = d.exiting;
+		pthread_mutex_unlock(&d.t.lock);
+		if (exiting)
+			break;
+		ret = poll(pfd, 3, idle ? 1000 : -1);
 		if (ret < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents) {
@@ -434,29 +709,30 @@ int dn_cmd_daemon(int argc, char **argv)
 			break;
 		}
 		if (pfd[2].revents) {
+			struct dn_ctrl *dead[DN_DAEMON_MAX_CTRLS];
 			uint64_t v;
+			int nr_dead;
 
 			if (read(d.event_fd, &v, sizeof(v)) < 0)
 				dn_dbg("event fd: %s", strerror(errno));
 			/* past ctrl_loss_tmo: the devices go, as the kernel host's do */
-			for (i = d.nr_ctrls - 1; i >= 0; i--)
-				if (dn_ctrl_state(d.ctrls[i]) == DN_CTRL_DEAD)
-					remove_ctrl(&d, i);
-			if (d.auto_exit && !d.nr_ctrls)
-				break;
+			nr_dead = dn_table_take_dead(&d.t, dead);
+			for (i = 0; i < nr_dead; i++)
+				delete_ctrl(dead[i]);
+			pthread_mutex_lock(&d.t.lock);
+			if (nr_dead && d.auto_exit && !d.t.nr_ctrls && !d.t.nr_connecting &&
+			    !d.nr_requests)
+				d.exiting = true;
+			pthread_mutex_unlock(&d.t.lock);
+			continue; /* the exit a request thread decided is seen at the top */
 		}
 		if (pfd[0].revents) {
 			int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-			bool handled = false;
 
-			if (cfd >= 0) {
-				handled = handle_request(&d, cfd);
-				close(cfd);
-			}
+			if (cfd >= 0)
+				start_request(&d, cfd);
 			idle_ms = 0;
-			if (handled && d.auto_exit && !d.nr_ctrls)
-				break;
-		} else if (ret == 0 && d.auto_exit && !d.nr_ctrls) {
+		} else if (ret == 0 && idle) {
 			idle_ms += 1000;
 			if (idle_ms >= AUTO_EXIT_IDLE_MS)
 				break;
@@ -466,8 +742,14 @@ int dn_cmd_daemon(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 	close(lfd);
 	unlink(path);
-	while (d.nr_ctrls)
-		remove_ctrl(&d, d.nr_ctrls - 1);
+	/* cancel the connects in progress, delete the rest, and wait for every request */
+	n = dn_table_take(&d.t, true, NULL, NULL, taken, &i);
+	for (i = 0; i < n; i++)
+		delete_ctrl(taken[i]);
+	pthread_mutex_lock(&d.t.lock);
+	while (d.nr_requests)
+		pthread_cond_wait(&d.requests_cond, &d.t.lock);
+	pthread_mutex_unlock(&d.t.lock);
 	close(d.event_fd);
 	close(sfd);
 	dn_notice("disnvme daemon %d exits", getpid());

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: MIT
-/* Tests for host/daemon.c: connect requests from the socket (untrusted) and list entries. */
+/*
+ * Tests for host/daemon.c: connect requests from the socket (untrusted), list entries, and the
+ * controller table that concurrent requests share (duplicates, cancelling connects in progress).
+ */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "host/daemon.h"
@@ -157,6 +163,211 @@ static void test_ctrl_json(void **state)
 	json_object_put(j);
 }
 
+/* A controller as a connect request makes it, before any network traffic */
+static struct dn_ctrl *table_ctrl(const char *subnqn, const char *trsvcid)
+{
+	struct dn_ctrl *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	pthread_mutex_init(&c->lock, NULL);
+	strcpy(c->o.traddr, "10.77.0.1");
+	strcpy(c->o.trsvcid, trsvcid);
+	strcpy(c->o.subnqn, subnqn);
+	strcpy(c->o.hostnqn, "nqn.h");
+	return c;
+}
+
+static int listed(struct dn_ctrl_table *t)
+{
+	struct json_object *j = dn_table_json(t);
+	int n = (int)json_object_array_length(j);
+
+	json_object_put(j);
+	return n;
+}
+
+/* Two connects to the same subsystem: the second is refused while the first is in progress */
+static void test_table_duplicates(void **state)
+{
+	struct dn_ctrl *a = table_ctrl("nqn.s", "4420"), *b = table_ctrl("nqn.s", "4420");
+	struct dn_ctrl *other = table_ctrl("nqn.s", "4421");
+	struct dn_ctrl_table t;
+	struct dn_err e = {0};
+
+	dn_table_init(&t);
+	assert_true(dn_table_empty(&t));
+	assert_int_equal(dn_table_reserve(&t, a, false, &e), 0);
+	assert_false(dn_table_empty(&t));
+	assert_int_equal(listed(&t), 0); /* in progress: not listed yet */
+	assert_int_equal(dn_table_reserve(&t, b, false, &e), -EALREADY);
+	assert_string_equal(e.msg, "nqn.s at 10.77.0.1:4420 is being connected already");
+	/* another port of the subsystem is another controller */
+	assert_int_equal(dn_table_reserve(&t, other, false, &e), 0);
+	assert_int_not_equal(a->instance, other->instance);
+	assert_true(dn_table_publish(&t, a));
+	assert_int_equal(listed(&t), 1);
+	dn_err_clear(&e);
+	assert_int_equal(dn_table_reserve(&t, b, false, &e), -EALREADY);
+	assert_string_equal(e.msg, "nqn.s at 10.77.0.1:4420 is already connected");
+	/* --duplicate-connect: a second controller on purpose */
+	assert_int_equal(dn_table_reserve(&t, b, true, &e), 0);
+	dn_table_release(&t, b); /* its connect failed */
+	dn_table_release(&t, other);
+	assert_int_equal(listed(&t), 1);
+	free(a);
+	free(b);
+	free(other);
+}
+
+static void test_table_full(void **state)
+{
+	struct dn_ctrl *c[DN_DAEMON_MAX_CTRLS + 1];
+	struct dn_ctrl_table t;
+	struct dn_err e = {0};
+	char port[16];
+	int i;
+
+	dn_table_init(&t);
+	for (i = 0; i <= DN_DAEMON_MAX_CTRLS; i++) {
+		snprintf(port, sizeof(port), "%d", 5000 + i);
+		c[i] = table_ctrl("nqn.s", port);
+	}
+	/* listed and in progress count alike */
+	for (i = 0; i < DN_DAEMON_MAX_CTRLS; i++) {
+		assert_int_equal(dn_table_reserve(&t, c[i], false, &e), 0);
+		if (i % 2)
+			assert_true(dn_table_publish(&t, c[i]));
+	}
+	assert_int_equal(dn_table_reserve(&t, c[i], false, &e), -ENOSPC);
+	assert_string_equal(e.msg, "this daemon already serves 64 controllers");
+	for (i = 0; i <= DN_DAEMON_MAX_CTRLS; i++)
+		free(c[i]);
+}
+
+struct waiter {
+	struct dn_ctrl_table *t;
+	bool done;
+};
+
+static void *wait_cancelled(void *arg)
+{
+	struct waiter *w = arg;
+
+	dn_table_wait_cancelled(w->t);
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* disconnect-all during a connect: the listed controllers are taken, the connect cancelled,
+ * and the disconnect waits for the connect to clean up */
+static void test_table_disconnect_all_during_connect(void **state)
+{
+	struct dn_ctrl *live = table_ctrl("nqn.a", "4420"), *conn = table_ctrl("nqn.b", "4420");
+	struct dn_ctrl *again = table_ctrl("nqn.b", "4420");
+	struct dn_ctrl *taken[DN_DAEMON_MAX_CTRLS];
+	struct waiter w = {0};
+	struct dn_ctrl_table t;
+	struct dn_err e = {0};
+	pthread_t th;
+	int nc;
+
+	dn_table_init(&t);
+	w.t = &t;
+	assert_int_equal(dn_table_reserve(&t, live, false, &e), 0);
+	assert_true(dn_table_publish(&t, live));
+	assert_int_equal(dn_table_reserve(&t, conn, false, &e), 0);
+	assert_false(dn_table_cancelled(&t, conn));
+
+	assert_int_equal(dn_table_take(&t, true, NULL, NULL, taken, &nc), 1);
+	assert_ptr_equal(taken[0], live);
+	assert_int_equal(nc, 1);
+	assert_true(dn_table_cancelled(&t, conn));
+	assert_true(conn->scan_abort); /* its initial scan stops early */
+	assert_false(live->scan_abort);
+	assert_int_equal(listed(&t), 0);
+	/* the connect is still in progress: the table is not empty (no auto-exit yet), and the
+	 * same subsystem cannot be connected again until it has cleaned up */
+	assert_false(dn_table_empty(&t));
+	assert_int_equal(dn_table_reserve(&t, again, false, &e), -EALREADY);
+	/* a second disconnect-all does not count it twice */
+	assert_int_equal(dn_table_take(&t, true, NULL, NULL, taken, &nc), 0);
+	assert_int_equal(nc, 0);
+
+	assert_int_equal(pthread_create(&th, NULL, wait_cancelled, &w), 0);
+	usleep(50000);
+	assert_false(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE));
+	/* the connect finishes: it finds itself cancelled, deletes what it made, releases */
+	assert_false(dn_table_publish(&t, conn));
+	assert_int_equal(listed(&t), 0);
+	dn_table_release(&t, conn);
+	pthread_join(th, NULL);
+	assert_true(w.done);
+	assert_true(dn_table_empty(&t));
+	assert_int_equal(dn_table_reserve(&t, again, false, &e), 0);
+	free(live);
+	free(conn);
+	free(again);
+}
+
+/* disconnect -n NQN cancels only that subsystem's connects; -d DEV only matches listed ones */
+static void test_table_disconnect_match(void **state)
+{
+	struct dn_ctrl *a = table_ctrl("nqn.a", "4420"), *b = table_ctrl("nqn.b", "4420");
+	struct dn_ctrl *live = table_ctrl("nqn.c", "4420");
+	struct dn_ctrl *taken[DN_DAEMON_MAX_CTRLS];
+	struct dn_ns_dev ns = {.info = {.nsid = 1}, .dev_id = 3};
+	struct dn_ctrl_table t;
+	struct dn_err e = {0};
+	int nc;
+
+	dn_table_init(&t);
+	assert_int_equal(dn_table_reserve(&t, a, false, &e), 0);
+	assert_int_equal(dn_table_reserve(&t, b, false, &e), 0);
+	assert_int_equal(dn_table_reserve(&t, live, false, &e), 0);
+	live->ns_devs[0] = &ns;
+	live->nr_ns_devs = 1;
+	assert_true(dn_table_publish(&t, live));
+
+	assert_int_equal(dn_table_take(&t, false, NULL, "/dev/ublkb4", taken, &nc), 0);
+	assert_int_equal(nc, 0);
+	assert_int_equal(dn_table_take(&t, false, "nqn.b", NULL, taken, &nc), 0);
+	assert_int_equal(nc, 1);
+	assert_false(dn_table_cancelled(&t, a));
+	assert_true(dn_table_cancelled(&t, b));
+	assert_int_equal(dn_table_take(&t, false, NULL, "/dev/ublkb3", taken, &nc), 1);
+	assert_ptr_equal(taken[0], live);
+	assert_int_equal(nc, 0);
+	assert_true(dn_table_publish(&t, a));
+	assert_false(dn_table_publish(&t, b));
+	dn_table_release(&t, b);
+	dn_table_wait_cancelled(&t); /* nothing cancelled is left: returns */
+	assert_int_equal(listed(&t), 1);
+	free(a);
+	free(b);
+	free(live);
+}
+
+static void test_table_take_dead(void **state)
+{
+	struct dn_ctrl *a = table_ctrl("nqn.a", "4420"), *b = table_ctrl("nqn.b", "4420");
+	struct dn_ctrl *taken[DN_DAEMON_MAX_CTRLS];
+	struct dn_ctrl_table t;
+	struct dn_err e = {0};
+
+	dn_table_init(&t);
+	assert_int_equal(dn_table_reserve(&t, a, false, &e), 0);
+	assert_true(dn_table_publish(&t, a));
+	assert_int_equal(dn_table_reserve(&t, b, false, &e), 0);
+	assert_true(dn_table_publish(&t, b));
+	a->state = DN_CTRL_RESETTING;
+	b->state = DN_CTRL_DEAD;
+	assert_int_equal(dn_table_take_dead(&t, taken), 1);
+	assert_ptr_equal(taken[0], b);
+	assert_int_equal(listed(&t), 1);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +375,11 @@ int main(void)
 		cmocka_unit_test(test_connect_opts_optional),
 		cmocka_unit_test(test_connect_rejects),
 		cmocka_unit_test(test_ctrl_json),
+		cmocka_unit_test(test_table_duplicates),
+		cmocka_unit_test(test_table_full),
+		cmocka_unit_test(test_table_disconnect_all_during_connect),
+		cmocka_unit_test(test_table_disconnect_match),
+		cmocka_unit_test(test_table_take_dead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
