@@ -42,8 +42,7 @@ struct daemon {
 	int event_fd; /* controller threads report failures, request threads the exit, here */
 	bool auto_exit;
 	/* under t.lock */
-	int nr_requests; /* request threads running */
-	bool exiting;	 /* auto-exit decided: the main loop stops accepting and ends */
+	int nr_requests;	      /* request threads running */
 	pthread_cond_t requests_cond; /* nr_requests fell to 0 */
 };
 
@@ -202,6 +201,10 @@ int dn_table_reserve(struct dn_ctrl_table *t, struct dn_ctrl *c, bool dup_ok, st
 	int i, ret = 0;
 
 	pthread_mutex_lock(&t->lock);
+	if (t->closed) {
+		ret = dn_err_set(e, -ESHUTDOWN, "the disnvme daemon is exiting: try again");
+		goto out_unlock;
+	}
 	if (t->nr_ctrls + t->nr_connecting >= DN_DAEMON_MAX_CTRLS) {
 		ret = dn_err_set(e, -ENOSPC, "this daemon already serves %d controllers",
 				 DN_DAEMON_MAX_CTRLS);
@@ -369,6 +372,35 @@ bool dn_table_empty(struct dn_ctrl_table *t)
 	return empty;
 }
 
+bool dn_table_close_if_empty(struct dn_ctrl_table *t)
+{
+	bool closed;
+
+	pthread_mutex_lock(&t->lock);
+	if (!t->nr_ctrls && !t->nr_connecting)
+		t->closed = true;
+	closed = t->closed;
+	pthread_mutex_unlock(&t->lock);
+	return closed;
+}
+
+void dn_table_close(struct dn_ctrl_table *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->closed = true;
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool dn_table_closed(struct dn_ctrl_table *t)
+{
+	bool closed;
+
+	pthread_mutex_lock(&t->lock);
+	closed = t->closed;
+	pthread_mutex_unlock(&t->lock);
+	return closed;
+}
+
 struct json_object *dn_table_json(struct dn_ctrl_table *t)
 {
 	struct json_object *arr = json_object_new_array();
@@ -520,21 +552,14 @@ static bool handle_request(struct daemon *d, int fd)
 		reply_error(reply, &e);
 	}
 	json_object_put(req);
-	if (d->auto_exit) {
-		bool exiting;
-
-		/* the last request out of a daemon with nothing left to serve says it ends */
-		pthread_mutex_lock(&d->t.lock);
-		if (d->nr_requests == 1 && !d->t.nr_ctrls && !d->t.nr_connecting)
-			d->exiting = true;
-		exiting = d->exiting;
-		pthread_mutex_unlock(&d->t.lock);
-		if (exiting) {
-			json_object_object_add(reply, "daemon_exiting",
-					       json_object_new_boolean(true));
-			json_object_object_add(reply, "pid", json_object_new_int(getpid()));
-			wake_main(d);
-		}
+	/*
+	 * A request that leaves nothing to serve ends an auto-started daemon, and says so: other
+	 * requests may still be running (a list, a refused duplicate), but none can connect now.
+	 */
+	if (d->auto_exit && dn_table_close_if_empty(&d->t)) {
+		json_object_object_add(reply, "daemon_exiting", json_object_new_boolean(true));
+		json_object_object_add(reply, "pid", json_object_new_int(getpid()));
+		wake_main(d);
 	}
 	s = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
 	if (send(fd, s, strlen(s), MSG_NOSIGNAL) < 0)
@@ -644,7 +669,6 @@ int dn_cmd_daemon(int argc, char **argv)
 	struct dn_err e = {0};
 	const char *path = dn_sock_path();
 	int verbose = 0, lfd, sfd, i, n, idle_ms = 0;
-	bool exiting;
 	sigset_t mask;
 
 	for (i = 1; i < argc; i++) {
@@ -692,12 +716,12 @@ int dn_cmd_daemon(int argc, char **argv)
 		bool idle;
 		int ret;
 
+		/* an auto-exit decided by a request (the table is closed) */
+		if (dn_table_closed(&d.t))
+			break;
 		pthread_mutex_lock(&d.t.lock);
 		idle = d.auto_exit && !d.t.nr_ctrls && !d.t.nr_connecting && !d.nr_requests;
-		exiting = d.exiting;
 		pthread_mutex_unlock(&d.t.lock);
-		if (exiting)
-			break;
 		ret = poll(pfd, 3, idle ? 1000 : -1);
 		if (ret < 0 && errno != EINTR)
 			break;
@@ -719,12 +743,9 @@ int dn_cmd_daemon(int argc, char **argv)
 			nr_dead = dn_table_take_dead(&d.t, dead);
 			for (i = 0; i < nr_dead; i++)
 				delete_ctrl(dead[i]);
-			pthread_mutex_lock(&d.t.lock);
-			if (nr_dead && d.auto_exit && !d.t.nr_ctrls && !d.t.nr_connecting &&
-			    !d.nr_requests)
-				d.exiting = true;
-			pthread_mutex_unlock(&d.t.lock);
-			continue; /* the exit a request thread decided is seen at the top */
+			if (nr_dead && d.auto_exit)
+				dn_table_close_if_empty(&d.t);
+			continue; /* an exit decided here or by a request is seen at the top */
 		}
 		if (pfd[0].revents) {
 			int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -742,7 +763,8 @@ int dn_cmd_daemon(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 	close(lfd);
 	unlink(path);
-	/* cancel the connects in progress, delete the rest, and wait for every request */
+	/* no more connects; cancel those in progress, delete the rest, wait for every request */
+	dn_table_close(&d.t);
 	n = dn_table_take(&d.t, true, NULL, NULL, taken, &i);
 	for (i = 0; i < n; i++)
 		delete_ctrl(taken[i]);

@@ -36,11 +36,12 @@ struct dn_ctrl_table {
 	int nr_connecting;
 	int nr_cancelled; /* connects cancelled and not yet ended */
 	int next_instance;
+	bool closed; /* the daemon is ending: no more reserves */
 };
 
 void dn_table_init(struct dn_ctrl_table *t);
 /* Reserve c for a connect: -EALREADY (the same subsystem, address and host is connected or
- * connecting, unless dup_ok), -ENOSPC; sets c->instance. */
+ * connecting, unless dup_ok), -ENOSPC, -ESHUTDOWN once closed; sets c->instance. */
 int dn_table_reserve(struct dn_ctrl_table *t, struct dn_ctrl *c, bool dup_ok, struct dn_err *e);
 /* true when a disconnect has cancelled c's connect */
 bool dn_table_cancelled(struct dn_ctrl_table *t, struct dn_ctrl *c);
@@ -64,6 +65,14 @@ int dn_table_take_dead(struct dn_ctrl_table *t, struct dn_ctrl **out);
 void dn_table_wait_cancelled(struct dn_ctrl_table *t);
 /* No controller listed and no connect in progress */
 bool dn_table_empty(struct dn_ctrl_table *t);
+/*
+ * Auto-exit: when the table is empty, close it (every later reserve fails) and return true,
+ * in one step, so that a connect cannot slip in between the decision and the exit.
+ */
+bool dn_table_close_if_empty(struct dn_ctrl_table *t);
+/* The daemon ends: every later reserve fails. */
+void dn_table_close(struct dn_ctrl_table *t);
+bool dn_table_closed(struct dn_ctrl_table *t);
 /* The listed controllers, as the list request answers */
 struct json_object *dn_table_json(struct dn_ctrl_table *t);
 

@@ -368,6 +368,32 @@ static void test_table_take_dead(void **state)
 	free(b);
 }
 
+/* Auto-exit: decided only on an empty table, and no connect gets in after the decision */
+static void test_table_close_if_empty(void **state)
+{
+	struct dn_ctrl *a = table_ctrl("nqn.a", "4420"), *b = table_ctrl("nqn.b", "4420");
+	struct dn_ctrl *taken[DN_DAEMON_MAX_CTRLS];
+	struct dn_ctrl_table t;
+	struct dn_err e = {0};
+	int nc;
+
+	dn_table_init(&t);
+	assert_int_equal(dn_table_reserve(&t, a, false, &e), 0);
+	/* a connect in progress (say a refused duplicate ends meanwhile): no exit */
+	assert_false(dn_table_close_if_empty(&t));
+	assert_false(dn_table_closed(&t));
+	assert_true(dn_table_publish(&t, a));
+	assert_false(dn_table_close_if_empty(&t));
+	/* the last disconnect */
+	assert_int_equal(dn_table_take(&t, false, "nqn.a", NULL, taken, &nc), 1);
+	assert_true(dn_table_close_if_empty(&t));
+	assert_true(dn_table_closed(&t));
+	assert_int_equal(dn_table_reserve(&t, b, false, &e), -ESHUTDOWN);
+	assert_string_equal(e.msg, "the disnvme daemon is exiting: try again");
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_table_disconnect_all_during_connect),
 		cmocka_unit_test(test_table_disconnect_match),
 		cmocka_unit_test(test_table_take_dead),
+		cmocka_unit_test(test_table_close_if_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
