@@ -49,6 +49,8 @@ struct dn_rdma_pool {
 	uint8_t **free; /* stack of free buffers */
 	/* requests waiting for a buffer, oldest first, from any queue of the group */
 	struct dn_rdma_req *wait_head, **wait_tail;
+	/* for sizing data_buffers_mib: logged when the pool goes away */
+	uint64_t nr_taken, nr_waited;
 };
 
 /* A device (ibv_context) and its protection domain, shared by every queue on it. */

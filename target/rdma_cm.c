@@ -89,13 +89,23 @@ static uint64_t cm_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Main thread; the poll groups may be destroyed already (dn_rdma_fini). */
 static void cm_free_dev(struct dn_rdma_dev *dev)
 {
 	unsigned int i;
 	int ret;
 
-	for (i = 0; dev->pools && i < cm.nr_pgs; i++)
-		dn_rdma_pool_destroy(dev->pools[i]);
+	for (i = 0; dev->pools && i < cm.nr_pgs; i++) {
+		struct dn_rdma_pool *p = dev->pools[i];
+
+		if (p && p->nr_waited)
+			dn_info("rdma: %s, poll group %u: %llu of %llu transfers waited for "
+				"one of the %u data buffers (data_buffers_mib)",
+				ibv_get_device_name(dev->verbs->device), i,
+				(unsigned long long)p->nr_waited, (unsigned long long)p->nr_taken,
+				p->nr_bufs);
+		dn_rdma_pool_destroy(p);
+	}
 	free(dev->pools);
 	if (dev->pd) {
 		ret = dn_ibv_dealloc_pd(dev->pd);

@@ -32,6 +32,7 @@ static struct dn_rdma_req *req_get(struct dn_rdma_queue *rq)
 
 static void buf_wait_add(struct dn_rdma_pool *p, struct dn_rdma_req *r)
 {
+	p->nr_waited++;
 	r->buf_wait_next = NULL;
 	r->buf_wait_pprev = p->wait_tail;
 	*p->wait_tail = r;
@@ -68,6 +69,7 @@ static void buf_release(struct dn_rdma_req *r)
 		return;
 	}
 	buf_wait_del(p, w);
+	p->nr_taken++;
 	w->buf = buf;
 	dn_rdma_req_process(w);
 }
@@ -154,6 +156,7 @@ static bool req_get_buf(struct dn_rdma_req *r)
 		buf_wait_add(p, r);
 		return false;
 	}
+	p->nr_taken++;
 	return true;
 }
 

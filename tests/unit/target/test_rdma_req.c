@@ -700,6 +700,8 @@ static void test_pool_exhausted_requests_wait_in_order(void **state)
 	finish(rq, d);
 	assert_null(pool.wait_head);
 	assert_int_equal(pool.nr_free, 1);
+	assert_int_equal(pool.nr_taken, 4);
+	assert_int_equal(pool.nr_waited, 3);
 	assert_int_equal(lost_calls, 0);
 }
 
