@@ -103,6 +103,12 @@ struct dn_rdma_req {
 	struct dn_rdma_req *next_free;
 	struct dn_rdma_recv *recv;
 	uint8_t *buf; /* from rq->pool while the request moves keyed data, else NULL */
+	/*
+	 * Its RDMA READ was posted and has not completed. A dying queue ends such a request at
+	 * once, but the device may still write into buf until the READ's completion (flushed) is
+	 * seen or the QP is destroyed: the buffer stays with the freed request until then.
+	 */
+	bool read_posted;
 	/* in rq->pool's wait list while NEED_BUFFER and no buffer was free */
 	struct dn_rdma_req *buf_wait_next, **buf_wait_pprev;
 	/* WR ids are the address of these: the completion handler recovers the request */
@@ -217,6 +223,8 @@ void dn_rdma_queue_layout(struct dn_rdma_queue *rq, uint32_t lkey);
 int dn_rdma_post_recv(struct dn_rdma_queue *rq, struct dn_rdma_recv *rv);
 /* Group thread, queue dying: complete what waits in the transport so the core sees it end. */
 void dn_rdma_abort_waiting(struct dn_rdma_queue *rq);
+/* Group thread, the QP destroyed: give back the buffers of READs that never completed. */
+void dn_rdma_release_held_bufs(struct dn_rdma_queue *rq);
 
 static inline struct dn_rdma_queue *dn_rdma_queue(struct dn_tgt_queue *q)
 {

@@ -162,6 +162,9 @@ static void queue_destroy_verbs(struct dn_rdma_queue *rq)
 		rdma_destroy_qp(rq->cm_id);
 		rq->qp = NULL;
 	}
+	/* the device is done with every buffer now */
+	if (rq->reqs)
+		dn_rdma_release_held_bufs(rq);
 	if (rq->cq_events)
 		ibv_ack_cq_events(rq->cq, rq->cq_events);
 	rq->cq_events = 0;

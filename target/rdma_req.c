@@ -84,7 +84,8 @@ static void req_put(struct dn_rdma_req *r)
 	rq->free_reqs = r;
 	rq->nr_busy--;
 	/* last: it may run another request's state machine */
-	buf_release(r);
+	if (!r->read_posted)
+		buf_release(r);
 }
 
 static void queue_send_wrs(struct dn_rdma_queue *rq, struct ibv_send_wr *first,
@@ -166,6 +167,7 @@ static void req_post_read(struct dn_rdma_req *r)
 	struct dn_tgt_req *req = &r->req;
 
 	rq->reads_in_flight++;
+	r->read_posted = true;
 	r->rdma_sge.addr = (uintptr_t)r->buf;
 	r->rdma_sge.lkey = rq->pool->lkey;
 	r->rdma_sge.length = req->data_len;
@@ -384,6 +386,14 @@ static void handle_wc(struct dn_rdma_queue *rq, const struct ibv_wc *wc)
 	}
 	r = &rq->reqs[(id - reqs) / sizeof(*rq->reqs)];
 	if (id == (uintptr_t)&r->rdma_wr) {
+		if (r->read_posted && r->state != DN_RDMA_REQ_READING) {
+			/* the READ of a request its dying queue ended: now its buffer is free */
+			r->read_posted = false;
+			if (r->state == DN_RDMA_REQ_FREE)
+				buf_release(r);
+			return;
+		}
+		r->read_posted = false;
 		if (r->state != DN_RDMA_REQ_READING) {
 			/* an unsignaled RDMA WRITE reports only its failure */
 			if (wc->status != IBV_WC_SUCCESS)
@@ -508,6 +518,20 @@ void dn_rdma_abort_waiting(struct dn_rdma_queue *rq)
 			if (r->state == DN_RDMA_REQ_READING)
 				rq->reads_in_flight--;
 			req_fail(r, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
+		}
+	}
+}
+
+void dn_rdma_release_held_bufs(struct dn_rdma_queue *rq)
+{
+	unsigned int i;
+
+	for (i = 0; i < rq->nr_reqs; i++) {
+		struct dn_rdma_req *r = &rq->reqs[i];
+
+		if (r->read_posted) {
+			r->read_posted = false;
+			buf_release(r);
 		}
 	}
 }

@@ -239,9 +239,9 @@ static void free_queue(struct dn_rdma_queue *q)
 {
 	int i;
 
-	/* a request gives its buffer back when it ends */
+	/* a request gives its buffer back when it ends, or when its READ does */
 	for (i = 0; i < NR; i++)
-		if (q->reqs[i].state == DN_RDMA_REQ_FREE)
+		if (q->reqs[i].state == DN_RDMA_REQ_FREE && !q->reqs[i].read_posted)
 			assert_null(q->reqs[i].buf);
 	free(q->mem);
 	free(q->recvs);
@@ -518,10 +518,15 @@ static void test_dying_queue_aborts_waiting_reads(void **state)
 	assert_int_equal(rq->nr_busy, 0);
 	assert_int_equal(rq->reads_in_flight, 0);
 	assert_int_equal(executed, 0);
-	/* the READ's flush completion arriving later is ignored */
+	/* the device may still write into the buffer until the READ's completion is seen */
+	assert_non_null(r->buf);
+	assert_int_equal(pool.nr_free, NR_BUFS - 1);
+	/* the READ's flush completion arriving later frees the buffer, and is not an error */
 	complete_wr(&r->rdma_wr, IBV_WC_WR_FLUSH_ERR);
 	step();
 	assert_int_equal(lost_calls, 0);
+	assert_null(r->buf);
+	assert_int_equal(pool.nr_free, NR_BUFS);
 }
 
 static void test_wc_errors(void **state)
@@ -753,6 +758,35 @@ static void test_pool_dying_queue_with_waiters_returns_everything(void **state)
 	assert_int_equal(rq2->nr_busy, 0);
 }
 
+static void test_destroyed_qp_returns_buffers_of_unfinished_reads(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *r;
+
+	pool_setup(1);
+	rq2 = new_queue(2);
+	nvme_sgl_set_keyed(&sgl, 0x1000, 4096, 1, false);
+	arrive(0, nvme_cmd_write, 1, &sgl, 0);
+	step();
+	r = req_of(1);
+	/* a request of another queue waits for the only buffer */
+	nvme_sgl_set_keyed(&sgl, 0x2000, 4096, 2, false);
+	arrive_on(rq2, 0, nvme_cmd_read, 2, &sgl, 0);
+	step_on(rq2);
+	assert_int_equal(executed, 0);
+	rq->dying = true;
+	dn_rdma_abort_waiting(rq);
+	assert_int_equal(r->state, DN_RDMA_REQ_FREE);
+	assert_int_equal(executed, 0); /* not while the READ may still land in the buffer */
+	/* the QP is gone without the flush completion: the buffer moves on to the waiter */
+	dn_rdma_release_held_bufs(rq);
+	assert_null(r->buf);
+	assert_int_equal(executed, 1);
+	assert_ptr_equal(exec_data, pool_mem);
+	finish(rq2, req_of_on(rq2, 2));
+	assert_int_equal(pool.nr_free, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -770,6 +804,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dying_queue_drops_responses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dying_queue_aborts_waiting_reads, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_destroyed_qp_returns_buffers_of_unfinished_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_capsule_ends_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_buffer_taken_and_returned, setup,
