@@ -223,7 +223,7 @@ void dn_rdma_queue_layout(struct dn_rdma_queue *rq, uint32_t lkey);
 int dn_rdma_post_recv(struct dn_rdma_queue *rq, struct dn_rdma_recv *rv);
 /* Group thread, queue dying: complete what waits in the transport so the core sees it end. */
 void dn_rdma_abort_waiting(struct dn_rdma_queue *rq);
-/* Group thread, the QP destroyed: give back the buffers of READs that never completed. */
+/* Group thread, the QP destroyed: give back the buffers of READs and SENDs never completed. */
 void dn_rdma_release_held_bufs(struct dn_rdma_queue *rq);
 
 static inline struct dn_rdma_queue *dn_rdma_queue(struct dn_tgt_queue *q)

@@ -526,13 +526,12 @@ void dn_rdma_release_held_bufs(struct dn_rdma_queue *rq)
 {
 	unsigned int i;
 
+	/* a queue is destroyed without waiting for its READ and SEND completions */
 	for (i = 0; i < rq->nr_reqs; i++) {
 		struct dn_rdma_req *r = &rq->reqs[i];
 
-		if (r->read_posted) {
-			r->read_posted = false;
-			buf_release(r);
-		}
+		r->read_posted = false;
+		buf_release(r);
 	}
 }
 

@@ -787,6 +787,26 @@ static void test_destroyed_qp_returns_buffers_of_unfinished_reads(void **state)
 	assert_int_equal(pool.nr_free, 1);
 }
 
+static void test_destroyed_qp_returns_buffers_of_unfinished_sends(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *r;
+
+	nvme_sgl_set_keyed(&sgl, 0x1000, 65536, 1, false);
+	arrive(0, nvme_cmd_read, 1, &sgl, 0);
+	step();
+	r = req_of(1);
+	assert_int_equal(r->state, DN_RDMA_REQ_SENDING);
+	assert_int_equal(pool.nr_free, NR_BUFS - 1);
+	/* the queue dies and is destroyed before the SEND's completion was polled */
+	rq->dying = true;
+	dn_rdma_abort_waiting(rq);
+	assert_int_equal(pool.nr_free, NR_BUFS - 1); /* the RDMA WRITE may still read it */
+	dn_rdma_release_held_bufs(rq);
+	assert_null(r->buf);
+	assert_int_equal(pool.nr_free, NR_BUFS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -806,6 +826,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_destroyed_qp_returns_buffers_of_unfinished_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_destroyed_qp_returns_buffers_of_unfinished_sends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wc_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_capsule_ends_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_buffer_taken_and_returned, setup,
