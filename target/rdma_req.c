@@ -57,12 +57,15 @@ static void buf_wait_del(struct dn_rdma_pool *p, struct dn_rdma_req *r)
  */
 static void buf_release(struct dn_rdma_req *r)
 {
-	struct dn_rdma_pool *p = r->rq->pool;
-	struct dn_rdma_req *w = p->wait_head;
 	uint8_t *buf = r->buf;
+	struct dn_rdma_pool *p;
+	struct dn_rdma_req *w;
 
+	/* also for requests never laid out (queue creation failed): r->rq may be NULL */
 	if (!buf)
 		return;
+	p = r->rq->pool;
+	w = p->wait_head;
 	r->buf = NULL;
 	if (!w) {
 		dn_rdma_pool_put(p, buf);
