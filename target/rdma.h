@@ -23,12 +23,14 @@
 #define DN_RDMA_MAX_INITIATOR_DEPTH 16
 /*
  * Data buffers of DN_TGT_MAX_XFER bytes shared by the queues of one poll group on one device
- * (rdma_pool.c), in MiB: 32 MiB = 256 buffers, two full-depth I/O queues' worth of maximum
+ * (rdma_pool.c), in MiB: 16 MiB = 128 buffers, one full-depth I/O queue's worth of maximum
  * transfers at once. What is in flight is bounded by the link's bandwidth-delay product plus
  * the backend's latency (12.5 GB/s x 1 ms is 12.5 MiB), not by the number of queues, so a fixed
- * pool serves many queues; beyond it requests wait for a buffer instead of failing.
+ * pool serves many queues; beyond it requests wait for a buffer instead of failing. Not more
+ * by default: the pools are registered before the target listens, and registration time
+ * (pinning, page faults) grows with the size, which a restarted target's hosts wait out.
  */
-#define DN_RDMA_POOL_DEFAULT_MIB 32u
+#define DN_RDMA_POOL_DEFAULT_MIB 16u
 #define DN_RDMA_POOL_MAX_BUFS	 65536u
 
 extern const struct dn_tgt_transport_ops dn_rdma_ops;
