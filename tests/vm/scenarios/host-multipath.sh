@@ -2,7 +2,8 @@
 # Multipath: one namespace of the Linux nvmet target reached through two ports (4420, 4421)
 # is one device with two paths. fio write + verify runs while the first path goes away and
 # comes back, then while the second path goes away for good (its ctrl_loss_tmo ends it):
-# zero errors, the device stays, the dead path's controller leaves the list.
+# zero errors, the device stays, the dead path's controller leaves the list. Then a second
+# connect to the same address: refused, and with --duplicate-connect a third path.
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
@@ -67,6 +68,34 @@ PY
 [[ -b $dev ]] || fail "$dev went away with one path left"
 pass "path 2's controller removed after its ctrl_loss_tmo; $dev stays on path 1"
 grep -E "another path|leaves|reconnected|resetting" /run/disnvme/daemon.log
+
+# the same address again: refused, unless --duplicate-connect asks for another controller,
+# which joins the device as one more path
+if out=$($DISNVME connect -t rdma -a $TGT_ADDR -s 4420 -n $nqn -i 1 2>&1); then
+	fail "a second connect to the same address succeeded without -D: $out"
+fi
+[[ $out == *"already connected"* ]] || fail "duplicate connect refused with: $out"
+# --host-traddr: connections leave from the given local address; one that is not local is
+# named in the error
+if out=$($DISNVME connect -t rdma -a $TGT_ADDR -s 4420 -n $nqn -i 1 -D -w 10.99.0.1 2>&1); then
+	fail "connect from a non-local address succeeded: $out"
+fi
+[[ $out == *"host address 10.99.0.1 is not an address of an RDMA device here"* ]] ||
+	fail "connect -w 10.99.0.1 failed with: $out"
+dev3=$($DISNVME connect -t rdma -a $TGT_ADDR -s 4420 -n $nqn -i 1 -D -w $TGT_ADDR) ||
+	fail "connect -D: $dev3"
+[[ $dev3 == "$dev" ]] || fail "connect -D gave $dev3, not $dev"
+$DISNVME list -o json >list.json
+python3 - <<'PY' || fail "after connect -D: $(cat list.json)"
+import json
+cs = json.load(open("list.json"))["controllers"]
+assert len(cs) == 2 and all(c["trsvcid"] == "4420" for c in cs), cs
+assert cs[0]["cntlid"] != cs[1]["cntlid"], cs
+for c in cs:
+    assert c["namespaces"][0]["device"] == "/dev/ublkb0" and c["namespaces"][0]["paths"] == 2, c
+PY
+must dd if="$dev" of=/dev/null bs=1M count=8 iflag=direct status=none
+pass "a duplicate connect is refused; with -D (and -w) it is a second controller and path of $dev"
 
 must $DISNVME disconnect-all
 sleep 0.5
