@@ -20,6 +20,47 @@ struct dn_event {
 	void (*cb)(struct dn_event *ev, const struct io_uring_cqe *cqe);
 };
 
+/*
+ * Ring setup and teardown. liburing maps and unmaps a ring with its own system calls, which
+ * ThreadSanitizer does not see: a new ring at the address of one another thread destroyed
+ * would look like a race with that thread. In TSan builds teardown releases and setup
+ * acquires one sync object, the order the kernel's munmap and mmap give them.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define DN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DN_TSAN 1
+#endif
+#endif
+#ifdef DN_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+__attribute__((weak)) char dn_uring_tsan_sync;
+
+static inline void dn_uring_created(struct io_uring *ring)
+{
+	(void)ring;
+	__tsan_acquire(&dn_uring_tsan_sync);
+}
+
+static inline void dn_uring_exit(struct io_uring *ring)
+{
+	__tsan_release(&dn_uring_tsan_sync);
+	io_uring_queue_exit(ring);
+}
+#else
+static inline void dn_uring_created(struct io_uring *ring)
+{
+	(void)ring;
+}
+
+static inline void dn_uring_exit(struct io_uring *ring)
+{
+	io_uring_queue_exit(ring);
+}
+#endif
+
 static inline void dn_event_set(struct io_uring_sqe *sqe, struct dn_event *ev)
 {
 	io_uring_sqe_set_data(sqe, ev);

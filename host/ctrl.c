@@ -79,15 +79,15 @@ int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms
 	int ret;
 
 	dn_sqe_connect(&sqe, q->qid, q->depth, kato_ms);
-	if (dn_connect_data_init(&data, c->o.hostid, q->qid ? c->cntlid : 0xffff, c->o.subnqn,
-				 c->o.hostnqn))
+	if (dn_connect_data_init(&data, c->o.hostid, q->qid ? dn_ctrl_cntlid(c) : 0xffff,
+				 c->o.subnqn, c->o.hostnqn))
 		return dn_err_set(e, -EINVAL, "an NQN is longer than 255 bytes");
 	ret = dn_hq_exec(q, &sqe, &data, sizeof(data), true, &cqe, &st, ADMIN_TIMEOUT_MS, e);
 	if (ret)
 		return ret;
 	if (!st) {
 		if (!q->qid)
-			c->cntlid = le16toh(cqe.result.u16);
+			__atomic_store_n(&c->cntlid, le16toh(cqe.result.u16), __ATOMIC_RELEASE);
 		return 0;
 	}
 	ipo = le32toh(cqe.result.u32);
@@ -110,8 +110,8 @@ int dn_ctrl_fabrics_connect(struct dn_ctrl *c, struct dn_hq *q, uint32_t kato_ms
 						  q->depth, q->qid);
 			break;
 		case NVME_SC_CONNECT_CTRL_BUSY:
-			return dn_err_set(e, -EBUSY, "controller %u of %s is busy", c->cntlid,
-					  c->o.subnqn);
+			return dn_err_set(e, -EBUSY, "controller %u of %s is busy",
+					  dn_ctrl_cntlid(c), c->o.subnqn);
 		}
 	}
 	return dn_err_set(e, nvme_status_to_errno(st) ?: -EIO,
@@ -178,6 +178,7 @@ static void set_caps(struct dn_ctrl *c)
 	uint32_t ioccsz = le32toh(c->id->ioccsz) * 16;
 	int qs = c->o.queue_size, mqes = NVME_CAP_MQES(c->cap) + 1;
 
+	pthread_mutex_lock(&c->lock);
 	c->caps.max_xfer = dn_mdts_bytes(c->id->mdts, c->cap);
 	c->caps.incapsule = ioccsz > sizeof(struct nvme_sqe) ? ioccsz - sizeof(struct nvme_sqe) : 0;
 	c->caps.oncs = le16toh(c->id->oncs);
@@ -186,6 +187,7 @@ static void set_caps(struct dn_ctrl *c)
 		qs = mqes;
 	c->caps.queue_size = (uint16_t)qs;
 	c->caps.nr_queues = (uint16_t)c->o.nr_io_queues;
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Admin queue bring-up: the first connect and every reconnect. */
@@ -252,6 +254,7 @@ static int admin_features(struct dn_ctrl *c, struct dn_err *e)
 	struct nvme_sqe sqe;
 	struct nvme_cqe cqe;
 	int ret, n = c->o.nr_io_queues * 8;
+	uint16_t granted;
 
 	/* every device gets its own I/O queues: ask for room for several */
 	if (n > DN_MAX_QID)
@@ -260,11 +263,15 @@ static int admin_features(struct dn_ctrl *c, struct dn_err *e)
 	ret = admin_exec(c, &sqe, NULL, 0, false, &cqe, "Set Features (Number of Queues)", e);
 	if (ret)
 		return ret;
-	c->max_qid = dn_num_queues_granted(le32toh(cqe.result.u32));
-	if (c->max_qid > DN_MAX_QID)
-		c->max_qid = DN_MAX_QID;
-	if (c->caps.nr_queues > c->max_qid)
-		c->caps.nr_queues = c->max_qid;
+	granted = dn_num_queues_granted(le32toh(cqe.result.u32));
+	if (granted > DN_MAX_QID)
+		granted = DN_MAX_QID;
+	/* a reconnect runs while scan and queue threads read them */
+	pthread_mutex_lock(&c->lock);
+	c->max_qid = granted;
+	if (c->caps.nr_queues > granted)
+		c->caps.nr_queues = granted;
+	pthread_mutex_unlock(&c->lock);
 	dn_sqe_set_features(&sqe, NVME_FEAT_FID_ASYNC_EVENT, AEN_CFG_NS_ATTR);
 	if (admin_exec(c, &sqe, NULL, 0, false, NULL, "Set Features (Async Event Config)", e)) {
 		dn_warn("%s", e->msg);
@@ -732,6 +739,21 @@ enum dn_ctrl_state dn_ctrl_state(const struct dn_ctrl *c)
 	return __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
 }
 
+uint16_t dn_ctrl_cntlid(const struct dn_ctrl *c)
+{
+	return __atomic_load_n(&c->cntlid, __ATOMIC_ACQUIRE);
+}
+
+void dn_ctrl_caps_get(struct dn_ctrl *c, struct dn_ctrl_caps *caps, uint16_t *max_qid)
+{
+	pthread_mutex_lock(&c->lock);
+	if (caps)
+		*caps = c->caps;
+	if (max_qid)
+		*max_qid = c->max_qid;
+	pthread_mutex_unlock(&c->lock);
+}
+
 uint32_t dn_ctrl_gen(const struct dn_ctrl *c)
 {
 	return __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
@@ -771,6 +793,15 @@ static void notify_queues(struct dn_ctrl *c)
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < c->nr_ns_devs; i++)
 		dn_ns_dev_notify(c->ns_devs[i]);
+	if (c->starting)
+		dn_ns_dev_notify(c->starting);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void dn_ctrl_set_starting(struct dn_ctrl *c, struct dn_ns_dev *d)
+{
+	pthread_mutex_lock(&c->lock);
+	c->starting = d;
 	pthread_mutex_unlock(&c->lock);
 }
 

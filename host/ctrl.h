@@ -50,10 +50,10 @@ struct dn_ctrl {
 	struct dn_ctrl_opts o;
 	int instance;
 	struct dn_hq admin;
-	uint16_t cntlid;
+	uint16_t cntlid; /* the controller thread writes it, other threads: dn_ctrl_cntlid() */
 	uint64_t cap;
 	struct nvme_id_ctrl *id;
-	struct dn_ctrl_caps caps;
+	struct dn_ctrl_caps caps; /* under lock: a reconnect may change them */
 	enum dn_ctrl_state state; /* written by the controller thread, read anywhere */
 	uint32_t gen;		  /* association number: bumped by every successful reconnect */
 	int reset_fd;		  /* eventfd: a queue thread asks for a controller reset */
@@ -62,11 +62,14 @@ struct dn_ctrl {
 	struct dn_err last_fail;  /* why the last logged attempt failed */
 	bool io_failfast; /* fast_io_fail_tmo passed: I/O fails while reconnecting goes on */
 
-	/* ns_devs and qids, read by the daemon's list; ns_devs is written by the scan thread
-	 * while one runs, by the controller thread otherwise */
+	/* ns_devs, qids and caps, read by the daemon's list and the scan and queue threads;
+	 * ns_devs is written by the scan thread while one runs, by the controller thread
+	 * otherwise */
 	pthread_mutex_t lock;
 	struct dn_ns_dev *ns_devs[DN_MAX_NS_DEVS];
 	int nr_ns_devs;
+	/* the device the scan thread is starting: its queues hear about resets too */
+	struct dn_ns_dev *starting;
 	uint16_t max_qid;
 	bool qid_used[DN_MAX_QID + 1];
 
@@ -114,6 +117,15 @@ void dn_ctrl_cancel(struct dn_ctrl *c);
 
 /* Any thread */
 enum dn_ctrl_state dn_ctrl_state(const struct dn_ctrl *c);
+/*
+ * Scan thread: a device being started (NULL once started or failed). Starting it reads its
+ * partition table through its own I/O queues, so a reset meanwhile must reach them, or the
+ * start would wait forever for I/O held on a dead association.
+ */
+void dn_ctrl_set_starting(struct dn_ctrl *c, struct dn_ns_dev *d);
+/* Any thread: the controller ID of the current association, and a copy of its limits */
+uint16_t dn_ctrl_cntlid(const struct dn_ctrl *c);
+void dn_ctrl_caps_get(struct dn_ctrl *c, struct dn_ctrl_caps *caps, uint16_t *max_qid);
 uint32_t dn_ctrl_gen(const struct dn_ctrl *c);
 /* May I/O wait for this controller? LIVE, or RESETTING before fast_io_fail_tmo has passed. */
 bool dn_ctrl_may_hold_io(const struct dn_ctrl *c);

@@ -144,9 +144,11 @@ int dn_daemon_connect_opts(struct dn_ctrl_opts *o, struct json_object *req, stru
 struct json_object *dn_daemon_ctrl_json(struct dn_ctrl *c)
 {
 	struct json_object *o = json_object_new_object(), *nss = json_object_new_array();
+	struct dn_ctrl_caps caps;
 	char name[32];
 	int i;
 
+	dn_ctrl_caps_get(c, &caps, NULL);
 	snprintf(name, sizeof(name), "ctrl%d", c->instance);
 	json_object_object_add(o, "name", json_object_new_string(name));
 	json_object_object_add(o, "transport", json_object_new_string("rdma"));
@@ -155,11 +157,11 @@ struct json_object *dn_daemon_ctrl_json(struct dn_ctrl *c)
 	json_object_object_add(o, "subsysnqn", json_object_new_string(c->o.subnqn));
 	json_object_object_add(o, "hostnqn", json_object_new_string(c->o.hostnqn));
 	json_object_object_add(o, "hostid", json_object_new_string(c->o.hostid_str));
-	json_object_object_add(o, "cntlid", json_object_new_int(c->cntlid));
+	json_object_object_add(o, "cntlid", json_object_new_int(dn_ctrl_cntlid(c)));
 	json_object_object_add(o, "state",
 			       json_object_new_string(dn_ctrl_state_str(dn_ctrl_state(c))));
-	json_object_object_add(o, "nr_io_queues", json_object_new_int(c->caps.nr_queues));
-	json_object_object_add(o, "queue_size", json_object_new_int(c->caps.queue_size));
+	json_object_object_add(o, "nr_io_queues", json_object_new_int(caps.nr_queues));
+	json_object_object_add(o, "queue_size", json_object_new_int(caps.queue_size));
 	json_object_object_add(o, "kato", json_object_new_int(c->o.kato));
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < c->nr_ns_devs; i++) {

@@ -563,7 +563,6 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 		.trsvcid = c->o.trsvcid,
 		.host_traddr = c->o.host_traddr,
 		.depth = ioq->q->p->dev.params.queue_depth,
-		.incapsule = c->caps.incapsule,
 		.data_len = IOQ_DATA_LEN,
 		.timeout_ms = IOQ_CONNECT_TIMEOUT_MS,
 		.cc = ioq->cc,
@@ -571,13 +570,18 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 		.io_buf_len = ioq->q->bufs_len,
 	};
 	uint32_t gen = dn_ctrl_gen(c);
+	struct dn_ctrl_caps caps;
+	uint16_t max_qid;
 	int ret;
 
+	/* the association's own limits: a reconnect may be changing them right now */
+	dn_ctrl_caps_get(c, &caps, &max_qid);
+	ho.incapsule = caps.incapsule;
 	if (ioq->qid < 0) {
 		ioq->qid = dn_ctrl_alloc_qid(c);
 		if (ioq->qid < 0)
 			return dn_err_set(e, ioq->qid, "%s granted no more I/O queues (%u in use)",
-					  c->o.subnqn, c->max_qid);
+					  c->o.subnqn, max_qid);
 	}
 	ho.qid = (uint16_t)ioq->qid;
 	ret = dn_hq_connect(&ioq->hq, &ho, e);
@@ -824,6 +828,7 @@ int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_n
 		     struct dn_err *e)
 {
 	struct ns_dev_priv *p;
+	struct dn_ctrl_caps caps;
 	int ret;
 
 	p = calloc(1, sizeof(*p));
@@ -836,7 +841,8 @@ int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_n
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->paths[0] = c;
-	dn_ns_ublk_params(ns, &c->caps, &p->dev.params);
+	dn_ctrl_caps_get(c, &caps, NULL);
+	dn_ns_ublk_params(ns, &caps, &p->dev.params);
 	p->nr_uqs = p->dev.params.nr_queues;
 	p->uqs = calloc(p->nr_uqs, sizeof(*p->uqs));
 	if (!p->uqs) {
@@ -854,7 +860,9 @@ int dn_ns_dev_create(struct dn_ctrl *c, const struct dn_ns_info *ns, struct dn_n
 				   ns->nsid, strerror(-ret));
 		goto out_free;
 	}
+	dn_ctrl_set_starting(c, &p->dev);
 	ret = dn_ublk_start(p->dev.ublk);
+	dn_ctrl_set_starting(c, NULL);
 	if (ret) {
 		pthread_mutex_lock(&p->lock);
 		if (p->err.msg[0])
@@ -923,18 +931,20 @@ int dn_ns_dev_add_path(struct dn_ns_dev *d, struct dn_ctrl *c, const struct dn_n
 		       struct dn_err *e)
 {
 	struct ns_dev_priv *p = container_of(d, struct ns_dev_priv, dev);
+	struct dn_ctrl_caps caps;
 	int i, slot = -1;
 
+	dn_ctrl_caps_get(c, &caps, NULL);
 	if (ns->nsze != d->info.nsze || ns->lbs_shift != d->info.lbs_shift)
 		return dn_err_set(e, -EINVAL,
 				  "namespace %u through %s:%s has another shape than "
 				  "/dev/ublkb%d: not a second path",
 				  ns->nsid, c->o.traddr, c->o.trsvcid, d->dev_id);
-	if (c->caps.queue_size < d->params.queue_depth)
+	if (caps.queue_size < d->params.queue_depth)
 		return dn_err_set(e, -EINVAL,
 				  "the path through %s:%s allows queues of %u, "
 				  "/dev/ublkb%d needs %u",
-				  c->o.traddr, c->o.trsvcid, c->caps.queue_size, d->dev_id,
+				  c->o.traddr, c->o.trsvcid, caps.queue_size, d->dev_id,
 				  d->params.queue_depth);
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < DN_MAX_PATHS && slot < 0; i++)

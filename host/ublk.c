@@ -106,13 +106,15 @@ static int ctrl_open(struct ublk_ctrl *c)
 	if (ret) {
 		close(c->fd);
 		c->fd = -1;
+		return ret;
 	}
-	return ret;
+	dn_uring_created(&c->ring);
+	return 0;
 }
 
 static void ctrl_close(struct ublk_ctrl *c)
 {
-	io_uring_queue_exit(&c->ring);
+	dn_uring_exit(&c->ring);
 	close(c->fd);
 	c->fd = -1;
 }
@@ -325,6 +327,8 @@ static int queue_ring_init(struct dn_ublk_queue *q)
 		prm.cq_entries = 4 * depth;
 		ret = io_uring_queue_init_params(2 * depth, &q->ring, &prm);
 	}
+	if (!ret)
+		dn_uring_created(&q->ring);
 	return ret;
 }
 
@@ -374,7 +378,7 @@ static int queue_setup(struct dn_ublk_queue *q)
 static void queue_teardown(struct dn_ublk_queue *q)
 {
 	if (q->ring_ready) {
-		io_uring_queue_exit(&q->ring); /* cancels whatever is still outstanding */
+		dn_uring_exit(&q->ring); /* cancels whatever is still outstanding */
 		q->ring_ready = false;
 	}
 	if (q->descs) {

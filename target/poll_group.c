@@ -194,6 +194,7 @@ int dn_pg_create(unsigned int idx, const char *name, struct dn_poll_group **out)
 		dn_err("%s: io_uring setup (SQE128|CQE32) failed: %s", name, strerror(-ret));
 		goto out_free;
 	}
+	dn_uring_created(&pg->ring);
 	pg->efd = eventfd(0, EFD_CLOEXEC);
 	if (pg->efd < 0) {
 		ret = -errno;
@@ -208,7 +209,7 @@ int dn_pg_create(unsigned int idx, const char *name, struct dn_poll_group **out)
 out_close_efd:
 	close(pg->efd);
 out_exit_ring:
-	io_uring_queue_exit(&pg->ring);
+	dn_uring_exit(&pg->ring);
 out_free:
 	pthread_mutex_destroy(&pg->lock);
 	free(pg);
@@ -308,7 +309,7 @@ void dn_pg_destroy(struct dn_poll_group *pg)
 		pg->head = m->next;
 		free(m);
 	}
-	io_uring_queue_exit(&pg->ring);
+	dn_uring_exit(&pg->ring);
 	close(pg->efd);
 	pthread_mutex_destroy(&pg->lock);
 	free(pg);

@@ -40,7 +40,23 @@ set +e
 	tee "$build/ctest.log"
 rc=${PIPESTATUS[0]}
 set -e
-flaky=$(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*(Failed|Timeout)' "$build/ctest.log" |
+
+# ThreadSanitizer: the scenarios where the daemon's or the target's threads share state, run
+# again with a TSan build (a data race is reported in their logs and fails them). No second
+# try here: a race seen once is a race.
+tsan_build=$build-tsan
+echo "=== build (gcc, ThreadSanitizer) and threaded test-VM scenarios: $tsan_build"
+cmake -S . -B "$tsan_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISNVME_WERROR=ON \
+	-DDISNVME_TSAN=ON >"$tsan_build.cmake.log" 2>&1 || { cat "$tsan_build.cmake.log"; exit 1; }
+cmake --build "$tsan_build" -j"$jobs"
+set +e
+(cd "$tsan_build" && ctest -L tsan --output-on-failure) 2>&1 |
+	tee "$tsan_build/ctest.log"
+trc=${PIPESTATUS[0]}
+set -e
+[[ $rc != 0 ]] || rc=$trc
+flaky=$(cat "$build/ctest.log" "$tsan_build/ctest.log" |
+	grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*(Failed|Timeout)' |
 	sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/' | sort -u || true)
 if [[ -n $flaky ]]; then
 	echo "=== run-tests: tests that failed at least once (each was run a second time):"
@@ -48,6 +64,8 @@ if [[ -n $flaky ]]; then
 fi
 echo "=== run-tests: wall time $(( $(date +%s) - t0 )) s, exit $rc"
 # ctest's own summary, restated as the last line
-sed -nE 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+)$/\2 \1/p' "$build/ctest.log" |
-	tail -1 | while read -r total failed; do echo "ctest: $((total - failed)) passed, $failed failed"; done
+for log in "$build/ctest.log" "$tsan_build/ctest.log"; do
+	sed -nE 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+)$/\2 \1/p' "$log" |
+		tail -1
+done | awk '{ t += $1; f += $2 } END { printf "ctest: %d passed, %d failed\n", t - f, f }'
 exit $rc
