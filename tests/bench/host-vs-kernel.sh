@@ -43,11 +43,17 @@ fio_job() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# rmed "A1 A2 .." "B1 B2 ..": the median of A_i/B_i, each round's own ratio (measured minutes
+# apart at most), which a change of the machine's load between rounds does not skew
+rmed() {
+	paste <(echo $1 | tr ' ' '\n') <(echo $2 | tr ' ' '\n') |
+		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
+}
 
 # All three paths are connected at once and measured in alternation, ROUNDS times, so that the
 # guest's (TCG's) drifting speed hits every side alike; each figure is the median of its rounds.
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 
 # 1. disnvme host -> kernel target
 dn_dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn -i $NQ) || fail "disnvme connect"
@@ -85,6 +91,10 @@ printf '%-44s %8s IOPS %9s MiB/s\n' "disnvme host -> Linux nvmet-rdma" "$d4k" "$
 printf '%-44s %8s IOPS %9s MiB/s\n' "Linux nvme-rdma -> Linux nvmet-rdma" "$k4k" "$(mib "$k128")"
 printf '%-44s %13s %15s\n' "  ratio disnvme/kernel (host)" "$(ratio "$d4k" "$k4k")" \
 	"$(ratio "$d128" "$k128")"
+printf '%-44s %13.2f %15.2f\n' "    median of the rounds' own ratios" \
+	"$(rmed "${r4k[dn]}" "${r4k[k]}")" "$(rmed "${r128[dn]}" "${r128[k]}")"
 printf '%-44s %8s IOPS %9s MiB/s\n' "disnvme host -> disnvme-target" "$dd4k" "$(mib "$dd128")"
 printf '%-44s %13s %15s\n' "  ratio disnvme pair/kernel pair" "$(ratio "$dd4k" "$k4k")" \
 	"$(ratio "$dd128" "$k128")"
+printf '%-44s %13.2f %15.2f\n' "    median of the rounds' own ratios" \
+	"$(rmed "${r4k[dd]}" "${r4k[k]}")" "$(rmed "${r128[dd]}" "${r128[k]}")"

@@ -24,7 +24,7 @@ fi
 . "$DISNVME_SRC/tests/vm/lib.sh"
 RUNTIME=10
 RAMP=2
-ROUNDS=3
+ROUNDS=5
 nqn=nqn.2014-08.org.disnvme:bench
 topo_up
 data_dir
@@ -60,23 +60,35 @@ measure() { # LABEL -> sets RR_IOPS SEQ_MIBS
 
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
-# The machine the VM runs on is shared: alternate the targets and keep each one's best round,
-# so a burst of load elsewhere does not decide the ratio.
+# The machine the VM runs on is shared: alternate the targets, and report each one's best round
+# (a burst of load elsewhere does not decide it) and the median of its rounds.
 d_rr=0 d_seq=0 k_rr=0 k_seq=0
+d_rr_all= d_seq_all= k_rr_all= k_seq_all=
 for round in $(seq 1 $ROUNDS); do
 	dtgt_start "$tlog" -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns "$backing"
 	measure "disnvme-r$round"
 	(( RR_IOPS > d_rr )) && d_rr=$RR_IOPS
 	(( SEQ_MIBS > d_seq )) && d_seq=$SEQ_MIBS
+	d_rr_all+="$RR_IOPS " d_seq_all+="$SEQ_MIBS "
 	dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
 
 	knvmet_up $nqn "$backing"
 	measure "kernel-r$round"
 	(( RR_IOPS > k_rr )) && k_rr=$RR_IOPS
 	(( SEQ_MIBS > k_seq )) && k_seq=$SEQ_MIBS
+	k_rr_all+="$RR_IOPS " k_seq_all+="$SEQ_MIBS "
 	knvmet_down
 done
 
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# round_ratios "A1 A2 .." "B1 B2 ..": A_i/B_i of each round (the two ran back to back)
+round_ratios() {
+	paste <(echo $1 | tr ' ' '\n') <(echo $2 | tr ' ' '\n') |
+		awk '$2 > 0 { printf "%.3f ", $1 / $2 }'
+}
+m_d_rr=$(echo $d_rr_all | median) m_k_rr=$(echo $k_rr_all | median)
+m_d_seq=$(echo $d_seq_all | median) m_k_seq=$(echo $k_seq_all | median)
+rr_ratios=$(round_ratios "$d_rr_all" "$k_rr_all") seq_ratios=$(round_ratios "$d_seq_all" "$k_seq_all")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 {
 	echo "disnvme-target vs kernel nvmet-rdma (Linux host, rxe, TCG guest; best of $ROUNDS alternating ${RUNTIME}s runs)"
@@ -84,6 +96,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 		"$d_rr" "$k_rr" "$(ratio "$d_rr" "$k_rr")"
 	printf '  128k seqread QD8:   disnvme %8d MiB/s  kernel %8d MiB/s  ratio %s\n' \
 		"$d_seq" "$k_seq" "$(ratio "$d_seq" "$k_seq")"
+	echo "  medians of the $ROUNDS rounds; ratio: the median of each round's own ratio"
+	printf '  4k randread QD32:   disnvme %8d IOPS   kernel %8d IOPS   ratio %.2f  (rounds: %s)\n' \
+		"$m_d_rr" "$m_k_rr" "$(echo $rr_ratios | median)" "$rr_ratios"
+	printf '  128k seqread QD8:   disnvme %8d MiB/s  kernel %8d MiB/s  ratio %.2f  (rounds: %s)\n' \
+		"$m_d_seq" "$m_k_seq" "$(echo $seq_ratios | median)" "$seq_ratios"
 	echo "  rounds:"
 	grep -h ' IOPS, ' "$DISNVME_OUT/rounds.txt" | sed 's/^/    /'
 } | tee "$DISNVME_OUT/bench.txt"
