@@ -4,6 +4,8 @@
  * ring (read, write with RWF_DSYNC for FUA, fdatasync for Flush, fallocate zero range or hole
  * punch for Write Zeroes and deallocate). O_DIRECT where the file system or device takes it.
  * Each request is a small state machine in be_priv: the step it is in and its progress.
+ * A tmpfs file's page cache is its storage: it is mapped, and reads and writes are memcpy on
+ * the queue's thread, with no system call per I/O.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <linux/magic.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
@@ -34,6 +39,80 @@ enum dn_file_step {
 #define BE_STEP 0
 #define BE_DONE 1 /* bytes moved so far (read/write), ranges done (DSM) */
 #define BE_MODE 2 /* fallocate mode in use */
+
+/*
+ * A mapped file that shrinks under us (truncated by someone else) raises SIGBUS on the pages
+ * past its new end. The copy sets a jump point for its thread; the handler returns there and
+ * the command fails like a short read would, instead of the target dying.
+ */
+static __thread sigjmp_buf *mem_copy_jb;
+static struct sigaction mem_sigbus_prev;
+
+static void mem_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	if (mem_copy_jb)
+		siglongjmp(*mem_copy_jb, 1);
+	/* not a copy of ours: what would have happened without us */
+	if (mem_sigbus_prev.sa_flags & SA_SIGINFO && mem_sigbus_prev.sa_sigaction) {
+		mem_sigbus_prev.sa_sigaction(sig, si, uc);
+		return;
+	}
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
+}
+
+void dn_file_sigbus_install(void)
+{
+	struct sigaction sa, cur;
+
+	/* already ours: keep the handler saved the first time, never chain to ourselves */
+	if (!sigaction(SIGBUS, NULL, &cur) && cur.sa_flags & SA_SIGINFO &&
+	    cur.sa_sigaction == mem_sigbus)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = mem_sigbus;
+	/* not blocked while handled: the thread leaves the handler by siglongjmp */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &mem_sigbus_prev);
+}
+
+static nvme_status_t mem_copy(struct dn_tgt_ns *ns, bool read, void *dst, const void *src,
+			      size_t len)
+{
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 0)) {
+		mem_copy_jb = NULL;
+		if (!atomic_exchange(&ns->mem_fault_logged, true))
+			dn_err("namespace %u: %s is shorter than the namespace now (truncated?): "
+			       "failing I/O past its end",
+			       ns->nsid, ns->path);
+		return errno_to_nvme_status(read ? -ENODATA : -EIO);
+	}
+	mem_copy_jb = &jb;
+	memcpy(dst, src, len);
+	mem_copy_jb = NULL;
+	return 0;
+}
+
+static void dn_file_map(struct dn_tgt_ns *ns, bool read_only)
+{
+	size_t len = (size_t)(ns->nlbas << ns->lba_shift);
+	void *p;
+
+	p = mmap(NULL, len, PROT_READ | (read_only ? 0 : PROT_WRITE), MAP_SHARED, ns->fd_buffered,
+		 0);
+	if (p == MAP_FAILED) {
+		/* pread/pwrite still work: slower, not wrong */
+		dn_warn("namespace %u: cannot map %s (%s): copying with system calls", ns->nsid,
+			ns->path, strerror(errno));
+		return;
+	}
+	dn_file_sigbus_install();
+	ns->mem_map = p;
+	ns->mem_len = len;
+}
 
 static int dn_file_open(struct dn_tgt_ns *ns, const char *path, bool read_only)
 {
@@ -78,9 +157,10 @@ static int dn_file_open(struct dn_tgt_ns *ns, const char *path, bool read_only)
 	/* tmpfs takes O_DIRECT (6.6+) but its page cache is the storage: see dn_file_rw_mem */
 	ns->mem_backed =
 		!ns->is_blkdev && !fstatfs(ns->fd_buffered, &sfs) && sfs.f_type == TMPFS_MAGIC;
-	if (ns->mem_backed)
+	if (ns->mem_backed) {
 		ns->fd = -1;
-	else
+		dn_file_map(ns, read_only);
+	} else
 		ns->fd = open(path, flags | O_DIRECT);
 	if (ns->fd >= 0) {
 		ns->dio_align = 1u << ns->lba_shift;
@@ -98,6 +178,9 @@ out_close_buffered:
 
 static void dn_file_close(struct dn_tgt_ns *ns)
 {
+	if (ns->mem_map)
+		munmap(ns->mem_map, ns->mem_len);
+	ns->mem_map = NULL;
 	if (ns->fd >= 0 && ns->fd != ns->fd_buffered)
 		close(ns->fd);
 	if (ns->fd_buffered >= 0)
@@ -160,14 +243,22 @@ static bool dn_file_queue_rw(struct dn_tgt_req *req)
 /*
  * tmpfs: the page cache is the storage, so a read or write is a copy. tmpfs does not take
  * non-blocking I/O, so io_uring would hand every one of them to a worker thread; copying
- * here instead costs less than that round trip (the kernel target does the same). Returns
- * 0 when done, or the status to complete with.
+ * here instead costs less than that round trip (the kernel target does the same). From the
+ * mapping it is a memcpy, without a system call; without one (mmap refused), pread/pwrite.
+ * Returns 0 when done, or the status to complete with.
  */
 static nvme_status_t dn_file_rw_mem(struct dn_tgt_req *req)
 {
 	off_t off = (off_t)dn_file_offset(req);
 	uint32_t done = 0;
 
+	/* the core checked the range against the namespace, which the mapping covers */
+	if (req->ns->mem_map)
+		return req->sqe->opcode == nvme_cmd_read
+			       ? mem_copy(req->ns, true, req->data, req->ns->mem_map + off,
+					  req->data_len)
+			       : mem_copy(req->ns, false, req->ns->mem_map + off, req->data,
+					  req->data_len);
 	while (done < req->data_len) {
 		uint8_t *p = (uint8_t *)req->data + done;
 		ssize_t n =
@@ -177,8 +268,11 @@ static nvme_status_t dn_file_rw_mem(struct dn_tgt_req *req)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return errno_to_nvme_status(n < 0 ? -errno : -EIO);
+		if (n < 0)
+			return errno_to_nvme_status(-errno);
+		if (!n) /* nothing past the end: the file shrank under us */
+			return errno_to_nvme_status(req->sqe->opcode == nvme_cmd_read ? -ENODATA
+										      : -EIO);
 		done += (uint32_t)n;
 	}
 	return 0;

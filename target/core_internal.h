@@ -52,6 +52,9 @@ struct dn_tgt_ns {
 	uint32_t dio_align;    /* alignment O_DIRECT needs, 0 when fd is buffered */
 	bool is_blkdev;
 	bool mem_backed;  /* tmpfs: reads and writes are copies, done inline */
+	uint8_t *mem_map; /* tmpfs: the file mapped, copied with memcpy (NULL: pread/pwrite) */
+	size_t mem_len;
+	_Atomic bool mem_fault_logged;
 	uint32_t pt_nsid; /* passthrough: the device's namespace id */
 	uint8_t nguid[16];
 	uint8_t uuid[16];
@@ -199,5 +202,12 @@ static inline uint32_t dn_sqe_cdw(const struct nvme_sqe *sqe, int n)
 	memcpy(&v, (const uint8_t *)sqe + 40 + 4 * (n - 10), sizeof(v));
 	return le32toh(v);
 }
+
+/*
+ * backend_file.c: the SIGBUS handler that turns a fault in a mapped tmpfs namespace (its file
+ * truncated under the target) into an I/O error. Installed when a namespace is mapped; a
+ * test harness that installs its own handlers per test calls it again.
+ */
+void dn_file_sigbus_install(void);
 
 #endif

@@ -294,6 +294,42 @@ static void test_smart_counts_io(void **state)
 }
 
 /* The same commands on tmpfs: buffered, reads and writes copied inline. */
+/*
+ * tmpfs: the file is mapped. Someone truncates it under the target: a read past the new end
+ * fails with Unrecovered Read Error and a write with Write Fault (the SIGBUS of the mapping is
+ * caught), what is left still reads, and the target goes on.
+ */
+static void test_tmpfs_truncated(void **state)
+{
+	static uint8_t buf[4096];
+	struct nvme_sqe sqe;
+	struct h_result r;
+
+	assert_non_null(dn_tgt_ns_lookup(io->q.ctrl->subsys, 1)->mem_map);
+	/* cmocka puts its own SIGBUS handler in place around every test */
+	dn_file_sigbus_install();
+	memset(buf, 0x5a, sizeof(buf));
+	sqe = rw_sqe(nvme_cmd_write, 1, 8, 8);
+	assert_int_equal(h_submit(io, &sqe, buf, sizeof(buf)).status, 0);
+	assert_int_equal(truncate(h_ns_path, 64 * 512), 0);
+
+	sqe = rw_sqe(nvme_cmd_read, 1, NLBAS - 8, 8);
+	r = h_submit(io, &sqe, NULL, 0);
+	assert_int_equal(r.status, NVME_STATUS_DNR(NVME_SCT_MEDIA, NVME_SC_READ_ERROR));
+	sqe = rw_sqe(nvme_cmd_write, 1, 1024, 8);
+	r = h_submit(io, &sqe, buf, sizeof(buf));
+	assert_int_equal(r.status, NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_WRITE_FAULT));
+	/* a read across the new end: its first blocks are there, the rest are not */
+	sqe = rw_sqe(nvme_cmd_read, 1, 60, 8);
+	r = h_submit(io, &sqe, NULL, 0);
+	assert_int_equal(r.status, NVME_STATUS_DNR(NVME_SCT_MEDIA, NVME_SC_READ_ERROR));
+
+	sqe = rw_sqe(nvme_cmd_read, 1, 8, 8);
+	r = h_submit(io, &sqe, NULL, 0);
+	assert_int_equal(r.status, 0);
+	assert_memory_equal(buf, h_data, sizeof(buf));
+}
+
 static int setup_tmpfs(void **state)
 {
 	h_ns_dir = "/dev/shm";
@@ -326,6 +362,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_zeroes, setup_tmpfs, teardown),
 		cmocka_unit_test_setup_teardown(test_dsm_deallocate, setup_tmpfs, teardown),
 		cmocka_unit_test_setup_teardown(test_lba_range, setup_tmpfs, teardown),
+		cmocka_unit_test_setup_teardown(test_tmpfs_truncated, setup_tmpfs, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
