@@ -18,6 +18,7 @@ if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
+. "$DISNVME_SRC/tests/bench/stats.sh"
 RUNTIME=${BENCH_RUNTIME:-10}
 NQ=${BENCH_IO_QUEUES:-2}
 
@@ -43,13 +44,8 @@ fio_job() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# rmed "A1 A2 .." "B1 B2 ..": the median of A_i/B_i, each round's own ratio (measured minutes
-# apart at most), which a change of the machine's load between rounds does not skew
-rmed() {
-	paste <(echo $1 | tr ' ' '\n') <(echo $2 | tr ' ' '\n') |
-		awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' | median
-}
+# rmed "A1 A2 .." "B1 B2 ..": the median of the rounds' own ratios
+rmed() { round_ratios "$1" "$2" | median; }
 
 # All three paths are connected at once and measured in alternation, ROUNDS times, so that the
 # guest's (TCG's) drifting speed hits every side alike; each figure is the median of its rounds.

@@ -22,6 +22,7 @@ if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
+. "$DISNVME_SRC/tests/bench/stats.sh"
 RUNTIME=10
 RAMP=2
 ROUNDS=5
@@ -80,12 +81,6 @@ for round in $(seq 1 $ROUNDS); do
 	knvmet_down
 done
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# round_ratios "A1 A2 .." "B1 B2 ..": A_i/B_i of each round (the two ran back to back)
-round_ratios() {
-	paste <(echo $1 | tr ' ' '\n') <(echo $2 | tr ' ' '\n') |
-		awk '$2 > 0 { printf "%.3f ", $1 / $2 }'
-}
 m_d_rr=$(echo $d_rr_all | median) m_k_rr=$(echo $k_rr_all | median)
 m_d_seq=$(echo $d_seq_all | median) m_k_seq=$(echo $k_seq_all | median)
 rr_ratios=$(round_ratios "$d_rr_all" "$k_rr_all") seq_ratios=$(round_ratios "$d_seq_all" "$k_seq_all")

@@ -16,6 +16,7 @@ if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
+. "$DISNVME_SRC/tests/bench/stats.sh"
 . "$DISNVME_SRC/tests/vm/ublk_helpers.sh"
 RUNTIME=${BENCH_RUNTIME:-6}
 REPEAT=${BENCH_REPEAT:-3}
@@ -36,7 +37,6 @@ fio_job() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 ublk_file_start srv -q 2 -d 64 "$img" || fail "dn-ublk-file did not start"
 declare -a f4k u4k fseq useq
@@ -49,8 +49,8 @@ for ((r = 0; r < REPEAT; r++)); do
 done
 ublk_file_stop || fail "stopping dn-ublk-file"
 
-f4k_iops=$(median "${f4k[@]}") u4k_iops=$(median "${u4k[@]}")
-fseq_mib=$(median "${fseq[@]}") useq_mib=$(median "${useq[@]}")
+f4k_iops=$(echo "${f4k[@]}" | median) u4k_iops=$(echo "${u4k[@]}" | median)
+fseq_mib=$(echo "${fseq[@]}" | median) useq_mib=$(echo "${useq[@]}" | median)
 {
 	echo "ublk-file benchmark: fio io_uring direct, median of $REPEAT x ${RUNTIME}s," \
 		"TCG guest (ratios matter)"

@@ -1,0 +1,12 @@
+# Figures for the benchmarks (sourced): medians and per-round ratios of lists of numbers.
+
+# median: the median of the numbers on stdin (separated by spaces or newlines)
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# round_ratios "A1 A2 .." "B1 B2 ..": A_i/B_i of each round, space separated. Two sides measured
+# back to back in a round share the machine's load of that moment, so these ratios are steadier
+# than the ratio of two medians.
+round_ratios() {
+	paste <(echo $1 | tr ' ' '\n') <(echo $2 | tr ' ' '\n') |
+		awk '$2 > 0 { printf "%.3f ", $1 / $2 }'
+}
