@@ -8,7 +8,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -330,6 +333,55 @@ static void test_tmpfs_truncated(void **state)
 	assert_memory_equal(buf, h_data, sizeof(buf));
 }
 
+/* Kilobytes of [addr, ...) mapped in this process (the Rss of its /proc/self/smaps entry). */
+static long mapped_kib(const void *addr)
+{
+	char line[256], want[32];
+	long kib = -1;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	assert_non_null(f);
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)addr);
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && !strncmp(line, want, strlen(want)))
+			in = true;
+		else if (in && sscanf(line, "Rss: %ld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
+}
+
+/*
+ * tmpfs: opening the namespace fills the mapping's page tables for the blocks the file holds
+ * (no page fault on the I/O path when they are read) and leaves its holes unallocated.
+ */
+static void test_tmpfs_prefaulted(void **state)
+{
+	static uint8_t data[1 << 20];
+	struct dn_tgt_ns ns = {.nsid = 1};
+	char path[] = "/dev/shm/dn-tgt-test-XXXXXX";
+	struct stat st;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	memset(data, 0xa5, sizeof(data));
+	assert_int_equal(ftruncate(fd, 4 << 20), 0);
+	assert_int_equal(pwrite(fd, data, sizeof(data), 1 << 20), (ssize_t)sizeof(data));
+	ns.path = path;
+	assert_int_equal(dn_tgt_backend_file.open(&ns, path, false), 0);
+	assert_non_null(ns.mem_map);
+	/* the megabyte of data is mapped, the three of holes are not */
+	assert_int_equal(mapped_kib(ns.mem_map), 1024);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_blocks * 512, 1 << 20);
+	assert_memory_equal(ns.mem_map + (1 << 20), data, sizeof(data));
+	dn_tgt_backend_file.close(&ns);
+	close(fd);
+	unlink(path);
+}
+
 static int setup_tmpfs(void **state)
 {
 	h_ns_dir = "/dev/shm";
@@ -363,6 +415,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dsm_deallocate, setup_tmpfs, teardown),
 		cmocka_unit_test_setup_teardown(test_lba_range, setup_tmpfs, teardown),
 		cmocka_unit_test_setup_teardown(test_tmpfs_truncated, setup_tmpfs, teardown),
+		cmocka_unit_test(test_tmpfs_prefaulted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
