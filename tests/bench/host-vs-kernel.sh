@@ -47,9 +47,10 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # rmed "A1 A2 .." "B1 B2 ..": the median of the rounds' own ratios
 rmed() { round_ratios "$1" "$2" | median; }
 
-# All three paths are connected at once and measured in alternation, ROUNDS times, so that the
-# guest's (TCG's) drifting speed hits every side alike; each figure is the median of its rounds.
-ROUNDS=${BENCH_ROUNDS:-5}
+# All three paths are connected at once and measured in alternation, ROUNDS times, the order
+# reversed every other round (dn k dd, dd k dn, ...), so that the guest's (TCG's) drifting speed
+# hits every side alike; each figure is the median of its rounds.
+ROUNDS=${BENCH_ROUNDS:-6}
 
 # 1. disnvme host -> kernel target
 dn_dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn -i $NQ) || fail "disnvme connect"
@@ -67,7 +68,9 @@ log "devices: disnvme->nvmet $dn_dev, kernel->nvmet $k_dev, disnvme->disnvme-tar
 
 declare -A r4k r128
 for round in $(seq 1 "$ROUNDS"); do
-	for side in dn k dd; do
+	order="dn k dd"
+	(( round % 2 )) || order="dd k dn"
+	for side in $order; do
 		case $side in dn) dev=$dn_dev ;; k) dev=$k_dev ;; dd) dev=$dd_dev ;; esac
 		a=$(fio_job "$side-4k-$round" "$dev" randread 4k 32) || fail "fio 4k on $dev"
 		b=$(fio_job "$side-128k-$round" "$dev" read 128k 8) || fail "fio 128k on $dev"

@@ -1,7 +1,11 @@
 # Figures for the benchmarks (sourced): medians and per-round ratios of lists of numbers.
 
-# median: the median of the numbers on stdin (separated by spaces or newlines)
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# median: the median of the numbers on stdin (separated by spaces or newlines); of an even
+# count, the mean of the middle two
+median() {
+	tr ' ' '\n' | grep . | sort -g |
+		awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); print (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2 }'
+}
 
 # round_ratios "A1 A2 .." "B1 B2 ..": A_i/B_i of each round, space separated. Two sides measured
 # back to back in a round share the machine's load of that moment, so these ratios are steadier

@@ -25,7 +25,7 @@ fi
 . "$DISNVME_SRC/tests/bench/stats.sh"
 RUNTIME=10
 RAMP=2
-ROUNDS=5
+ROUNDS=6
 nqn=nqn.2014-08.org.disnvme:bench
 topo_up
 data_dir
@@ -61,24 +61,36 @@ measure() { # LABEL -> sets RR_IOPS SEQ_MIBS
 
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
-# The machine the VM runs on is shared: alternate the targets, and report each one's best round
-# (a burst of load elsewhere does not decide it) and the median of its rounds.
+# The machine the VM runs on is shared and its speed drifts: alternate the targets, with the
+# first one of a round alternating too (disnvme, kernel, kernel, disnvme, ...), so that neither
+# always runs in the same place of a round; report each one's best round (a burst of load
+# elsewhere does not decide it) and the median of its rounds.
 d_rr=0 d_seq=0 k_rr=0 k_seq=0
 d_rr_all= d_seq_all= k_rr_all= k_seq_all=
-for round in $(seq 1 $ROUNDS); do
+run_disnvme() {
 	dtgt_start "$tlog" -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns "$backing"
 	measure "disnvme-r$round"
 	(( RR_IOPS > d_rr )) && d_rr=$RR_IOPS
 	(( SEQ_MIBS > d_seq )) && d_seq=$SEQ_MIBS
 	d_rr_all+="$RR_IOPS " d_seq_all+="$SEQ_MIBS "
 	dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
-
+}
+run_kernel() {
 	knvmet_up $nqn "$backing"
 	measure "kernel-r$round"
 	(( RR_IOPS > k_rr )) && k_rr=$RR_IOPS
 	(( SEQ_MIBS > k_seq )) && k_seq=$SEQ_MIBS
 	k_rr_all+="$RR_IOPS " k_seq_all+="$SEQ_MIBS "
 	knvmet_down
+}
+for round in $(seq 1 $ROUNDS); do
+	if (( round % 2 )); then
+		run_disnvme
+		run_kernel
+	else
+		run_kernel
+		run_disnvme
+	fi
 done
 
 m_d_rr=$(echo $d_rr_all | median) m_k_rr=$(echo $k_rr_all | median)
@@ -92,9 +104,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 	printf '  128k seqread QD8:   disnvme %8d MiB/s  kernel %8d MiB/s  ratio %s\n' \
 		"$d_seq" "$k_seq" "$(ratio "$d_seq" "$k_seq")"
 	echo "  medians of the $ROUNDS rounds; ratio: the median of each round's own ratio"
-	printf '  4k randread QD32:   disnvme %8d IOPS   kernel %8d IOPS   ratio %.2f  (rounds: %s)\n' \
+	printf '  4k randread QD32:   disnvme %8.0f IOPS   kernel %8.0f IOPS   ratio %.2f  (rounds: %s)\n' \
 		"$m_d_rr" "$m_k_rr" "$(echo $rr_ratios | median)" "$rr_ratios"
-	printf '  128k seqread QD8:   disnvme %8d MiB/s  kernel %8d MiB/s  ratio %.2f  (rounds: %s)\n' \
+	printf '  128k seqread QD8:   disnvme %8.0f MiB/s  kernel %8.0f MiB/s  ratio %.2f  (rounds: %s)\n' \
 		"$m_d_seq" "$m_k_seq" "$(echo $seq_ratios | median)" "$seq_ratios"
 	echo "  rounds:"
 	grep -h ' IOPS, ' "$DISNVME_OUT/rounds.txt" | sed 's/^/    /'
