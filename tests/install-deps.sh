@@ -11,7 +11,7 @@ pkgs=(
 	libcmocka-dev
 	# test VM and the peers used in it
 	qemu-system-x86 busybox-static kmod cpio xz-utils iproute2 fio nvme-cli rdma-core
-	ibverbs-utils ibverbs-providers rdmacm-utils e2fsprogs util-linux systemd python3
+	ibverbs-utils ibverbs-providers rdmacm-utils e2fsprogs util-linux dmsetup systemd python3
 )
 
 missing=()

@@ -9,7 +9,7 @@
 #   DISNVME_BUILD=<build dir> tests/bench/host-vs-kernel.sh [OUT_DIR]
 # Use a build without sanitizers (-DDISNVME_SANITIZE=OFF) for meaningful figures.
 # Environment: BENCH_RUNTIME (seconds per job, default 10), BENCH_IO_QUEUES (default 2),
-# BENCH_ROUNDS (alternating rounds, default 3).
+# BENCH_ROUNDS (alternating rounds, default 6).
 if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	build=${DISNVME_BUILD:-$here/../../build}
