@@ -61,6 +61,31 @@ static inline void dn_uring_exit(struct io_uring *ring)
 }
 #endif
 
+/*
+ * Make a ring with flags | optional, or with flags alone when the kernel refuses the optional
+ * ones (-EINVAL: older than they are; they only make it faster). cq_entries 0: the default.
+ * Returns 0 or -errno.
+ */
+static inline int dn_uring_init(struct io_uring *ring, unsigned int entries,
+				unsigned int cq_entries, unsigned int flags, unsigned int optional)
+{
+	struct io_uring_params p = {.flags = flags | optional, .cq_entries = cq_entries};
+	int ret;
+
+	if (cq_entries)
+		p.flags |= IORING_SETUP_CQSIZE;
+	ret = io_uring_queue_init_params(entries, ring, &p);
+	if (ret == -EINVAL && optional) {
+		struct io_uring_params plain = {.flags = p.flags & ~optional,
+						.cq_entries = cq_entries};
+
+		ret = io_uring_queue_init_params(entries, ring, &plain);
+	}
+	if (!ret)
+		dn_uring_created(ring);
+	return ret;
+}
+
 static inline void dn_event_set(struct io_uring_sqe *sqe, struct dn_event *ev)
 {
 	io_uring_sqe_set_data(sqe, ev);

@@ -308,28 +308,15 @@ static void efd_done(struct dn_event *ev, const struct io_uring_cqe *cqe)
 static int queue_ring_init(struct dn_ublk_queue *q)
 {
 	unsigned int depth = q->dev->p.queue_depth;
-	struct io_uring_params prm;
-	int ret;
 
 	/*
 	 * Room for a command per tag plus the backend's own requests. Created on the queue
 	 * thread, which is the only submitter, so the kernel can run completions as deferred
 	 * task work when we wait (what ublk's own selftest server does).
 	 */
-	memset(&prm, 0, sizeof(prm));
-	prm.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
-		    IORING_SETUP_DEFER_TASKRUN;
-	prm.cq_entries = 4 * depth;
-	ret = io_uring_queue_init_params(2 * depth, &q->ring, &prm);
-	if (ret == -EINVAL) {
-		memset(&prm, 0, sizeof(prm));
-		prm.flags = IORING_SETUP_CQSIZE;
-		prm.cq_entries = 4 * depth;
-		ret = io_uring_queue_init_params(2 * depth, &q->ring, &prm);
-	}
-	if (!ret)
-		dn_uring_created(&q->ring);
-	return ret;
+	return dn_uring_init(&q->ring, 2 * depth, 4 * depth, 0,
+			     IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+				     IORING_SETUP_DEFER_TASKRUN);
 }
 
 static int queue_setup(struct dn_ublk_queue *q)

@@ -171,27 +171,6 @@ int dn_pg_send_msg(struct dn_poll_group *pg, void (*fn)(void *arg), void *arg)
 	return 0;
 }
 
-/*
- * The group's ring. COOP_TASKRUN: a completion (a completion channel's poll, backend I/O, a
- * message's eventfd) is handed to the thread at its next entry into the kernel instead of
- * interrupting it with an IPI, and the thread enters the kernel all the time (doorbells, CQ
- * re-arms, waits). Before 5.19 the kernel refuses the flag: the ring is made without it.
- */
-static int pg_ring_init(struct io_uring *ring)
-{
-	struct io_uring_params p = {.flags = DN_PG_RING_FLAGS | IORING_SETUP_CQSIZE |
-					     IORING_SETUP_COOP_TASKRUN,
-				    .cq_entries = PG_CQ_ENTRIES};
-	int ret = io_uring_queue_init_params(PG_RING_ENTRIES, ring, &p);
-
-	if (ret != -EINVAL)
-		return ret;
-	memset(&p, 0, sizeof(p));
-	p.flags = DN_PG_RING_FLAGS | IORING_SETUP_CQSIZE;
-	p.cq_entries = PG_CQ_ENTRIES;
-	return io_uring_queue_init_params(PG_RING_ENTRIES, ring, &p);
-}
-
 int dn_pg_create(unsigned int idx, const char *name, struct dn_poll_group **out)
 {
 	struct dn_poll_group *pg;
@@ -208,12 +187,18 @@ int dn_pg_create(unsigned int idx, const char *name, struct dn_poll_group **out)
 	atomic_init(&pg->load, 0);
 	pthread_mutex_init(&pg->lock, NULL);
 
-	ret = pg_ring_init(&pg->ring);
+	/*
+	 * COOP_TASKRUN (5.19+, optional): a completion (a completion channel's poll, backend I/O,
+	 * a message's eventfd) is handed to the thread at its next entry into the kernel instead
+	 * of interrupting it with an IPI; the thread enters the kernel all the time (doorbells,
+	 * CQ re-arms, waits).
+	 */
+	ret = dn_uring_init(&pg->ring, PG_RING_ENTRIES, PG_CQ_ENTRIES, DN_PG_RING_FLAGS,
+			    IORING_SETUP_COOP_TASKRUN);
 	if (ret) {
 		dn_err("%s: io_uring setup (SQE128|CQE32) failed: %s", name, strerror(-ret));
 		goto out_free;
 	}
-	dn_uring_created(&pg->ring);
 	pg->efd = eventfd(0, EFD_CLOEXEC);
 	if (pg->efd < 0) {
 		ret = -errno;
