@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -37,6 +38,7 @@ struct dn_poll_group {
 	struct dn_pg_deferred *deferred;
 	bool stop;
 	bool threaded;
+	bool defer_taskrun; /* completions are posted only when this thread asks for events */
 	pthread_t thread;
 	atomic_uint load;
 };
@@ -188,17 +190,21 @@ int dn_pg_create(unsigned int idx, const char *name, struct dn_poll_group **out)
 	pthread_mutex_init(&pg->lock, NULL);
 
 	/*
-	 * COOP_TASKRUN (5.19+, optional): a completion (a completion channel's poll, backend I/O,
-	 * a message's eventfd) is handed to the thread at its next entry into the kernel instead
-	 * of interrupting it with an IPI; the thread enters the kernel all the time (doorbells,
-	 * CQ re-arms, waits).
+	 * Optional (6.1+): a completion (a completion channel's poll, backend I/O, a message's
+	 * eventfd) is neither an IPI nor a task-work interruption of the thread: it waits in the
+	 * ring's own list (DEFER_TASKRUN) until the thread asks for events, in its wait or, while
+	 * busy, when the kernel flags work pending (TASKRUN_FLAG). That needs a single submitter,
+	 * so the ring starts disabled and the group's thread enables it (dn_pg_run).
 	 */
 	ret = dn_uring_init(&pg->ring, PG_RING_ENTRIES, PG_CQ_ENTRIES, DN_PG_RING_FLAGS,
-			    IORING_SETUP_COOP_TASKRUN);
+			    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+				    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+				    IORING_SETUP_R_DISABLED);
 	if (ret) {
 		dn_err("%s: io_uring setup (SQE128|CQE32) failed: %s", name, strerror(-ret));
 		goto out_free;
 	}
+	pg->defer_taskrun = pg->ring.flags & IORING_SETUP_DEFER_TASKRUN;
 	pg->efd = eventfd(0, EFD_CLOEXEC);
 	if (pg->efd < 0) {
 		ret = -errno;
@@ -247,16 +253,39 @@ static void pg_run_deferred(struct dn_poll_group *pg)
 	}
 }
 
+/* The calling thread becomes the ring's only submitter (liburing 2.3 lacks the wrapper). */
+static int pg_enable_ring(struct dn_poll_group *pg)
+{
+	if (!(pg->ring.flags & IORING_SETUP_R_DISABLED))
+		return 0;
+	if (syscall(__NR_io_uring_register, pg->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
+		    0) < 0)
+		return -errno;
+	pg->ring.flags &= ~IORING_SETUP_R_DISABLED;
+	return 0;
+}
+
+/* While busy (deferred work): completions the kernel holds for us are fetched, not waited for */
+static int pg_submit_busy(struct dn_poll_group *pg)
+{
+	if (pg->defer_taskrun && (IO_URING_READ_ONCE(*pg->ring.sq.kflags) & IORING_SQ_TASKRUN))
+		return io_uring_submit_and_get_events(&pg->ring);
+	if (io_uring_sq_ready(&pg->ring))
+		return io_uring_submit(&pg->ring);
+	return 0;
+}
+
 int dn_pg_run(struct dn_poll_group *pg)
 {
+	int ret = pg_enable_ring(pg);
+
+	if (ret) {
+		dn_err("%s: enabling the io_uring: %s", pg->name, strerror(-ret));
+		return ret;
+	}
 	pg_self = pg;
 	while (!pg->stop) {
-		int ret = 0;
-
-		if (!pg->deferred)
-			ret = io_uring_submit_and_wait(&pg->ring, 1);
-		else if (io_uring_sq_ready(&pg->ring))
-			ret = io_uring_submit(&pg->ring);
+		ret = pg->deferred ? pg_submit_busy(pg) : io_uring_submit_and_wait(&pg->ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
 			dn_err("%s: io_uring_submit_and_wait: %s", pg->name, strerror(-ret));
 			pg_self = NULL;
