@@ -8,8 +8,8 @@
 #
 #   DISNVME_BUILD=<build dir> tests/bench/host-vs-kernel.sh [OUT_DIR]
 # Use a build without sanitizers (-DDISNVME_SANITIZE=OFF) for meaningful figures.
-# Environment: BENCH_RUNTIME (seconds per job, default 10), BENCH_IO_QUEUES (default 2),
-# BENCH_ROUNDS (alternating rounds, default 6).
+# Environment: BENCH_RUNTIME (seconds per job, default 6), BENCH_IO_QUEUES (default 2),
+# BENCH_ROUNDS (alternating rounds, default 10).
 if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	build=${DISNVME_BUILD:-$here/../../build}
@@ -19,7 +19,7 @@ fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/bench/stats.sh"
-RUNTIME=${BENCH_RUNTIME:-10}
+RUNTIME=${BENCH_RUNTIME:-6}
 NQ=${BENCH_IO_QUEUES:-2}
 
 topo_up
@@ -36,7 +36,7 @@ knvmet_up $nqn "$img"
 # fio_job NAME DEV RW BS QD -> prints "IOPS KiB/s" (terse v3: read bw field 7, iops 8)
 fio_job() {
 	fio --name="$1" --filename="$2" --rw="$3" --bs="$4" --iodepth="$5" --ioengine=io_uring \
-		--direct=1 --size=512M --time_based --runtime="$RUNTIME" --ramp_time=2 \
+		--direct=1 --size=512M --time_based --runtime="$RUNTIME" --ramp_time=1 \
 		--numjobs=1 --group_reporting --output-format=terse --terse-version=3 \
 		>"$1.terse" 2>"$1.err" || { log "fio $1 failed: $(cat "$1.err")" >&2; return 1; }
 	awk -F';' '{print $8, $7}' "$1.terse"
@@ -47,10 +47,11 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # rmed "A1 A2 .." "B1 B2 ..": the median of the rounds' own ratios
 rmed() { round_ratios "$1" "$2" | median; }
 
-# All three paths are connected at once and measured in alternation, ROUNDS times, the order
-# reversed every other round (dn k dd, dd k dn, ...), so that the guest's (TCG's) drifting speed
-# hits every side alike; each figure is the median of its rounds.
-ROUNDS=${BENCH_ROUNDS:-6}
+# All three paths are connected at once. Each round runs the 4k job on the three back to back,
+# then the 128k job, the order reversed every other round (dn k dd, dd k dn, ...), so that the
+# guest's (TCG's) drifting speed hits every side alike and the runs compared are close in time;
+# each figure is the median of its rounds.
+ROUNDS=${BENCH_ROUNDS:-10}
 
 # 1. disnvme host -> kernel target
 dn_dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn -i $NQ) || fail "disnvme connect"
@@ -73,10 +74,16 @@ for round in $(seq 1 "$ROUNDS"); do
 	for side in $order; do
 		case $side in dn) dev=$dn_dev ;; k) dev=$k_dev ;; dd) dev=$dd_dev ;; esac
 		a=$(fio_job "$side-4k-$round" "$dev" randread 4k 32) || fail "fio 4k on $dev"
-		b=$(fio_job "$side-128k-$round" "$dev" read 128k 8) || fail "fio 128k on $dev"
 		r4k[$side]+="${a% *} "
+	done
+	for side in $order; do
+		case $side in dn) dev=$dn_dev ;; k) dev=$k_dev ;; dd) dev=$dd_dev ;; esac
+		b=$(fio_job "$side-128k-$round" "$dev" read 128k 8) || fail "fio 128k on $dev"
 		r128[$side]+="${b#* } "
-		log "round $round $side: ${a% *} IOPS 4k, $(mib "${b#* }") MiB/s 128k"
+	done
+	for side in $order; do
+		log "round $round $side: $(echo ${r4k[$side]} | awk '{print $NF}') IOPS 4k," \
+			"$(mib "$(echo ${r128[$side]} | awk '{print $NF}')") MiB/s 128k"
 	done
 done
 d4k=$(echo ${r4k[dn]} | median); k4k=$(echo ${r4k[k]} | median); dd4k=$(echo ${r4k[dd]} | median)

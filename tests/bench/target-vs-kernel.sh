@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Benchmark (run on demand, prints figures; not a test): in one test-VM run the Linux kernel
-# NVMe/RDMA host drives fio against disnvme-target and then against the kernel's nvmet-rdma
-# target, both exporting the same backing file over the same rxe device:
+# NVMe/RDMA host drives fio against disnvme-target and against the kernel's nvmet-rdma target,
+# both exporting the same backing file over the same rxe device:
 #   4k random read, QD32 (IOPS) and 128k sequential read, QD8 (MiB/s),
 # each with the ratio disnvme/kernel. The guest runs under TCG: only the ratios mean anything.
 #
 #   DISNVME_BUILD=<release build dir> tests/bench/target-vs-kernel.sh [OUT_DIR]
+# Environment: BENCH_ROUNDS (default 10), BENCH_RUNTIME (seconds per job, default 6).
 #
 # On the host this boots the VM with itself as the scenario; inside the guest it measures.
 set -uo pipefail
@@ -23,19 +24,18 @@ fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/bench/stats.sh"
-RUNTIME=10
-RAMP=2
-ROUNDS=6
+RUNTIME=${BENCH_RUNTIME:-6}
+RAMP=1
+ROUNDS=${BENCH_ROUNDS:-10}
 nqn=nqn.2014-08.org.disnvme:bench
+dport=4421
 topo_up
 data_dir
 backing=$DATA/bench.img
-# real data, not holes: both targets read the same bytes
 dd if=/dev/urandom of="$backing" bs=1M count=512 status=none || fail "filling $backing"
 load_modules nvme-rdma
 : >"$DISNVME_OUT/rounds.txt"
 
-# fio_run NAME DEV RW BS QD -> prints "iops kib_per_s"
 fio_run() {
 	local name=$1 dev=$2 rw=$3 bs=$4 qd=$5
 	fio --name="$name" --filename="$dev" --ioengine=libaio --direct=1 --rw="$rw" --bs="$bs" \
@@ -45,69 +45,61 @@ fio_run() {
 	awk -F';' '{ printf "%d %d\n", $8, $7 }' "$name.terse"
 }
 
-measure() { # LABEL -> sets RR_IOPS SEQ_MIBS
-	local dev
-	khost_connect $nqn
-	dev=$(khost_ns_dev $nqn) || fail "$1: no block device"
-	local r
-	r=$(fio_run "$1-randread4k" "$dev" randread 4k 32) || fail "$1: $r"
-	RR_IOPS=${r% *}
-	r=$(fio_run "$1-seqread128k" "$dev" read 128k 8) || fail "$1: $r"
-	SEQ_MIBS=$(( ${r#* } / 1024 ))
-	in_host nvme disconnect -n $nqn >/dev/null || fail "$1: nvme disconnect"
-	log "$1: 4k randread QD32 $RR_IOPS IOPS, 128k seqread QD8 $SEQ_MIBS MiB/s" |
-		tee -a "$DISNVME_OUT/rounds.txt"
-}
-
+# Both targets serve the same file at once (nvmet on $PORT, disnvme-target on $dport) and the
+# Linux host is connected to both; an idle target costs nothing but keep-alives. Each round
+# runs a job on one and then on the other, back to back, so the two figures of a pair share
+# the machine's speed of that moment (TCG on a shared machine drifts by tens of percent over
+# minutes); which side goes first alternates by round.
+knvmet_up $nqn "$backing"
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
-# The machine the VM runs on is shared and its speed drifts: alternate the targets, with the
-# first one of a round alternating too (disnvme, kernel, kernel, disnvme, ...), so that neither
-# always runs in the same place of a round; report each one's best round (a burst of load
-# elsewhere does not decide it) and the median of its rounds.
-d_rr=0 d_seq=0 k_rr=0 k_seq=0
-d_rr_all= d_seq_all= k_rr_all= k_seq_all=
-run_disnvme() {
-	dtgt_start "$tlog" -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns "$backing"
-	measure "disnvme-r$round"
-	(( RR_IOPS > d_rr )) && d_rr=$RR_IOPS
-	(( SEQ_MIBS > d_seq )) && d_seq=$SEQ_MIBS
-	d_rr_all+="$RR_IOPS " d_seq_all+="$SEQ_MIBS "
-	dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
-}
-run_kernel() {
-	knvmet_up $nqn "$backing"
-	measure "kernel-r$round"
-	(( RR_IOPS > k_rr )) && k_rr=$RR_IOPS
-	(( SEQ_MIBS > k_seq )) && k_seq=$SEQ_MIBS
-	k_rr_all+="$RR_IOPS " k_seq_all+="$SEQ_MIBS "
-	knvmet_down
-}
-for round in $(seq 1 $ROUNDS); do
-	if (( round % 2 )); then
-		run_disnvme
-		run_kernel
-	else
-		run_kernel
-		run_disnvme
-	fi
-done
+dtgt_start "$tlog" -t rdma -a $TGT_ADDR -s $dport -n $nqn-dn --ns "$backing"
+on_exit "kill $DTGT_PID"
+in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn >/dev/null || fail "connect nvmet"
+on_exit "in_host nvme disconnect -n $nqn"
+in_host nvme connect -t rdma -a $TGT_ADDR -s $dport -n $nqn-dn >/dev/null ||
+	fail "connect disnvme-target"
+on_exit "in_host nvme disconnect -n $nqn-dn"
+k_dev=$(khost_ns_dev $nqn) || fail "no block device for nvmet"
+d_dev=$(khost_ns_dev $nqn-dn) || fail "no block device for disnvme-target"
+log "devices: disnvme-target $d_dev, nvmet $k_dev"
 
-m_d_rr=$(echo $d_rr_all | median) m_k_rr=$(echo $k_rr_all | median)
-m_d_seq=$(echo $d_seq_all | median) m_k_seq=$(echo $k_seq_all | median)
-rr_ratios=$(round_ratios "$d_rr_all" "$k_rr_all") seq_ratios=$(round_ratios "$d_seq_all" "$k_seq_all")
+declare -A rr seq best_rr best_seq
+for round in $(seq 1 $ROUNDS); do
+	order="d k"
+	(( round % 2 )) || order="k d"
+	for side in $order; do
+		[[ $side == d ]] && dev=$d_dev || dev=$k_dev
+		r=$(fio_run "$side-randread4k-$round" "$dev" randread 4k 32) || fail "$r"
+		rr[$side]+="${r% *} "
+		(( ${r% *} > ${best_rr[$side]:-0} )) && best_rr[$side]=${r% *}
+	done
+	for side in $order; do
+		[[ $side == d ]] && dev=$d_dev || dev=$k_dev
+		r=$(fio_run "$side-seqread128k-$round" "$dev" read 128k 8) || fail "$r"
+		seq[$side]+="$(( ${r#* } / 1024 )) "
+		(( ${r#* } / 1024 > ${best_seq[$side]:-0} )) && best_seq[$side]=$(( ${r#* } / 1024 ))
+	done
+	log "round $round ($order): 4k randread QD32 disnvme $(echo ${rr[d]} | awk '{print $NF}')" \
+		"kernel $(echo ${rr[k]} | awk '{print $NF}') IOPS; 128k seqread QD8" \
+		"disnvme $(echo ${seq[d]} | awk '{print $NF}') kernel $(echo ${seq[k]} | awk '{print $NF}') MiB/s" |
+		tee -a "$DISNVME_OUT/rounds.txt"
+done
+in_host nvme disconnect -n $nqn-dn >/dev/null || fail "nvme disconnect from disnvme-target"
+dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
+
+m_d_rr=$(echo ${rr[d]} | median) m_k_rr=$(echo ${rr[k]} | median)
+m_d_seq=$(echo ${seq[d]} | median) m_k_seq=$(echo ${seq[k]} | median)
+rr_ratios=$(round_ratios "${rr[d]}" "${rr[k]}") seq_ratios=$(round_ratios "${seq[d]}" "${seq[k]}")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 {
-	echo "disnvme-target vs kernel nvmet-rdma (Linux host, rxe, TCG guest; best of $ROUNDS alternating ${RUNTIME}s runs)"
-	printf '  4k randread QD32:   disnvme %8d IOPS   kernel %8d IOPS   ratio %s\n' \
-		"$d_rr" "$k_rr" "$(ratio "$d_rr" "$k_rr")"
-	printf '  128k seqread QD8:   disnvme %8d MiB/s  kernel %8d MiB/s  ratio %s\n' \
-		"$d_seq" "$k_seq" "$(ratio "$d_seq" "$k_seq")"
-	echo "  medians of the $ROUNDS rounds; ratio: the median of each round's own ratio"
+	echo "disnvme-target vs kernel nvmet-rdma (Linux host, rxe, TCG guest; $ROUNDS rounds of back-to-back ${RUNTIME}s jobs)"
+	echo "  ratio: the median of each round's own ratio (the pair ran back to back)"
 	printf '  4k randread QD32:   disnvme %8.0f IOPS   kernel %8.0f IOPS   ratio %.2f  (rounds: %s)\n' \
 		"$m_d_rr" "$m_k_rr" "$(echo $rr_ratios | median)" "$rr_ratios"
 	printf '  128k seqread QD8:   disnvme %8.0f MiB/s  kernel %8.0f MiB/s  ratio %.2f  (rounds: %s)\n' \
 		"$m_d_seq" "$m_k_seq" "$(echo $seq_ratios | median)" "$seq_ratios"
+	echo "  (figures: medians of the rounds)  best rounds: 4k $((best_rr[d]))/$((best_rr[k])) IOPS = $(ratio "${best_rr[d]}" "${best_rr[k]}"), 128k $((best_seq[d]))/$((best_seq[k])) MiB/s = $(ratio "${best_seq[d]}" "${best_seq[k]}")"
 	echo "  rounds:"
-	grep -h ' IOPS, ' "$DISNVME_OUT/rounds.txt" | sed 's/^/    /'
+	sed 's/^/    /' "$DISNVME_OUT/rounds.txt"
 } | tee "$DISNVME_OUT/bench.txt"

@@ -46,9 +46,15 @@ mkdir -p "$out"
 out=$(realpath "$out")
 rm -f "$out/guest.rc" "$out/guest.log" "$out/console.log" "$out/dmesg.txt"
 cp "$scenario" "$out/.scenario.sh"
+# the benchmarks' settings (BENCH_ROUNDS=...) go along; only plain numbers
+bench_env=
+for v in $(compgen -v BENCH_); do
+	[[ ${!v} =~ ^[0-9]+$ ]] && bench_env+=" $v=${!v}"
+done
 cat >"$out/.guest.sh" <<GUEST
 export DISNVME_SRC='$src' DISNVME_BUILD='$build' DISNVME_OUT=/vmout PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root TERM=dumb
+export HOME=/root TERM=dumb${bench_env:+
+export$bench_env}
 cd /vmout
 : >/vmout/.started
 timeout --kill-after=10 $(( ${DISNVME_VM_TIMEOUT:-900} - 30 )) bash /vmout/.scenario.sh
