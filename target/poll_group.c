@@ -38,7 +38,6 @@ struct dn_poll_group {
 	struct dn_pg_deferred *deferred;
 	bool stop;
 	bool threaded;
-	bool defer_taskrun; /* completions are posted only when this thread asks for events */
 	pthread_t thread;
 	atomic_uint load;
 };
@@ -204,7 +203,6 @@ int dn_pg_create(unsigned int idx, const char *name, struct dn_poll_group **out)
 		dn_err("%s: io_uring setup (SQE128|CQE32) failed: %s", name, strerror(-ret));
 		goto out_free;
 	}
-	pg->defer_taskrun = pg->ring.flags & IORING_SETUP_DEFER_TASKRUN;
 	pg->efd = eventfd(0, EFD_CLOEXEC);
 	if (pg->efd < 0) {
 		ret = -errno;
@@ -268,7 +266,9 @@ static int pg_enable_ring(struct dn_poll_group *pg)
 /* While busy (deferred work): completions the kernel holds for us are fetched, not waited for */
 static int pg_submit_busy(struct dn_poll_group *pg)
 {
-	if (pg->defer_taskrun && (IO_URING_READ_ONCE(*pg->ring.sq.kflags) & IORING_SQ_TASKRUN))
+	/* DEFER_TASKRUN: completions are posted only when this thread asks for events */
+	if ((pg->ring.flags & IORING_SETUP_DEFER_TASKRUN) &&
+	    (IO_URING_READ_ONCE(*pg->ring.sq.kflags) & IORING_SQ_TASKRUN))
 		return io_uring_submit_and_get_events(&pg->ring);
 	if (io_uring_sq_ready(&pg->ring))
 		return io_uring_submit(&pg->ring);

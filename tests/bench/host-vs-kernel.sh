@@ -67,23 +67,22 @@ dtgt_start "$DISNVME_OUT/bench-target.log" --config bench-tgt.json
 dd_dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s 4421 -n $nqn-dn -i $NQ) || fail "connect dn target"
 log "devices: disnvme->nvmet $dn_dev, kernel->nvmet $k_dev, disnvme->disnvme-target $dd_dev"
 
-declare -A r4k r128
+declare -A r4k r128 last4k last128 dev=([dn]=$dn_dev [k]=$k_dev [dd]=$dd_dev)
 for round in $(seq 1 "$ROUNDS"); do
 	order="dn k dd"
 	(( round % 2 )) || order="dd k dn"
 	for side in $order; do
-		case $side in dn) dev=$dn_dev ;; k) dev=$k_dev ;; dd) dev=$dd_dev ;; esac
-		a=$(fio_job "$side-4k-$round" "$dev" randread 4k 32) || fail "fio 4k on $dev"
+		a=$(fio_job "$side-4k-$round" "${dev[$side]}" randread 4k 32) || fail "fio 4k on $side"
+		last4k[$side]=${a% *}
 		r4k[$side]+="${a% *} "
 	done
 	for side in $order; do
-		case $side in dn) dev=$dn_dev ;; k) dev=$k_dev ;; dd) dev=$dd_dev ;; esac
-		b=$(fio_job "$side-128k-$round" "$dev" read 128k 8) || fail "fio 128k on $dev"
+		b=$(fio_job "$side-128k-$round" "${dev[$side]}" read 128k 8) || fail "fio 128k on $side"
+		last128[$side]=${b#* }
 		r128[$side]+="${b#* } "
 	done
 	for side in $order; do
-		log "round $round $side: $(echo ${r4k[$side]} | awk '{print $NF}') IOPS 4k," \
-			"$(mib "$(echo ${r128[$side]} | awk '{print $NF}')") MiB/s 128k"
+		log "round $round $side: ${last4k[$side]} IOPS 4k, $(mib "${last128[$side]}") MiB/s 128k"
 	done
 done
 d4k=$(echo ${r4k[dn]} | median); k4k=$(echo ${r4k[k]} | median); dd4k=$(echo ${r4k[dd]} | median)
@@ -93,13 +92,13 @@ must $DISNVME disconnect-all
 dtgt_stop TERM
 
 printf '\n%-44s %12s %14s   (median of %d rounds)\n' "host -> target" "4k rr QD32" "128k seq QD8" "$ROUNDS"
-printf '%-44s %8s IOPS %9s MiB/s\n' "disnvme host -> Linux nvmet-rdma" "$d4k" "$(mib "$d128")"
-printf '%-44s %8s IOPS %9s MiB/s\n' "Linux nvme-rdma -> Linux nvmet-rdma" "$k4k" "$(mib "$k128")"
+printf '%-44s %8.0f IOPS %9s MiB/s\n' "disnvme host -> Linux nvmet-rdma" "$d4k" "$(mib "$d128")"
+printf '%-44s %8.0f IOPS %9s MiB/s\n' "Linux nvme-rdma -> Linux nvmet-rdma" "$k4k" "$(mib "$k128")"
 printf '%-44s %13s %15s\n' "  ratio disnvme/kernel (host)" "$(ratio "$d4k" "$k4k")" \
 	"$(ratio "$d128" "$k128")"
 printf '%-44s %13.2f %15.2f\n' "    median of the rounds' own ratios" \
 	"$(rmed "${r4k[dn]}" "${r4k[k]}")" "$(rmed "${r128[dn]}" "${r128[k]}")"
-printf '%-44s %8s IOPS %9s MiB/s\n' "disnvme host -> disnvme-target" "$dd4k" "$(mib "$dd128")"
+printf '%-44s %8.0f IOPS %9s MiB/s\n' "disnvme host -> disnvme-target" "$dd4k" "$(mib "$dd128")"
 printf '%-44s %13s %15s\n' "  ratio disnvme pair/kernel pair" "$(ratio "$dd4k" "$k4k")" \
 	"$(ratio "$dd128" "$k128")"
 printf '%-44s %13.2f %15.2f\n' "    median of the rounds' own ratios" \

@@ -7,6 +7,9 @@ median() {
 		awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); print (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2 }'
 }
 
+# max: the largest of the numbers on stdin
+max() { tr ' ' '\n' | grep . | sort -g | tail -1; }
+
 # round_ratios "A1 A2 .." "B1 B2 ..": A_i/B_i of each round, space separated. Two sides measured
 # back to back in a round share the machine's load of that moment, so these ratios are steadier
 # than the ratio of two medians.

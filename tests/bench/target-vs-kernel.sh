@@ -64,25 +64,23 @@ k_dev=$(khost_ns_dev $nqn) || fail "no block device for nvmet"
 d_dev=$(khost_ns_dev $nqn-dn) || fail "no block device for disnvme-target"
 log "devices: disnvme-target $d_dev, nvmet $k_dev"
 
-declare -A rr seq best_rr best_seq
+dev_of() { [[ $1 == d ]] && echo "$d_dev" || echo "$k_dev"; }
+declare -A rr seq last
 for round in $(seq 1 $ROUNDS); do
 	order="d k"
 	(( round % 2 )) || order="k d"
 	for side in $order; do
-		[[ $side == d ]] && dev=$d_dev || dev=$k_dev
-		r=$(fio_run "$side-randread4k-$round" "$dev" randread 4k 32) || fail "$r"
+		r=$(fio_run "$side-randread4k-$round" "$(dev_of $side)" randread 4k 32) || fail "$r"
+		last[$side-rr]=${r% *}
 		rr[$side]+="${r% *} "
-		(( ${r% *} > ${best_rr[$side]:-0} )) && best_rr[$side]=${r% *}
 	done
 	for side in $order; do
-		[[ $side == d ]] && dev=$d_dev || dev=$k_dev
-		r=$(fio_run "$side-seqread128k-$round" "$dev" read 128k 8) || fail "$r"
-		seq[$side]+="$(( ${r#* } / 1024 )) "
-		(( ${r#* } / 1024 > ${best_seq[$side]:-0} )) && best_seq[$side]=$(( ${r#* } / 1024 ))
+		r=$(fio_run "$side-seqread128k-$round" "$(dev_of $side)" read 128k 8) || fail "$r"
+		last[$side-seq]=$(( ${r#* } / 1024 ))
+		seq[$side]+="${last[$side-seq]} "
 	done
-	log "round $round ($order): 4k randread QD32 disnvme $(echo ${rr[d]} | awk '{print $NF}')" \
-		"kernel $(echo ${rr[k]} | awk '{print $NF}') IOPS; 128k seqread QD8" \
-		"disnvme $(echo ${seq[d]} | awk '{print $NF}') kernel $(echo ${seq[k]} | awk '{print $NF}') MiB/s" |
+	log "round $round ($order): 4k randread QD32 disnvme ${last[d-rr]} kernel ${last[k-rr]}" \
+		"IOPS; 128k seqread QD8 disnvme ${last[d-seq]} kernel ${last[k-seq]} MiB/s" |
 		tee -a "$DISNVME_OUT/rounds.txt"
 done
 in_host nvme disconnect -n $nqn-dn >/dev/null || fail "nvme disconnect from disnvme-target"
@@ -99,7 +97,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 		"$m_d_rr" "$m_k_rr" "$(echo $rr_ratios | median)" "$rr_ratios"
 	printf '  128k seqread QD8:   disnvme %8.0f MiB/s  kernel %8.0f MiB/s  ratio %.2f  (rounds: %s)\n' \
 		"$m_d_seq" "$m_k_seq" "$(echo $seq_ratios | median)" "$seq_ratios"
-	echo "  (figures: medians of the rounds)  best rounds: 4k $((best_rr[d]))/$((best_rr[k])) IOPS = $(ratio "${best_rr[d]}" "${best_rr[k]}"), 128k $((best_seq[d]))/$((best_seq[k])) MiB/s = $(ratio "${best_seq[d]}" "${best_seq[k]}")"
+	b_d_rr=$(echo ${rr[d]} | max) b_k_rr=$(echo ${rr[k]} | max)
+	b_d_seq=$(echo ${seq[d]} | max) b_k_seq=$(echo ${seq[k]} | max)
+	echo "  (figures: medians of the rounds)  best rounds: 4k $b_d_rr/$b_k_rr IOPS = $(ratio "$b_d_rr" "$b_k_rr"), 128k $b_d_seq/$b_k_seq MiB/s = $(ratio "$b_d_seq" "$b_k_seq")"
 	echo "  rounds:"
 	sed 's/^/    /' "$DISNVME_OUT/rounds.txt"
 } | tee "$DISNVME_OUT/bench.txt"
