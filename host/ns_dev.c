@@ -178,8 +178,7 @@ struct dn_uq {
 	uint32_t seen_paths_gen;
 	struct dn_event tick_ev;
 	struct __kernel_timespec tick_ts;
-	struct dn_event flush_ev; /* a NOP: runs once the current batch of ublk CQEs is done */
-	bool flush_armed;
+	bool need_flush; /* commands were chained this pass: ioq_flush posts them */
 	/* per tag: a copy of what queue_io got (iod may not outlive the call), to send again */
 	struct ublksrv_io_desc *iods;
 	void **tag_bufs;
@@ -278,41 +277,25 @@ static void arm_tick(struct dn_uq *q)
 static void ioq_failed(struct dn_ioq *ioq, const char *why);
 
 /*
- * Sends are chained while the queue thread works through a batch of ublk requests and posted
- * with one doorbell (one system call with rxe) afterwards: a NOP queued behind the batch
- * completes on the next pass of the queue's loop and flushes. The CQs are reaped there too,
- * so answers that are already in do not wait for the completion channel.
+ * Sends are chained while the queue thread works through a pass of ublk requests and posted
+ * with one doorbell per path (one system call with rxe) at the end of the pass, before the
+ * thread waits again. The CQs are reaped there too, so answers that are already in do not
+ * wait for the completion channel.
  */
-static void flush_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
+static void ioq_flush(struct dn_ublk_queue *uq)
 {
-	struct dn_uq *q = container_of(ev, struct dn_uq, flush_ev);
+	struct dn_uq *q = dn_ublk_queue_priv(uq);
 	int i;
 
-	q->flush_armed = false;
+	if (!q || !q->need_flush)
+		return;
+	q->need_flush = false;
 	for (i = 0; i < DN_MAX_PATHS; i++) {
 		struct dn_ioq *ioq = &q->paths[i];
 
 		if (path_live(ioq) && (dn_hq_flush(&ioq->hq) || dn_hq_process(&ioq->hq) < 0))
 			ioq_failed(ioq, "the connection failed");
 	}
-}
-
-static void arm_flush(struct dn_uq *q, struct dn_ioq *ioq)
-{
-	struct io_uring_sqe *sqe;
-
-	if (q->flush_armed)
-		return;
-	sqe = io_uring_get_sqe(dn_ublk_queue_ring(q->uq));
-	if (!sqe) {
-		/* no room for the NOP: post now */
-		if (dn_hq_flush(&ioq->hq))
-			ioq_failed(ioq, "the connection failed");
-		return;
-	}
-	io_uring_prep_nop(sqe);
-	dn_event_set(sqe, &q->flush_ev);
-	q->flush_armed = true;
 }
 
 static void hold(struct dn_uq *q, uint16_t tag)
@@ -514,7 +497,7 @@ static int submit_io(struct dn_uq *q, uint16_t tag)
 			ioq_failed(ioq, "cannot post a command");
 		return ret;
 	}
-	arm_flush(q, ioq);
+	q->need_flush = true;
 	return 0;
 }
 
@@ -739,7 +722,6 @@ static int ioq_init(struct dn_ublk_queue *uq, void *bufs, size_t len)
 		goto out_report;
 	}
 	q->tick_ev.cb = tick_event;
-	q->flush_ev.cb = flush_event;
 	q->tick_ts.tv_sec = 1;
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < DN_MAX_PATHS; i++) {
@@ -803,6 +785,7 @@ static const struct dn_ublk_ops ns_ublk_ops = {
 	.queue_io = ioq_queue_io,
 	.notify = ioq_notify,
 	.stop_queue = ioq_stop,
+	.flush = ioq_flush,
 };
 
 static void free_uqs(struct ns_dev_priv *p)

@@ -413,6 +413,8 @@ static void *queue_thread(void *arg)
 			break;
 		}
 		dn_event_dispatch(&q->ring);
+		if (dev->ops->flush)
+			dev->ops->flush(q);
 	}
 	if (dev->ops->exit_queue)
 		dev->ops->exit_queue(q);

@@ -77,6 +77,12 @@ struct dn_ublk_ops {
 	 * the kernel waits for all in-flight I/O before it lets the device go.
 	 */
 	void (*stop_queue)(struct dn_ublk_queue *q);
+	/*
+	 * Optional. Queue thread, after each pass over the ring's completions, before the
+	 * thread submits and waits again: post what this pass's queue_io and events queued
+	 * (one doorbell per pass, not one per I/O and no extra trip through the ring).
+	 */
+	void (*flush)(struct dn_ublk_queue *q);
 };
 
 /*

@@ -85,6 +85,24 @@ for round in $(seq 1 "$ROUNDS"); do
 		log "round $round $side: ${last4k[$side]} IOPS 4k, $(mib "${last128[$side]}") MiB/s 128k"
 	done
 done
+# The daemon's system calls per I/O in one more 4k job on the disnvme host -> nvmet path,
+# counted by perf on tracepoints (slower while counted, so not part of the figures above).
+sc_fig=""
+if command -v perf >/dev/null && { mountpoint -q /sys/kernel/tracing ||
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; }; then
+	fio_job sc-4k "${dev[dn]}" randread 4k 32 >/dev/null &
+	fpid=$!
+	sleep 2
+	stat0=$(awk '{print $1}' /sys/block/$(basename "${dev[dn]}")/stat)
+	perf stat -x, -o "$DISNVME_OUT/bench-syscalls.csv" -e raw_syscalls:sys_enter \
+		-e syscalls:sys_enter_io_uring_enter -e syscalls:sys_enter_read \
+		-e syscalls:sys_enter_write -p "$(pgrep -x disnvme | head -1)" -- sleep 3 >/dev/null 2>&1
+	stat1=$(awk '{print $1}' /sys/block/$(basename "${dev[dn]}")/stat)
+	wait $fpid
+	sc_fig=$(awk -F, -v n=$((stat1 - stat0)) 'n > 0 && $3 ~ /sys_enter/ {
+		sub(/.*:sys_enter_?/, "", $3); printf "%s %.2f  ", ($3 == "" ? "all" : $3), $1 / n }' \
+		"$DISNVME_OUT/bench-syscalls.csv")
+fi
 d4k=$(echo ${r4k[dn]} | median); k4k=$(echo ${r4k[k]} | median); dd4k=$(echo ${r4k[dd]} | median)
 d128=$(echo ${r128[dn]} | median); k128=$(echo ${r128[k]} | median)
 dd128=$(echo ${r128[dd]} | median)
@@ -103,3 +121,9 @@ printf '%-44s %13s %15s\n' "  ratio disnvme pair/kernel pair" "$(ratio "$dd4k" "
 	"$(ratio "$dd128" "$k128")"
 printf '%-44s %13.2f %15.2f\n' "    median of the rounds' own ratios" \
 	"$(rmed "${r4k[dd]}" "${r4k[k]}")" "$(rmed "${r128[dd]}" "${r128[k]}")"
+if [[ -n $sc_fig ]]; then
+	printf '\n%s\n  %s\n' \
+		"disnvme host daemon, system calls per I/O (4k rr QD32, counted by perf):" "$sc_fig"
+else
+	printf '\n%s\n' "(no perf or tracefs in the guest: system calls per I/O not counted)"
+fi
