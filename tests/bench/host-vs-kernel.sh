@@ -19,6 +19,7 @@ fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/bench/stats.sh"
+. "$DISNVME_SRC/tests/bench/syscalls.sh"
 RUNTIME=${BENCH_RUNTIME:-6}
 NQ=${BENCH_IO_QUEUES:-2}
 
@@ -85,24 +86,14 @@ for round in $(seq 1 "$ROUNDS"); do
 		log "round $round $side: ${last4k[$side]} IOPS 4k, $(mib "${last128[$side]}") MiB/s 128k"
 	done
 done
-# The daemon's system calls per I/O in one more 4k job on the disnvme host -> nvmet path,
-# counted by perf on tracepoints (slower while counted, so not part of the figures above).
-sc_fig=""
-if command -v perf >/dev/null && { mountpoint -q /sys/kernel/tracing ||
-	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; }; then
-	fio_job sc-4k "${dev[dn]}" randread 4k 32 >/dev/null &
-	fpid=$!
-	sleep 2
-	stat0=$(awk '{print $1}' /sys/block/$(basename "${dev[dn]}")/stat)
-	perf stat -x, -o "$DISNVME_OUT/bench-syscalls.csv" -e raw_syscalls:sys_enter \
-		-e syscalls:sys_enter_io_uring_enter -e syscalls:sys_enter_read \
-		-e syscalls:sys_enter_write -p "$(pgrep -x disnvme | head -1)" -- sleep 3 >/dev/null 2>&1
-	stat1=$(awk '{print $1}' /sys/block/$(basename "${dev[dn]}")/stat)
-	wait $fpid
-	sc_fig=$(awk -F, -v n=$((stat1 - stat0)) 'n > 0 && $3 ~ /sys_enter/ {
-		sub(/.*:sys_enter_?/, "", $3); printf "%s %.2f  ", ($3 == "" ? "all" : $3), $1 / n }' \
-		"$DISNVME_OUT/bench-syscalls.csv")
-fi
+# The daemon's system calls per I/O in one more 4k job on the disnvme host -> nvmet path
+# (slower while counted, so not part of the figures above).
+fio_job sc-4k "${dev[dn]}" randread 4k 32 >/dev/null &
+fpid=$!
+sleep 2
+sc_fig=$(count_syscalls "$(pgrep -x disnvme | head -1)" "${dev[dn]}" 3 \
+	"$DISNVME_OUT/bench-syscalls.csv")
+wait $fpid
 d4k=$(echo ${r4k[dn]} | median); k4k=$(echo ${r4k[k]} | median); dd4k=$(echo ${r4k[dd]} | median)
 d128=$(echo ${r128[dn]} | median); k128=$(echo ${r128[k]} | median)
 dd128=$(echo ${r128[dd]} | median)

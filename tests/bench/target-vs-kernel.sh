@@ -24,6 +24,7 @@ fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/bench/stats.sh"
+. "$DISNVME_SRC/tests/bench/syscalls.sh"
 RUNTIME=${BENCH_RUNTIME:-6}
 RAMP=1
 ROUNDS=${BENCH_ROUNDS:-10}
@@ -83,6 +84,12 @@ for round in $(seq 1 $ROUNDS); do
 		"IOPS; 128k seqread QD8 disnvme ${last[d-seq]} kernel ${last[k-seq]} MiB/s" |
 		tee -a "$DISNVME_OUT/rounds.txt"
 done
+# disnvme-target's system calls per I/O in one more 4k job (slower while counted)
+fio_run sc-randread4k "$d_dev" randread 4k 32 >/dev/null &
+fpid=$!
+sleep 2
+sc_fig=$(count_syscalls "$DTGT_PID" "$d_dev" 3 "$DISNVME_OUT/bench-syscalls.csv")
+wait $fpid
 in_host nvme disconnect -n $nqn-dn >/dev/null || fail "nvme disconnect from disnvme-target"
 dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
 
@@ -102,4 +109,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 	echo "  (figures: medians of the rounds)  best rounds: 4k $b_d_rr/$b_k_rr IOPS = $(ratio "$b_d_rr" "$b_k_rr"), 128k $b_d_seq/$b_k_seq MiB/s = $(ratio "$b_d_seq" "$b_k_seq")"
 	echo "  rounds:"
 	sed 's/^/    /' "$DISNVME_OUT/rounds.txt"
+	if [[ -n $sc_fig ]]; then
+		echo "  disnvme-target, system calls per I/O (4k randread QD32, counted by perf):"
+		echo "    $sc_fig"
+	else
+		echo "  (no perf or tracefs in the guest: system calls per I/O not counted)"
+	fi
 } | tee "$DISNVME_OUT/bench.txt"
