@@ -88,12 +88,9 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 # The daemon's system calls per I/O in one more 4k job on the disnvme host -> nvmet path
 # (slower while counted, so not part of the figures above).
-fio_job sc-4k "${dev[dn]}" randread 4k 32 >/dev/null &
-fpid=$!
-sleep 2
-sc_fig=$(count_syscalls "$(pgrep -x disnvme | head -1)" "${dev[dn]}" 3 \
-	"$DISNVME_OUT/bench-syscalls.csv")
-wait $fpid
+sc_job() { local RUNTIME=8; fio_job "$@"; }
+sc_fig=$(count_syscalls "$(pgrep -x disnvme | head -1)" "${dev[dn]}" \
+	"$DISNVME_OUT/bench-syscalls.csv" sc_job sc-4k "${dev[dn]}" randread 4k 32)
 d4k=$(echo ${r4k[dn]} | median); k4k=$(echo ${r4k[k]} | median); dd4k=$(echo ${r4k[dd]} | median)
 d128=$(echo ${r128[dn]} | median); k128=$(echo ${r128[k]} | median)
 dd128=$(echo ${r128[dd]} | median)

@@ -85,11 +85,9 @@ for round in $(seq 1 $ROUNDS); do
 		tee -a "$DISNVME_OUT/rounds.txt"
 done
 # disnvme-target's system calls per I/O in one more 4k job (slower while counted)
-fio_run sc-randread4k "$d_dev" randread 4k 32 >/dev/null &
-fpid=$!
-sleep 2
-sc_fig=$(count_syscalls "$DTGT_PID" "$d_dev" 3 "$DISNVME_OUT/bench-syscalls.csv")
-wait $fpid
+sc_job() { local RUNTIME=8; fio_run "$@"; }
+sc_fig=$(count_syscalls "$DTGT_PID" "$d_dev" "$DISNVME_OUT/bench-syscalls.csv" \
+	sc_job sc-randread4k "$d_dev" randread 4k 32)
 in_host nvme disconnect -n $nqn-dn >/dev/null || fail "nvme disconnect from disnvme-target"
 dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
 
