@@ -42,7 +42,6 @@ fio_job() {
 		>"$1.terse" 2>"$1.err" || { log "fio $1 failed: $(cat "$1.err")" >&2; return 1; }
 	awk -F';' '{print $8, $7}' "$1.terse"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # rmed "A1 A2 .." "B1 B2 ..": the median of the rounds' own ratios

@@ -7,6 +7,9 @@ median() {
 		awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); print (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2 }'
 }
 
+# ratio A B: A/B with two decimals ("n/a" when B is not positive)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
 # max: the largest of the numbers on stdin
 max() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 

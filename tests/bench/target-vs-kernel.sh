@@ -94,7 +94,6 @@ dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
 m_d_rr=$(echo ${rr[d]} | median) m_k_rr=$(echo ${rr[k]} | median)
 m_d_seq=$(echo ${seq[d]} | median) m_k_seq=$(echo ${seq[k]} | median)
 rr_ratios=$(round_ratios "${rr[d]}" "${rr[k]}") seq_ratios=$(round_ratios "${seq[d]}" "${seq[k]}")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 {
 	echo "disnvme-target vs kernel nvmet-rdma (Linux host, rxe, TCG guest; $ROUNDS rounds of back-to-back ${RUNTIME}s jobs)"
 	echo "  ratio: the median of each round's own ratio (the pair ran back to back)"
