@@ -108,6 +108,11 @@ printf '%-44s %13s %15s\n' "  ratio disnvme pair/kernel pair" "$(ratio "$dd4k" "
 	"$(ratio "$dd128" "$k128")"
 printf '%-44s %13.2f %15.2f\n' "    median of the rounds' own ratios" \
 	"$(rmed "${r4k[dd]}" "${r4k[k]}")" "$(rmed "${r128[dd]}" "${r128[k]}")"
+printf '\n%s\n' "Against the goal of 1.0 (median of the rounds' own ratios, its confidence interval, sign test):"
+printf '  host,  4k:   %s\n' "$(ratio_summary "${r4k[dn]}" "${r4k[k]}")"
+printf '  host,  128k: %s\n' "$(ratio_summary "${r128[dn]}" "${r128[k]}")"
+printf '  pair,  4k:   %s\n' "$(ratio_summary "${r4k[dd]}" "${r4k[k]}")"
+printf '  pair,  128k: %s\n' "$(ratio_summary "${r128[dd]}" "${r128[k]}")"
 if [[ -n $sc_fig ]]; then
 	printf '\n%s\n  %s\n' \
 		"disnvme host daemon, system calls per I/O (4k rr QD32, counted by perf):" "$sc_fig"

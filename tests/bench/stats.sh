@@ -20,3 +20,58 @@ round_ratios() {
 	paste <(echo $1 | tr ' ' '\n') <(echo $2 | tr ' ' '\n') |
 		awk '$2 > 0 { printf "%.3f ", $1 / $2 }'
 }
+
+# binom_cdf N K: P(X <= K) for X ~ Binomial(N, 1/2)
+binom_cdf() {
+	awk -v n="$1" -v k="$2" 'BEGIN {
+		c = 1; s = 0
+		for (i = 0; i <= k && i <= n; i++) { s += c; c = c * (n - i) / (i + 1) }
+		printf "%.6f", s / 2 ^ n }'
+}
+
+# median_ci LEVEL: a distribution-free confidence interval for the median of the numbers on
+# stdin (order statistics, from the sign test): "LO HI COVERAGE%", the narrowest interval
+# [x(k), x(n+1-k)] whose coverage 1 - 2 P(X <= k-1), X ~ Bin(n, 1/2), is at least LEVEL%;
+# "n/a" when there are too few numbers for that level.
+median_ci() {
+	local v n k best=0 cov bestcov
+	v=$(tr ' ' '\n' | grep . | sort -g | tr '\n' ' ')
+	n=$(echo $v | wc -w)
+	for ((k = 1; 2 * k <= n; k++)); do
+		cov=$(awk -v p="$(binom_cdf "$n" $((k - 1)))" 'BEGIN { printf "%.1f", 100 * (1 - 2 * p) }')
+		awk -v c="$cov" -v l="$1" 'BEGIN { exit !(c >= l) }' || break
+		best=$k bestcov=$cov
+	done
+	if ((best == 0)); then
+		echo "n/a"
+		return
+	fi
+	echo $v | awk -v k=$best -v c="$bestcov" '{ printf "%s %s %s%%\n", $k, $(NF + 1 - k), c }'
+}
+
+# sign_test REF: of the numbers on stdin, how many lie above and below REF, and the two-sided
+# sign-test p-value of "their median is REF" (ties dropped): "ABOVE BELOW P"
+sign_test() {
+	local above below n m
+	read -r above below < <(tr ' ' '\n' | grep . |
+		awk -v r="$1" '$1 > r { a++ } $1 < r { b++ } END { print a + 0, b + 0 }')
+	n=$((above + below)) m=$((above < below ? above : below))
+	awk -v a=$above -v b=$below -v p="$(binom_cdf $n $m)" \
+		'BEGIN { p *= 2; if (p > 1 || a == b) p = 1; printf "%d %d %.3f\n", a, b, p }'
+}
+
+# ratio_summary "A1 A2 .." "B1 B2 ..": the rounds' own ratios summed up against the goal of 1.0:
+# "MEDIAN (C% CI LO-HI; N of M rounds above 1.0, sign test p=P)", C >= 90
+ratio_summary() {
+	local rr ci st
+	rr=$(round_ratios "$1" "$2")
+	ci=$(echo $rr | median_ci 90)
+	st=$(echo $rr | sign_test 1)
+	if [[ $ci == n/a ]]; then
+		ci="too few rounds for a 90% CI"
+	else
+		ci=$(echo $ci | awk '{ printf "%s CI %.2f-%.2f", $3, $1, $2 }')
+	fi
+	printf '%.2f (%s; %d of %d rounds above 1.0, sign test p=%s)\n' "$(echo $rr | median)" \
+		"$ci" "${st%% *}" "$(echo $rr | wc -w)" "${st##* }"
+}

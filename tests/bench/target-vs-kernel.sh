@@ -101,6 +101,9 @@ rr_ratios=$(round_ratios "${rr[d]}" "${rr[k]}") seq_ratios=$(round_ratios "${seq
 		"$m_d_rr" "$m_k_rr" "$(echo $rr_ratios | median)" "$rr_ratios"
 	printf '  128k seqread QD8:   disnvme %8.0f MiB/s  kernel %8.0f MiB/s  ratio %.2f  (rounds: %s)\n' \
 		"$m_d_seq" "$m_k_seq" "$(echo $seq_ratios | median)" "$seq_ratios"
+	echo "  against the goal of 1.0 (median, its confidence interval, sign test over the rounds):"
+	echo "    4k:   $(ratio_summary "${rr[d]}" "${rr[k]}")"
+	echo "    128k: $(ratio_summary "${seq[d]}" "${seq[k]}")"
 	b_d_rr=$(echo ${rr[d]} | max) b_k_rr=$(echo ${rr[k]} | max)
 	b_d_seq=$(echo ${seq[d]} | max) b_k_seq=$(echo ${seq[k]} | max)
 	echo "  (figures: medians of the rounds)  best rounds: 4k $b_d_rr/$b_k_rr IOPS = $(ratio "$b_d_rr" "$b_k_rr"), 128k $b_d_seq/$b_k_seq MiB/s = $(ratio "$b_d_seq" "$b_k_seq")"
