@@ -16,6 +16,8 @@
 #   DISNVME_VM_CACHE    kernel/initrd cache (default ~/.cache/disnvme-test-vm)
 #   DISNVME_VM_TIMEOUT  seconds before the guest is killed (default 900)
 #   DISNVME_VM_CPUS, DISNVME_VM_MEM  guest size (default 2 CPUs, 2048 MiB)
+#   DISNVME_VM_CPU_MODEL qemu -cpu (default max; tests/bench/copy-cost.sh compares max
+#                        with max,-erms)
 #   DISNVME_VM_APPEND   extra kernel command line (e.g. nvme_core.multipath=N)
 #   DISNVME_VM_INIT     "systemd" boots the guest with systemd as PID 1 (the scenario runs
 #                       as a oneshot unit); default: a plain shell
@@ -84,7 +86,7 @@ for attempt in 1 2 3; do
 	rm -f "$out/.started" "$out/guest.rc"
 	# shellcheck disable=SC2086
 	timeout --kill-after=10 "${DISNVME_VM_TIMEOUT:-900}" qemu-system-x86_64 \
-		-accel tcg,thread=multi -cpu max \
+		-accel tcg,thread=multi -cpu "${DISNVME_VM_CPU_MODEL:-max}" \
 		-smp "${DISNVME_VM_CPUS:-2}" -m "${DISNVME_VM_MEM:-2048}" -nographic -no-reboot -nic none \
 		-kernel "$VM_CACHE/vmlinuz" -initrd "$VM_CACHE/initrd-v6.img" \
 		-append "console=ttyS0 quiet panic=-1 ${vm_init_arg} ${DISNVME_VM_APPEND:-}" \
