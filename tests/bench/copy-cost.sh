@@ -12,10 +12,11 @@ if [[ ${DISNVME_OUT:-} != /vmout ]]; then
 	out=${1:-$build/vm-out/bench-copy-cost}
 	rc=0
 	for model in max max,-erms; do
-		DISNVME_VM_CPU_MODEL=$model "$here/../vm/run-vm.sh" "$here/copy-cost.sh" \
-			"$out/${model//,/_}" >/dev/null || rc=1
+		dir=$out/${model//,/_} # qemu's -fsdev path= cannot hold a comma
+		DISNVME_VM_CPU_MODEL=$model "$here/../vm/run-vm.sh" "$here/copy-cost.sh" "$dir" \
+			>/dev/null || rc=1
 		printf '\nqemu -cpu %s (TCG):\n' "$model"
-		cat "$out/${model//,/_}/bench.txt" 2>/dev/null || echo "  (no figures: see $out/${model//,/_})"
+		cat "$dir/bench.txt" 2>/dev/null || echo "  (no figures: see $dir)"
 	done
 	exit $rc
 fi

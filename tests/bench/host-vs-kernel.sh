@@ -44,8 +44,6 @@ fio_job() {
 }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# rmed "A1 A2 .." "B1 B2 ..": the median of the rounds' own ratios
-rmed() { round_ratios "$1" "$2" | median; }
 
 # All three paths are connected at once. Each round runs the 4k job on the three back to back,
 # then the 128k job, the order reversed every other round (dn k dd, dd k dn, ...), so that the
@@ -101,13 +99,9 @@ printf '%-44s %8.0f IOPS %9s MiB/s\n' "disnvme host -> Linux nvmet-rdma" "$d4k" 
 printf '%-44s %8.0f IOPS %9s MiB/s\n' "Linux nvme-rdma -> Linux nvmet-rdma" "$k4k" "$(mib "$k128")"
 printf '%-44s %13s %15s\n' "  ratio disnvme/kernel (host)" "$(ratio "$d4k" "$k4k")" \
 	"$(ratio "$d128" "$k128")"
-printf '%-44s %13.2f %15.2f\n' "    median of the rounds' own ratios" \
-	"$(rmed "${r4k[dn]}" "${r4k[k]}")" "$(rmed "${r128[dn]}" "${r128[k]}")"
 printf '%-44s %8.0f IOPS %9s MiB/s\n' "disnvme host -> disnvme-target" "$dd4k" "$(mib "$dd128")"
 printf '%-44s %13s %15s\n' "  ratio disnvme pair/kernel pair" "$(ratio "$dd4k" "$k4k")" \
 	"$(ratio "$dd128" "$k128")"
-printf '%-44s %13.2f %15.2f\n' "    median of the rounds' own ratios" \
-	"$(rmed "${r4k[dd]}" "${r4k[k]}")" "$(rmed "${r128[dd]}" "${r128[k]}")"
 printf '\n%s\n' "Against the goal of 1.0 (median of the rounds' own ratios, its confidence interval, sign test):"
 printf '  host,  4k:   %s\n' "$(ratio_summary "${r4k[dn]}" "${r4k[k]}")"
 printf '  host,  128k: %s\n' "$(ratio_summary "${r128[dn]}" "${r128[k]}")"

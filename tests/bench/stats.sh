@@ -34,19 +34,15 @@ binom_cdf() {
 # [x(k), x(n+1-k)] whose coverage 1 - 2 P(X <= k-1), X ~ Bin(n, 1/2), is at least LEVEL%;
 # "n/a" when there are too few numbers for that level.
 median_ci() {
-	local v n k best=0 cov bestcov
-	v=$(tr ' ' '\n' | grep . | sort -g | tr '\n' ' ')
-	n=$(echo $v | wc -w)
-	for ((k = 1; 2 * k <= n; k++)); do
-		cov=$(awk -v p="$(binom_cdf "$n" $((k - 1)))" 'BEGIN { printf "%.1f", 100 * (1 - 2 * p) }')
-		awk -v c="$cov" -v l="$1" 'BEGIN { exit !(c >= l) }' || break
-		best=$k bestcov=$cov
-	done
-	if ((best == 0)); then
-		echo "n/a"
-		return
-	fi
-	echo $v | awk -v k=$best -v c="$bestcov" '{ printf "%s %s %s%%\n", $k, $(NF + 1 - k), c }'
+	tr ' ' '\n' | grep . | sort -g | awk -v l="$1" '{ v[NR] = $1 } END {
+		n = NR; c = 1; cdf = 0; best = 0
+		for (k = 1; 2 * k <= n; k++) {
+			cdf += c / 2 ^ n; c = c * (n - k + 1) / k # cdf = P(X <= k-1)
+			cov = sprintf("%.1f", 100 * (1 - 2 * cdf))
+			if (cov + 0 < l) break
+			best = k; bestcov = cov
+		}
+		if (best) printf "%s %s %s%%\n", v[best], v[n + 1 - best], bestcov; else print "n/a" }'
 }
 
 # sign_test REF: of the numbers on stdin, how many lie above and below REF, and the two-sided

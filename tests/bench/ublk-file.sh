@@ -36,7 +36,6 @@ fio_job() {
 	awk -F';' '{print $8, $7}' "$1.terse"
 }
 
-
 ublk_file_start srv -q 2 -d 64 "$img" || fail "dn-ublk-file did not start"
 declare -a f4k u4k fseq useq
 for ((r = 0; r < REPEAT; r++)); do
