@@ -56,18 +56,43 @@ sign_test() {
 		'BEGIN { p *= 2; if (p > 1 || a == b) p = 1; printf "%d %d %.3f\n", a, b, p }'
 }
 
-# ratio_summary "A1 A2 .." "B1 B2 ..": the rounds' own ratios summed up against the goal of 1.0:
-# "MEDIAN (C% CI LO-HI; N of M rounds above 1.0, sign test p=P)", C >= 90
-ratio_summary() {
-	local rr ci st
-	rr=$(round_ratios "$1" "$2")
-	ci=$(echo $rr | median_ci 90)
-	st=$(echo $rr | sign_test 1)
+# round_diffs "A1 A2 .." "B1 B2 ..": A_i - B_i of each round, space separated
+round_diffs() {
+	paste <(echo $1 | tr ' ' '\n') <(echo $2 | tr ' ' '\n') |
+		awk 'NF == 2 { printf "%.3f ", $1 - $2 }'
+}
+
+# round_summary "V1 V2 .." REF DIGITS: per-round values summed up against REF:
+# "MEDIAN (C% CI LO-HI; N of M rounds above REF, sign test p=P)", C >= 90, figures with
+# DIGITS decimals
+round_summary() {
+	local ci st
+	ci=$(echo $1 | median_ci 90)
+	st=$(echo $1 | sign_test "$2")
 	if [[ $ci == n/a ]]; then
 		ci="too few rounds for a 90% CI"
 	else
-		ci=$(echo $ci | awk '{ printf "%s CI %.2f-%.2f", $3, $1, $2 }')
+		ci=$(echo $ci | awk -v d="$3" '{ printf "%s CI %.*f-%.*f", $3, d, $1, d, $2 }')
 	fi
-	printf '%.2f (%s; %d of %d rounds above 1.0, sign test p=%s)\n' "$(echo $rr | median)" \
-		"$ci" "${st%% *}" "$(echo $rr | wc -w)" "${st##* }"
+	printf '%.*f (%s; %d of %d rounds above %s, sign test p=%s)\n' "$3" "$(echo $1 | median)" \
+		"$ci" "${st%% *}" "$(echo $1 | wc -w)" "$2" "${st##* }"
+}
+
+# ratio_summary "A1 A2 .." "B1 B2 ..": the rounds' own ratios A_i/B_i against the goal of 1.0
+ratio_summary() { round_summary "$(round_ratios "$1" "$2")" 1.0 2; }
+
+# cpu_sample [STAT_FILE]: "BUSY TOTAL", the jiffies all CPUs spent busy and in all, from the
+# "cpu" line of /proc/stat (busy: user nice system irq softirq steal; guest time is in user)
+cpu_sample() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' \
+		"${1:-/proc/stat}"
+}
+
+# cpu_per_io "BUSY0 TOTAL0" "BUSY1 TOTAL1" NCPU IOPS: microseconds of CPU time per I/O, from
+# the share of all CPUs that was busy between the samples and the I/O rate over that time
+cpu_per_io() {
+	awk -v s0="$1" -v s1="$2" -v n="$3" -v iops="$4" 'BEGIN {
+		split(s0, a, " "); split(s1, b, " ")
+		if (b[2] <= a[2] || iops <= 0) { print "n/a"; exit }
+		printf "%.1f\n", (b[1] - a[1]) / (b[2] - a[2]) * n * 1e6 / iops }'
 }

@@ -31,4 +31,15 @@ check summary "$(ratio_summary "8 9 11 7 8.5 9 9.5 9.9 8.8 7.7" "10 10 10 10 10 
 	"0.89 (97.9% CI 0.77-0.99; 1 of 10 rounds above 1.0, sign test p=0.021)"
 check summary-few "$(ratio_summary "2 1" "1 1")" \
 	"1.50 (too few rounds for a 90% CI; 1 of 2 rounds above 1.0, sign test p=1.000)"
+check round-diffs "$(round_diffs "5 3 1.5" "2 3 2")" "3.000 0.000 -0.500 "
+check diff-summary "$(round_summary "1.5 2 -0.5 3 2.5 1 4 2 3 1.5" 0 1)" \
+	"2.0 (97.9% CI 1.0-3.0; 9 of 10 rounds above 0, sign test p=0.021)"
+# /proc/stat: busy = user nice system irq softirq steal, total adds idle and iowait
+stat=$(mktemp)
+trap 'rm -f "$stat"' EXIT
+printf 'cpu  100 5 50 800 20 3 2 1 7 0\ncpu0 50 2 25 400 10 1 1 0 3 0\n' >"$stat"
+check cpu-sample "$(cpu_sample "$stat")" "161 981"
+# half of 2 CPUs busy at 10000 IOPS: 100 us of CPU per I/O
+check cpu-per-io "$(cpu_per_io "100 1000" "600 2000" 2 10000)" 100.0
+check cpu-per-io-none "$(cpu_per_io "100 1000" "100 1000" 2 10000)" n/a
 exit $failed
