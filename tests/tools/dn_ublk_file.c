@@ -3,6 +3,9 @@
  * dn-ublk-file: serve a regular file as /dev/ublkbN through the disnvme ublk library.
  * Prints the block device path once it is ready; SIGTERM/SIGINT stop it and remove the
  * device; SIGUSR1 holds all I/O, SIGUSR2 releases it (the reconnect case of the host).
+ * With --null SIZE_MIB it serves no file: every request completes at once on its queue
+ * thread, untouched, so a benchmark sees what the ublk path itself costs (as null_blk does
+ * for a kernel block driver).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,10 +19,28 @@
 #include "host/ublk.h"
 #include "host/ublk_file.h"
 
+/* --null: reads return whatever the tag's buffer holds, writes are dropped */
+static void null_queue_io(struct dn_ublk_queue *q, uint16_t tag, const struct ublksrv_io_desc *iod,
+			  void *buf)
+{
+	uint8_t op = ublksrv_get_op(iod);
+
+	(void)buf;
+	if (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE)
+		dn_ublk_complete(q, tag, (int)(iod->nr_sectors << 9));
+	else
+		dn_ublk_complete(q, tag, 0);
+}
+
+static const struct dn_ublk_ops null_ops = {
+	.queue_io = null_queue_io,
+};
+
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: dn-ublk-file [options] FILE\n"
+		"       dn-ublk-file [options] --null SIZE_MIB   (no backing: a ublk null device)\n"
 		"       dn-ublk-file --reap   (delete devices left by killed servers)\n"
 		"  -q, --queues N        hardware queues (default 1)\n"
 		"  -d, --depth N         queue depth (default 64)\n"
@@ -44,9 +65,60 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return errno || end == s || *end || *out > max ? -1 : 0;
 }
 
+/*
+ * Create and start the device, print its path, serve until SIGTERM/SIGINT, remove it.
+ * f is the file backend (SIGUSR1/SIGUSR2 pause and resume it), or NULL for --null.
+ */
+static int serve(const struct dn_ublk_params *p, const struct dn_ublk_ops *ops,
+		 struct dn_ublk_file *f, const sigset_t *sigs)
+{
+	struct dn_ublk_dev *dev;
+	int ret, sig;
+
+	ret = dn_ublk_create(p, ops, f, &dev);
+	if (ret) {
+		fprintf(stderr, "dn-ublk-file: cannot create a ublk device: %s%s\n", strerror(-ret),
+			ret == -ENOENT ? " (is ublk_drv loaded?)" : "");
+		return ret;
+	}
+	if (f)
+		f->dev = dev;
+	ret = dn_ublk_start(dev);
+	if (ret) {
+		fprintf(stderr, "dn-ublk-file: cannot start ublk device %d: %s\n",
+			dn_ublk_dev_id(dev), strerror(-ret));
+		goto out_delete;
+	}
+	printf("/dev/ublkb%d\n", dn_ublk_dev_id(dev));
+	fflush(stdout);
+
+	for (;;) {
+		if (sigwait(sigs, &sig))
+			continue;
+		if (sig == SIGUSR1 || sig == SIGUSR2) {
+			if (f)
+				dn_ublk_file_set_paused(f, sig == SIGUSR1);
+			continue;
+		}
+		break;
+	}
+	dn_info("signal %d: stopping /dev/ublkb%d", sig, dn_ublk_dev_id(dev));
+out_delete:
+	dn_ublk_stop_and_delete(dev);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_NO_FLUSH = 256, OPT_NO_DISCARD, OPT_NO_WZ, OPT_PIN, OPT_URING, OPT_REAP };
+	enum {
+		OPT_NO_FLUSH = 256,
+		OPT_NO_DISCARD,
+		OPT_NO_WZ,
+		OPT_PIN,
+		OPT_URING,
+		OPT_REAP,
+		OPT_NULL
+	};
 	static const struct option longopts[] = {
 		{"queues", required_argument, NULL, 'q'},
 		{"depth", required_argument, NULL, 'd'},
@@ -60,6 +132,7 @@ int main(int argc, char **argv)
 		{"pin-queues", no_argument, NULL, OPT_PIN},
 		{"uring-only", no_argument, NULL, OPT_URING},
 		{"reap", no_argument, NULL, OPT_REAP},
+		{"null", required_argument, NULL, OPT_NULL},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -74,10 +147,9 @@ int main(int argc, char **argv)
 		.write_zeroes = true,
 		.dev_id = -1,
 	};
-	unsigned long v, bs = 512;
+	unsigned long v, bs = 512, null_mib = 0;
 	struct dn_ublk_file f;
-	struct dn_ublk_dev *dev;
-	int c, verbose = 0, sig, ret;
+	int c, verbose = 0, ret;
 	bool uring_only = false, reap = false;
 	sigset_t sigs;
 
@@ -129,6 +201,12 @@ int main(int argc, char **argv)
 		case OPT_REAP:
 			reap = true;
 			break;
+		case OPT_NULL:
+			if (parse_uint(optarg, 1UL << 30, &null_mib) || !null_mib) {
+				fprintf(stderr, "dn-ublk-file: bad size for --null: %s\n", optarg);
+				return 2;
+			}
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -151,7 +229,7 @@ int main(int argc, char **argv)
 		printf("%d\n", ret);
 		return 0;
 	}
-	if (reap || optind != argc - 1) {
+	if (reap || optind != argc - (null_mib ? 0 : 1)) {
 		usage(stderr);
 		return 2;
 	}
@@ -166,6 +244,10 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+	if (null_mib) {
+		p.size = (uint64_t)null_mib << 20;
+		return serve(&p, &null_ops, NULL, &sigs) ? 1 : 0;
+	}
 	ret = dn_ublk_file_open(&f, argv[optind], p.read_only, p.lbs_shift);
 	if (ret) {
 		fprintf(stderr, "dn-ublk-file: cannot open %s: %s\n", argv[optind], strerror(-ret));
@@ -176,42 +258,12 @@ int main(int argc, char **argv)
 	if (!p.size) {
 		fprintf(stderr, "dn-ublk-file: %s is smaller than one %lu-byte block\n",
 			argv[optind], bs);
-		goto out_close;
+		dn_ublk_file_close(&f);
+		return 1;
 	}
-	ret = dn_ublk_create(&p, &dn_ublk_file_ops, &f, &dev);
-	if (ret) {
-		fprintf(stderr, "dn-ublk-file: cannot create a ublk device: %s%s\n", strerror(-ret),
-			ret == -ENOENT ? " (is ublk_drv loaded?)" : "");
-		goto out_close;
-	}
-	f.dev = dev;
-	ret = dn_ublk_start(dev);
-	if (ret) {
-		fprintf(stderr, "dn-ublk-file: cannot start ublk device %d: %s\n",
-			dn_ublk_dev_id(dev), strerror(-ret));
-		goto out_delete;
-	}
-	printf("/dev/ublkb%d\n", dn_ublk_dev_id(dev));
-	fflush(stdout);
-
-	for (;;) {
-		if (sigwait(&sigs, &sig))
-			continue;
-		if (sig == SIGUSR1 || sig == SIGUSR2) {
-			dn_ublk_file_set_paused(&f, sig == SIGUSR1);
-			continue;
-		}
-		break;
-	}
-	dn_info("signal %d: stopping /dev/ublkb%d", sig, dn_ublk_dev_id(dev));
-	ret = 0;
-out_delete:
-	dn_ublk_stop_and_delete(dev);
+	ret = serve(&p, &dn_ublk_file_ops, &f, &sigs);
 	dn_ublk_file_close(&f);
 	return ret ? 1 : 0;
-out_close:
-	dn_ublk_file_close(&f);
-	return 1;
 
 bad_arg:
 	fprintf(stderr, "dn-ublk-file: bad value for -%c: %s\n", c, optarg);

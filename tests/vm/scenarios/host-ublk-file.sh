@@ -100,3 +100,12 @@ grep -q "File exists" dup.err || fail "duplicate device id: $(cat dup.err)"
 ls /dev/ublkc* | cmp -s - before.txt || fail "a failed start left a device: $(ls /dev/ublkc*)"
 ublk_file_stop || fail "stopping read-only dn-ublk-file"
 pass "read-only 4k-sector device /dev/ublkb7 reads the file and refuses writes; a duplicate id is refused cleanly"
+
+# --null: no backing file; every request completes at once, writes and reads alike
+ublk_file_start null -q 2 -d 32 --null 64 || fail "dn-ublk-file --null"
+[[ $(blockdev --getsize64 "$UBLK_DEV") == $((64 << 20)) ]] || fail "$UBLK_DEV (null) size"
+must dd if=/dev/urandom of="$UBLK_DEV" bs=64k count=16 oflag=direct status=none
+must dd if="$UBLK_DEV" of=/dev/null bs=64k count=1024 iflag=direct status=none
+must_fail "$DN_UBLK_FILE" --null 0
+ublk_file_stop || fail "stopping dn-ublk-file --null"
+pass "a ublk null device of 64 MiB takes writes and reads and stops cleanly; --null 0 is refused"
