@@ -37,13 +37,21 @@ dd if=/dev/urandom of="$backing" bs=1M count=512 status=none || fail "filling $b
 load_modules nvme-rdma
 : >"$DISNVME_OUT/rounds.txt"
 
+# fio_run NAME DEV RW BS QD -> "IOPS KiB/s CPU_US_PER_IO" (the guest's CPU time per I/O over
+# the whole job, ramp included: with the host's side the same, the difference is the targets')
+NCPU=$(nproc)
 fio_run() {
-	local name=$1 dev=$2 rw=$3 bs=$4 qd=$5
+	local name=$1 dev=$2 rw=$3 bs=$4 qd=$5 s0 s1
+	s0=$(cpu_sample)
 	fio --name="$name" --filename="$dev" --ioengine=libaio --direct=1 --rw="$rw" --bs="$bs" \
 		--iodepth="$qd" --numjobs=1 --time_based --runtime=$RUNTIME --ramp_time=$RAMP \
 		--size=512M --group_reporting --output-format=terse --terse-version=3 \
 		>"$name.terse" 2>"$name.err" || { cat "$name.err"; fail "fio $name"; }
-	awk -F';' '{ printf "%d %d\n", $8, $7 }' "$name.terse"
+	s1=$(cpu_sample)
+	awk -F';' '{ printf "%d %d\n", $8, $7 }' "$name.terse" | {
+		read -r iops kib
+		echo "$iops $kib $(cpu_per_io "$s0" "$s1" "$NCPU" "$iops")"
+	}
 }
 
 # Both targets serve the same file at once (nvmet on $PORT, disnvme-target on $dport) and the
@@ -66,19 +74,21 @@ d_dev=$(khost_ns_dev $nqn-dn) || fail "no block device for disnvme-target"
 log "devices: disnvme-target $d_dev, nvmet $k_dev"
 
 dev_of() { [[ $1 == d ]] && echo "$d_dev" || echo "$k_dev"; }
-declare -A rr seq last
+declare -A rr seq last cpu_rr cpu_seq
 for round in $(seq 1 $ROUNDS); do
 	order="d k"
 	(( round % 2 )) || order="k d"
 	for side in $order; do
 		r=$(fio_run "$side-randread4k-$round" "$(dev_of $side)" randread 4k 32) || fail "$r"
-		last[$side-rr]=${r% *}
-		rr[$side]+="${r% *} "
+		read -r iops kib cpu <<<"$r"
+		last[$side-rr]=$iops
+		rr[$side]+="$iops " cpu_rr[$side]+="$cpu "
 	done
 	for side in $order; do
 		r=$(fio_run "$side-seqread128k-$round" "$(dev_of $side)" read 128k 8) || fail "$r"
-		last[$side-seq]=$(( ${r#* } / 1024 ))
-		seq[$side]+="${last[$side-seq]} "
+		read -r iops kib cpu <<<"$r"
+		last[$side-seq]=$((kib / 1024))
+		seq[$side]+="${last[$side-seq]} " cpu_seq[$side]+="$cpu "
 	done
 	log "round $round ($order): 4k randread QD32 disnvme ${last[d-rr]} kernel ${last[k-rr]}" \
 		"IOPS; 128k seqread QD8 disnvme ${last[d-seq]} kernel ${last[k-seq]} MiB/s" |
@@ -107,6 +117,13 @@ rr_ratios=$(round_ratios "${rr[d]}" "${rr[k]}") seq_ratios=$(round_ratios "${seq
 	b_d_rr=$(echo ${rr[d]} | max) b_k_rr=$(echo ${rr[k]} | max)
 	b_d_seq=$(echo ${seq[d]} | max) b_k_seq=$(echo ${seq[k]} | max)
 	echo "  (figures: medians of the rounds)  best rounds: 4k $b_d_rr/$b_k_rr IOPS = $(ratio "$b_d_rr" "$b_k_rr"), 128k $b_d_seq/$b_k_seq MiB/s = $(ratio "$b_d_seq" "$b_k_seq")"
+	echo "  guest CPU time per I/O (us, median of the rounds; the Linux host's share is the same on both sides):"
+	printf '    4k:   disnvme %s  kernel %s  difference %s\n' "$(echo ${cpu_rr[d]} | median)" \
+		"$(echo ${cpu_rr[k]} | median)" \
+		"$(round_summary "$(round_diffs "${cpu_rr[d]}" "${cpu_rr[k]}")" 0 1)"
+	printf '    128k: disnvme %s  kernel %s  difference %s\n' "$(echo ${cpu_seq[d]} | median)" \
+		"$(echo ${cpu_seq[k]} | median)" \
+		"$(round_summary "$(round_diffs "${cpu_seq[d]}" "${cpu_seq[k]}")" 0 1)"
 	echo "  rounds:"
 	sed 's/^/    /' "$DISNVME_OUT/rounds.txt"
 	if [[ -n $sc_fig ]]; then

@@ -97,19 +97,26 @@ knvmet_up() {
 	local nqn=$1 path=$2 addr=${3:-$TGT_ADDR} tr=${4:-rdma}
 	load_modules nvmet "nvmet-$tr" "nvme-$tr"
 	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
-	mkdir "$KNVMET/subsystems/$nqn" || fail "nvmet subsystem $nqn"
-	echo 1 >"$KNVMET/subsystems/$nqn/attr_allow_any_host"
-	mkdir "$KNVMET/subsystems/$nqn/namespaces/1"
-	echo -n "$path" >"$KNVMET/subsystems/$nqn/namespaces/1/device_path"
-	echo 1 >"$KNVMET/subsystems/$nqn/namespaces/1/enable" || fail "nvmet namespace enable"
 	mkdir -p "$KNVMET/ports/1"
 	echo "$tr" >"$KNVMET/ports/1/addr_trtype"
 	echo ipv4 >"$KNVMET/ports/1/addr_adrfam"
 	echo "$addr" >"$KNVMET/ports/1/addr_traddr"
 	echo $PORT >"$KNVMET/ports/1/addr_trsvcid"
-	ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/1/subsystems/$nqn" || fail "nvmet port link"
 	on_exit knvmet_down
+	knvmet_add_subsys "$nqn" "$path"
 	log "kernel nvmet-$tr target: $nqn on $addr:$PORT backed by $path"
+}
+
+# knvmet_add_subsys SUBNQN BACKING_PATH: one more subsystem (one namespace, any host) on the
+# port of knvmet_up
+knvmet_add_subsys() {
+	local nqn=$1 path=$2
+	mkdir "$KNVMET/subsystems/$nqn" || fail "nvmet subsystem $nqn"
+	echo 1 >"$KNVMET/subsystems/$nqn/attr_allow_any_host"
+	mkdir "$KNVMET/subsystems/$nqn/namespaces/1"
+	echo -n "$path" >"$KNVMET/subsystems/$nqn/namespaces/1/device_path"
+	echo 1 >"$KNVMET/subsystems/$nqn/namespaces/1/enable" || fail "nvmet namespace enable"
+	ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/1/subsystems/$nqn" || fail "nvmet port link"
 }
 
 knvmet_down() {
