@@ -118,10 +118,10 @@ rr_ratios=$(round_ratios "${rr[d]}" "${rr[k]}") seq_ratios=$(round_ratios "${seq
 	b_d_seq=$(echo ${seq[d]} | max) b_k_seq=$(echo ${seq[k]} | max)
 	echo "  (figures: medians of the rounds)  best rounds: 4k $b_d_rr/$b_k_rr IOPS = $(ratio "$b_d_rr" "$b_k_rr"), 128k $b_d_seq/$b_k_seq MiB/s = $(ratio "$b_d_seq" "$b_k_seq")"
 	echo "  guest CPU time per I/O (us, median of the rounds; the Linux host's share is the same on both sides):"
-	printf '    4k:   disnvme %s  kernel %s  difference %s\n' "$(echo ${cpu_rr[d]} | median)" \
+	printf '    4k:   disnvme %.1f  kernel %.1f  difference %s\n' "$(echo ${cpu_rr[d]} | median)" \
 		"$(echo ${cpu_rr[k]} | median)" \
 		"$(round_summary "$(round_diffs "${cpu_rr[d]}" "${cpu_rr[k]}")" 0 1)"
-	printf '    128k: disnvme %s  kernel %s  difference %s\n' "$(echo ${cpu_seq[d]} | median)" \
+	printf '    128k: disnvme %.1f  kernel %.1f  difference %s\n' "$(echo ${cpu_seq[d]} | median)" \
 		"$(echo ${cpu_seq[k]} | median)" \
 		"$(round_summary "$(round_diffs "${cpu_seq[d]}" "${cpu_seq[k]}")" 0 1)"
 	echo "  rounds:"
