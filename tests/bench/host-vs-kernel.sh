@@ -28,6 +28,7 @@ fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/bench/stats.sh"
+. "$DISNVME_SRC/tests/bench/fio.sh"
 . "$DISNVME_SRC/tests/bench/syscalls.sh"
 . "$DISNVME_SRC/tests/vm/ublk_helpers.sh"
 RUNTIME=${BENCH_RUNTIME:-6}
@@ -44,22 +45,6 @@ on_exit "rm -f $img"
 dd if=/dev/urandom of="$img" bs=1M count=512 conv=notrunc status=none
 knvmet_up $nqn "$img"
 
-# fio_job NAME DEV RW BS QD -> prints "IOPS KiB/s CPU_US_PER_IO" (terse v3: read bw field 7,
-# iops 8; the guest's CPU time per I/O over the whole job, ramp included)
-NCPU=$(nproc)
-fio_job() {
-	local s0 s1
-	s0=$(cpu_sample)
-	fio --name="$1" --filename="$2" --rw="$3" --bs="$4" --iodepth="$5" --ioengine=io_uring \
-		--direct=1 --size=512M --time_based --runtime="$RUNTIME" --ramp_time=1 \
-		--numjobs=1 --group_reporting --output-format=terse --terse-version=3 \
-		>"$1.terse" 2>"$1.err" || { log "fio $1 failed: $(cat "$1.err")" >&2; return 1; }
-	s1=$(cpu_sample)
-	awk -F';' '{print $8, $7}' "$1.terse" | {
-		read -r iops kib
-		echo "$iops $kib $(cpu_per_io "$s0" "$s1" "$NCPU" "$iops")"
-	}
-}
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 

@@ -24,9 +24,10 @@ fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/bench/stats.sh"
+. "$DISNVME_SRC/tests/bench/fio.sh"
 . "$DISNVME_SRC/tests/bench/syscalls.sh"
 RUNTIME=${BENCH_RUNTIME:-6}
-RAMP=1
+FIO_ENGINE=libaio
 ROUNDS=${BENCH_ROUNDS:-10}
 nqn=nqn.2014-08.org.disnvme:bench
 dport=4421
@@ -36,23 +37,6 @@ backing=$DATA/bench.img
 dd if=/dev/urandom of="$backing" bs=1M count=512 status=none || fail "filling $backing"
 load_modules nvme-rdma
 : >"$DISNVME_OUT/rounds.txt"
-
-# fio_run NAME DEV RW BS QD -> "IOPS KiB/s CPU_US_PER_IO" (the guest's CPU time per I/O over
-# the whole job, ramp included: with the host's side the same, the difference is the targets')
-NCPU=$(nproc)
-fio_run() {
-	local name=$1 dev=$2 rw=$3 bs=$4 qd=$5 s0 s1
-	s0=$(cpu_sample)
-	fio --name="$name" --filename="$dev" --ioengine=libaio --direct=1 --rw="$rw" --bs="$bs" \
-		--iodepth="$qd" --numjobs=1 --time_based --runtime=$RUNTIME --ramp_time=$RAMP \
-		--size=512M --group_reporting --output-format=terse --terse-version=3 \
-		>"$name.terse" 2>"$name.err" || { cat "$name.err"; fail "fio $name"; }
-	s1=$(cpu_sample)
-	awk -F';' '{ printf "%d %d\n", $8, $7 }' "$name.terse" | {
-		read -r iops kib
-		echo "$iops $kib $(cpu_per_io "$s0" "$s1" "$NCPU" "$iops")"
-	}
-}
 
 # Both targets serve the same file at once (nvmet on $PORT, disnvme-target on $dport) and the
 # Linux host is connected to both; an idle target costs nothing but keep-alives. Each round
@@ -79,13 +63,13 @@ for round in $(seq 1 $ROUNDS); do
 	order="d k"
 	(( round % 2 )) || order="k d"
 	for side in $order; do
-		r=$(fio_run "$side-randread4k-$round" "$(dev_of $side)" randread 4k 32) || fail "$r"
+		r=$(fio_job "$side-randread4k-$round" "$(dev_of $side)" randread 4k 32) || fail "fio 4k on $side"
 		read -r iops kib cpu <<<"$r"
 		last[$side-rr]=$iops
 		rr[$side]+="$iops " cpu_rr[$side]+="$cpu "
 	done
 	for side in $order; do
-		r=$(fio_run "$side-seqread128k-$round" "$(dev_of $side)" read 128k 8) || fail "$r"
+		r=$(fio_job "$side-seqread128k-$round" "$(dev_of $side)" read 128k 8) || fail "fio 128k on $side"
 		read -r iops kib cpu <<<"$r"
 		last[$side-seq]=$((kib / 1024))
 		seq[$side]+="${last[$side-seq]} " cpu_seq[$side]+="$cpu "
@@ -95,7 +79,7 @@ for round in $(seq 1 $ROUNDS); do
 		tee -a "$DISNVME_OUT/rounds.txt"
 done
 # disnvme-target's system calls per I/O in one more 4k job (slower while counted)
-sc_job() { local RUNTIME=8; fio_run "$@"; }
+sc_job() { local RUNTIME=8; fio_job "$@"; }
 sc_fig=$(count_syscalls "$DTGT_PID" "$d_dev" "$DISNVME_OUT/bench-syscalls.csv" \
 	sc_job sc-randread4k "$d_dev" randread 4k 32)
 in_host nvme disconnect -n $nqn-dn >/dev/null || fail "nvme disconnect from disnvme-target"

@@ -17,6 +17,7 @@ fi
 
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/bench/stats.sh"
+. "$DISNVME_SRC/tests/bench/fio.sh"
 . "$DISNVME_SRC/tests/vm/ublk_helpers.sh"
 RUNTIME=${BENCH_RUNTIME:-6}
 REPEAT=${BENCH_REPEAT:-3}
@@ -27,23 +28,14 @@ img=$DATA/bench.img
 fallocate -l 512M "$img" || fail "fallocate"
 on_exit "rm -f $img"
 
-# fio_job NAME TARGET RW BS QD -> prints "IOPS KiB/s" (terse v3: read bw field 7, iops 8)
-fio_job() {
-	fio --name="$1" --filename="$2" --rw="$3" --bs="$4" --iodepth="$5" --ioengine=io_uring \
-		--direct=1 --size=512M --time_based --runtime="$RUNTIME" --ramp_time=1 \
-		--numjobs=1 --group_reporting --output-format=terse --terse-version=3 \
-		>"$1.terse" 2>"$1.err" || { log "fio $1 failed: $(cat "$1.err")" >&2; return 1; }
-	awk -F';' '{print $8, $7}' "$1.terse"
-}
-
 ublk_file_start srv -q 2 -d 64 "$img" || fail "dn-ublk-file did not start"
 declare -a f4k u4k fseq useq
 for ((r = 0; r < REPEAT; r++)); do
-	# the guest has no /dev/fd, so no <(...): results come back through $(...)
-	x=$(fio_job file-4k "$img" randread 4k 32) || exit 1; f4k+=("${x% *}")
-	x=$(fio_job ublk-4k "$UBLK_DEV" randread 4k 32) || exit 1; u4k+=("${x% *}")
-	x=$(fio_job file-128k "$img" read 128k 8) || exit 1; fseq+=($(( ${x#* } / 1024 )))
-	x=$(fio_job ublk-128k "$UBLK_DEV" read 128k 8) || exit 1; useq+=($(( ${x#* } / 1024 )))
+	# fio_job prints "IOPS KiB/s CPU"
+	a=$(fio_job file-4k "$img" randread 4k 32) || exit 1; x=($a); f4k+=("${x[0]}")
+	a=$(fio_job ublk-4k "$UBLK_DEV" randread 4k 32) || exit 1; x=($a); u4k+=("${x[0]}")
+	a=$(fio_job file-128k "$img" read 128k 8) || exit 1; x=($a); fseq+=($((x[1] / 1024)))
+	a=$(fio_job ublk-128k "$UBLK_DEV" read 128k 8) || exit 1; x=($a); useq+=($((x[1] / 1024)))
 done
 ublk_file_stop || fail "stopping dn-ublk-file"
 

@@ -107,16 +107,17 @@ knvmet_up() {
 	log "kernel nvmet-$tr target: $nqn on $addr:$PORT backed by $path"
 }
 
-# knvmet_add_subsys SUBNQN BACKING_PATH: one more subsystem (one namespace, any host) on the
-# port of knvmet_up
+# knvmet_add_subsys SUBNQN BACKING_PATH [PORT_ID]: one more subsystem (one namespace, any
+# host) on an existing nvmet port (default 1, the port of knvmet_up)
 knvmet_add_subsys() {
-	local nqn=$1 path=$2
+	local nqn=$1 path=$2 port=${3:-1}
 	mkdir "$KNVMET/subsystems/$nqn" || fail "nvmet subsystem $nqn"
 	echo 1 >"$KNVMET/subsystems/$nqn/attr_allow_any_host"
 	mkdir "$KNVMET/subsystems/$nqn/namespaces/1"
 	echo -n "$path" >"$KNVMET/subsystems/$nqn/namespaces/1/device_path"
 	echo 1 >"$KNVMET/subsystems/$nqn/namespaces/1/enable" || fail "nvmet namespace enable"
-	ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/1/subsystems/$nqn" || fail "nvmet port link"
+	ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/$port/subsystems/$nqn" ||
+		fail "nvmet port link"
 }
 
 knvmet_down() {

@@ -17,14 +17,10 @@ nqn2=nqn.2014-08.org.disnvme:persist-b
 truncate -s 64M $DATA/pa.img $DATA/pb.img && on_exit "rm -f $DATA/pa.img $DATA/pb.img"
 knvmet_up $nqn1 $DATA/pa.img
 # subsystem b only on a second port, 4421; port 1 refers to it
-s=$KNVMET/subsystems/$nqn2
-mkdir "$s" && echo 1 >"$s/attr_allow_any_host" && mkdir "$s/namespaces/1" &&
-	echo -n $DATA/pb.img >"$s/namespaces/1/device_path" && echo 1 >"$s/namespaces/1/enable" ||
-	fail "nvmet subsystem $nqn2"
 p=$KNVMET/ports/2
 mkdir "$p" && echo rdma >"$p/addr_trtype" && echo ipv4 >"$p/addr_adrfam" &&
-	echo $TGT_ADDR >"$p/addr_traddr" && echo 4421 >"$p/addr_trsvcid" &&
-	ln -s "$s" "$p/subsystems/$nqn2" || fail "nvmet port 2"
+	echo $TGT_ADDR >"$p/addr_traddr" && echo 4421 >"$p/addr_trsvcid" || fail "nvmet port 2"
+knvmet_add_subsys $nqn2 $DATA/pb.img 2
 r=$KNVMET/ports/1/referrals/to-port2
 mkdir "$r" && echo rdma >"$r/addr_trtype" && echo ipv4 >"$r/addr_adrfam" &&
 	echo $TGT_ADDR >"$r/addr_traddr" && echo 4421 >"$r/addr_trsvcid" && echo 1 >"$r/enable" ||
