@@ -89,6 +89,14 @@ int dn_rdma_get_cm_event(struct rdma_event_channel *ch, struct rdma_cm_event **o
 	return CM_CALL(rdma_get_cm_event(ch, out));
 }
 
+void dn_rdma_forget_removed_devices(void)
+{
+	struct ibv_context **devs = rdma_get_devices(NULL);
+
+	if (devs)
+		rdma_free_devices(devs);
+}
+
 int dn_rdma_ack_cm_event(struct rdma_cm_event *ev)
 {
 	return CM_CALL(rdma_ack_cm_event(ev));

@@ -32,6 +32,15 @@ int dn_rdma_destroy_id(struct rdma_cm_id *id);
 /* Non-blocking when the channel's fd is (dn_fd_set_nonblock): -EAGAIN when nothing is queued. */
 int dn_rdma_get_cm_event(struct rdma_event_channel *ch, struct rdma_cm_event **out);
 int dn_rdma_ack_cm_event(struct rdma_cm_event *ev);
+/*
+ * librdmacm keeps a verbs context open on every device it has seen (listing them opens one on
+ * each), and notices that a device went away only when it next lists them. The kernel removes
+ * a device only once every process has closed its context (rxe cannot take it from them).
+ * This makes librdmacm list the devices: a gone device's context is closed at once if no id
+ * is on it, else when its last id is destroyed. So every verbs object (PD, MR, CQ, completion
+ * channel) on a device must be destroyed before the last rdma_cm id on that device.
+ */
+void dn_rdma_forget_removed_devices(void);
 
 /* ---- libibverbs ---- */
 int dn_ibv_alloc_pd(struct ibv_context *ctx, struct ibv_pd **out);

@@ -827,6 +827,11 @@ static int try_reconnect(struct dn_ctrl *c, struct dn_err *ep)
 {
 	struct dn_err e = {0};
 
+	/*
+	 * A device removed since the last attempt is released (its removal waits for that) and
+	 * one that came in its place is found. The queues' verbs objects go before their ids.
+	 */
+	dn_rdma_forget_removed_devices();
 	if (admin_up(c, &e))
 		goto out_fail;
 	if (strncmp(c->id->subnqn, c->o.subnqn, sizeof(c->id->subnqn))) {
@@ -928,7 +933,10 @@ static void handle_cm_event(struct dn_ctrl *c, int64_t *next_try)
 	dn_rdma_ack_cm_event(ev);
 	if (t == RDMA_CM_EVENT_DISCONNECTED || t == RDMA_CM_EVENT_DEVICE_REMOVAL) {
 		c->admin.connected = false;
-		start_reset(c, "the target closed the connection", next_try);
+		start_reset(c,
+			    t == RDMA_CM_EVENT_DEVICE_REMOVAL ? "the local RDMA device was removed"
+							      : "the target closed the connection",
+			    next_try);
 	}
 }
 

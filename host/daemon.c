@@ -22,10 +22,12 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/log.h"
+#include "common/rdma_util.h"
 #include "host/cli.h"
 #include "host/ctrl.h"
 #include "host/daemon.h"
@@ -34,6 +36,16 @@
 #define REQ_MAX (64u << 10)
 /* an auto-started daemon that never got a controller gives up after this long */
 #define AUTO_EXIT_IDLE_MS 15000
+/* how often removed RDMA devices are looked for (dn_rdma_forget_removed_devices) */
+#define RDMA_DEVICES_CHECK_MS 2000
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 /* a client that connects and sends nothing does not keep a request thread forever */
 #define REQ_RECV_TIMEOUT_S 10
 
@@ -671,6 +683,7 @@ int dn_cmd_daemon(int argc, char **argv)
 	struct dn_err e = {0};
 	const char *path = dn_sock_path();
 	int verbose = 0, lfd, sfd, i, n, idle_ms = 0;
+	int64_t next_rdma_check = mono_ms() + RDMA_DEVICES_CHECK_MS;
 	sigset_t mask;
 
 	for (i = 1; i < argc; i++) {
@@ -724,9 +737,17 @@ int dn_cmd_daemon(int argc, char **argv)
 		pthread_mutex_lock(&d.t.lock);
 		idle = d.auto_exit && !d.t.nr_ctrls && !d.t.nr_connecting && !d.nr_requests;
 		pthread_mutex_unlock(&d.t.lock);
-		ret = poll(pfd, 3, idle ? 1000 : -1);
+		ret = poll(pfd, 3, 1000);
 		if (ret < 0 && errno != EINTR)
 			break;
+		/*
+		 * librdmacm holds a context on every RDMA device it has seen; the kernel removes a
+		 * device (rxe deleted, a NIC reset) only once every process has closed its own.
+		 */
+		if (mono_ms() >= next_rdma_check) {
+			next_rdma_check = mono_ms() + RDMA_DEVICES_CHECK_MS;
+			dn_rdma_forget_removed_devices();
+		}
 		if (pfd[1].revents) {
 			struct signalfd_siginfo si;
 

@@ -151,16 +151,19 @@ void dn_ns_ublk_params(const struct dn_ns_info *ns, const struct dn_ctrl_caps *c
 
 struct dn_uq;
 
-/* One path's NVMe I/O queue on one ublk queue. Its connection comes and goes with the
- * controller's association; its completion channel and the multishot poll on it stay. */
+/*
+ * One path's NVMe I/O queue on one ublk queue. Its connection comes and goes with the
+ * controller's association, and its completion channel with it: a channel belongs to the
+ * device its connection went through, which may be gone (removed, reset) at the next one.
+ */
 struct dn_ioq {
 	struct dn_hq hq;
 	struct dn_uq *q;
-	struct dn_ctrl *ctrl; /* the path this slot serves; NULL: unused */
-	struct ibv_comp_channel *cc;
+	struct dn_ctrl *ctrl;	     /* the path this slot serves; NULL: unused */
+	struct ibv_comp_channel *cc; /* hq's, while up: what the multishot poll watches */
 	int qid;
 	bool up;	 /* hq is connected and usable */
-	bool polling;	 /* a multishot poll on cc is armed */
+	bool polling;	 /* a multishot poll is armed (on cc, or on a channel gone with its hq) */
 	bool cancelling; /* the poll is being removed: the slot is not free yet */
 	uint32_t gen;	 /* the controller association hq belongs to */
 	struct dn_event cc_ev;
@@ -258,7 +261,7 @@ static void arm_cc_poll(struct dn_ioq *ioq)
 		dn_err("queue %d: io_uring full, cannot poll the completion channel", ioq->qid);
 		return;
 	}
-	/* multishot: one poll for the slot, whatever connection is behind it */
+	/* multishot: one poll for the connection's life */
 	io_uring_prep_poll_multishot(sqe, ioq->cc->fd, POLLIN);
 	dn_event_set(sqe, &ioq->cc_ev);
 	ioq->polling = true;
@@ -311,12 +314,49 @@ static void fail_held(struct dn_uq *q)
 
 static void resubmit_held(struct dn_uq *q);
 
-/* Drop a path's connection; what it had in flight comes back through io_done and is held. */
+/*
+ * Remove the slot's poll. Its CQE (without IORING_CQE_F_MORE) comes back through cc_event,
+ * which frees the slot. Until the ring has taken this, the ring holds the channel's file, and
+ * with it the RDMA device: a device being removed waits for that.
+ */
+static void ioq_cancel_poll(struct dn_ioq *ioq)
+{
+	struct io_uring *ring = dn_ublk_queue_ring(ioq->q->uq);
+	struct io_uring_sqe *sqe;
+
+	if (!ioq->polling || ioq->cancelling)
+		return;
+	sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	if (!sqe) {
+		dn_err("queue %d: io_uring full, cannot remove the completion channel's poll",
+		       ioq->qid);
+		return;
+	}
+	/*
+	 * Not IORING_OP_POLL_REMOVE: while the poll has a wakeup pending (the flushes of the
+	 * dying QP just signalled the channel) it answers -EALREADY and the multishot poll goes
+	 * on. A cancel marks it, and the pending wakeup ends it.
+	 */
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&ioq->cc_ev, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+	ioq->cancelling = true;
+}
+
+/*
+ * Drop a path's connection and its completion channel (the poll on it first); what it had in
+ * flight comes back through io_done and is held.
+ */
 static void ioq_down(struct dn_ioq *ioq)
 {
 	if (!ioq->up)
 		return;
 	ioq->up = false;
+	ioq_cancel_poll(ioq);
+	ioq->cc = NULL;
 	dn_hq_destroy(&ioq->hq);
 }
 
@@ -341,17 +381,19 @@ static void cc_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		ioq->polling = false;
 		if (ioq->cancelling) {
-			/* the detached path's poll is gone: its channel and the slot are free */
+			/* the old connection's poll is gone: the slot is free, or polls its new one
+			 */
 			ioq->cancelling = false;
-			dn_ibv_destroy_comp_channel(ioq->cc);
-			ioq->cc = NULL;
+			if (ioq->cc && !ioq->q->stopping)
+				arm_cc_poll(ioq);
 			uq_sync(ioq->q);
 			return;
 		}
-		if (!ioq->q->stopping && ioq->ctrl)
+		if (!ioq->q->stopping && ioq->cc)
 			arm_cc_poll(ioq);
 	}
-	if (cqe->res < 0 || !path_live(ioq))
+	/* a poll being removed may still report its old connection's channel */
+	if (cqe->res < 0 || ioq->cancelling || !path_live(ioq))
 		return;
 	if (dn_hq_handle_event(&ioq->hq) < 0)
 		ioq_failed(ioq, "the connection failed");
@@ -548,7 +590,6 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 		.depth = ioq->q->p->dev.params.queue_depth,
 		.data_len = IOQ_DATA_LEN,
 		.timeout_ms = IOQ_CONNECT_TIMEOUT_MS,
-		.cc = ioq->cc,
 		.io_buf = ioq->q->bufs,
 		.io_buf_len = ioq->q->bufs_len,
 	};
@@ -570,16 +611,13 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 	ret = dn_hq_connect(&ioq->hq, &ho, e);
 	if (ret)
 		return ret;
-	if (!ioq->cc) {
-		/* the first connection's channel becomes the slot's, for every later one */
-		ioq->cc = ioq->hq.cc;
-		ioq->hq.own_cc = false;
-	}
 	ret = dn_ctrl_fabrics_connect(c, &ioq->hq, 0, e);
 	if (ret) {
 		dn_hq_destroy(&ioq->hq);
 		return ret;
 	}
+	ioq->cc = ioq->hq.cc;
+	/* while the last connection's poll is being removed, its end arms this one's */
 	if (!ioq->polling)
 		arm_cc_poll(ioq);
 	ioq->hq.batching = true;
@@ -588,29 +626,14 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 	return 0;
 }
 
-/* A path leaves the device: drop its connection, give its qid back, retire its channel. */
+/* A path leaves the device: drop its connection (and channel), give its qid back. */
 static void ioq_detach(struct dn_ioq *ioq)
 {
-	struct io_uring_sqe *sqe;
-
 	ioq_down(ioq);
 	if (ioq->qid >= 0)
 		dn_ctrl_free_qid(ioq->ctrl, ioq->qid);
 	ioq->qid = -1;
 	ioq->ctrl = NULL;
-	if (!ioq->polling) {
-		if (ioq->cc)
-			dn_ibv_destroy_comp_channel(ioq->cc);
-		ioq->cc = NULL;
-		return;
-	}
-	/* the channel goes once its poll is gone (cc_event), so nothing polls a closed fd */
-	sqe = io_uring_get_sqe(dn_ublk_queue_ring(ioq->q->uq));
-	if (sqe) {
-		io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&ioq->cc_ev);
-		io_uring_sqe_set_data(sqe, NULL);
-		ioq->cancelling = true;
-	}
 }
 
 /* Make one path follow its controller's state. */
@@ -796,10 +819,9 @@ static void free_uqs(struct ns_dev_priv *p)
 	for (i = 0; i < p->nr_uqs; i++) {
 		struct dn_uq *q = &p->uqs[i];
 
-		/* after the queue threads and their rings are gone: nothing polls a channel */
+		/* after the queue threads and their rings are gone: a connection left up goes */
 		for (j = 0; j < DN_MAX_PATHS; j++)
-			if (q->paths[j].cc)
-				dn_ibv_destroy_comp_channel(q->paths[j].cc);
+			dn_hq_destroy(&q->paths[j].hq);
 		free(q->iods);
 		free(q->tag_bufs);
 		free(q->held);

@@ -231,18 +231,13 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 		dn_err_set(e, ret, "ibv_alloc_pd: %s", strerror(-ret));
 		goto out_destroy_id;
 	}
-	if (o->cc) {
-		q->cc = o->cc;
-	} else {
-		ret = dn_ibv_create_comp_channel(q->id->verbs, &q->cc);
-		if (ret) {
-			dn_err_set(e, ret, "ibv_create_comp_channel: %s", strerror(-ret));
-			goto out_dealloc_pd;
-		}
-		q->own_cc = true;
-		/* woken by poll() or io_uring: reading the event must never block */
-		dn_fd_set_nonblock(q->cc->fd);
+	ret = dn_ibv_create_comp_channel(q->id->verbs, &q->cc);
+	if (ret) {
+		dn_err_set(e, ret, "ibv_create_comp_channel: %s", strerror(-ret));
+		goto out_dealloc_pd;
 	}
+	/* woken by poll() or io_uring: reading the event must never block */
+	dn_fd_set_nonblock(q->cc->fd);
 	/* sends and receives of every slot, plus slack for flush completions */
 	ret = dn_ibv_create_cq(q->id->verbs, 2 * q->depth + 1, q, q->cc, &q->cq);
 	if (ret) {
@@ -326,8 +321,7 @@ out_free_buffers:
 out_destroy_cq:
 	dn_ibv_destroy_cq(q->cq);
 out_destroy_cc:
-	if (q->own_cc)
-		dn_ibv_destroy_comp_channel(q->cc);
+	dn_ibv_destroy_comp_channel(q->cc);
 out_dealloc_pd:
 	dn_ibv_dealloc_pd(q->pd);
 out_destroy_id:
@@ -512,6 +506,7 @@ void dn_hq_abort_all(struct dn_hq *q)
 void dn_hq_destroy(struct dn_hq *q)
 {
 	int64_t end;
+	int ret;
 
 	if (!q->id)
 		return;
@@ -536,10 +531,18 @@ void dn_hq_destroy(struct dn_hq *q)
 	dn_hq_abort_all(q);
 	rdma_destroy_qp(q->id);
 	free_buffers(q);
-	dn_ibv_destroy_cq(q->cq);
-	if (q->own_cc)
-		dn_ibv_destroy_comp_channel(q->cc);
-	dn_ibv_dealloc_pd(q->pd);
+	/* what fails here stays open, and keeps a removed RDMA device from going: say so */
+	ret = dn_ibv_destroy_cq(q->cq);
+	if (ret)
+		dn_warn("queue %u to %s: destroying its CQ: %s", q->qid, q->peer, strerror(-ret));
+	ret = dn_ibv_destroy_comp_channel(q->cc);
+	if (ret)
+		dn_warn("queue %u to %s: destroying its completion channel: %s", q->qid, q->peer,
+			strerror(-ret));
+	ret = dn_ibv_dealloc_pd(q->pd);
+	if (ret)
+		dn_warn("queue %u to %s: freeing its protection domain: %s", q->qid, q->peer,
+			strerror(-ret));
 	dn_rdma_destroy_id(q->id);
 	rdma_destroy_event_channel(q->ec);
 	memset(q, 0, sizeof(*q));

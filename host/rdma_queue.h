@@ -51,11 +51,6 @@ struct dn_hq_opts {
 	uint32_t incapsule; /* in-capsule data bytes per command the controller accepts */
 	uint32_t data_len;  /* bytes of registered buffer for synchronous commands */
 	int timeout_ms;	    /* for each connection step */
-	/*
-	 * Optional: a completion channel that outlives the queue (an I/O queue keeps one poll on
-	 * its fd in its io_uring across reconnects). NULL: the queue makes and owns its own.
-	 */
-	struct ibv_comp_channel *cc;
 	/* Optional: memory the target reads and writes (the ublk buffers), registered here */
 	void *io_buf;
 	size_t io_buf_len;
@@ -65,7 +60,7 @@ struct dn_hq {
 	struct rdma_event_channel *ec;
 	struct rdma_cm_id *id;
 	struct ibv_pd *pd;
-	struct ibv_comp_channel *cc;
+	struct ibv_comp_channel *cc; /* the connection's own: it dies with it, before the id */
 	struct ibv_cq *cq;
 	struct ibv_mr *cap_mr, *rsp_mr, *data_mr, *io_mr;
 	uint8_t *capsules;
@@ -78,7 +73,7 @@ struct dn_hq {
 	uint16_t qid, depth, crqsize;
 	unsigned int nr_inflight;
 	uint32_t tick;
-	bool connected, failed, own_cc;
+	bool connected, failed;
 	/* batching: dn_hq_submit() chains sends, dn_hq_flush() posts them with one doorbell */
 	bool batching;
 	struct ibv_send_wr *batch_head, *batch_tail;

@@ -161,6 +161,7 @@ static void tick_cb(struct dn_event *ev, const struct io_uring_cqe *cqe)
 		}
 	} else {
 		dn_tgt_tick();
+		dn_rdma_tick();
 	}
 	if (arm_read(m.main_pg, m.tfd, &m.ticks, sizeof(m.ticks), &m.tick_ev))
 		dn_err("cannot re-arm the tick");

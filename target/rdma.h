@@ -36,7 +36,7 @@
 extern const struct dn_tgt_transport_ops dn_rdma_ops;
 
 /* What an rdma_cm_id's context points at: a listener or a queue. */
-enum dn_rdma_ctx_kind { DN_RDMA_CTX_LISTENER = 1, DN_RDMA_CTX_QUEUE };
+enum dn_rdma_ctx_kind { DN_RDMA_CTX_LISTENER = 1, DN_RDMA_CTX_QUEUE, DN_RDMA_CTX_DEV };
 
 struct dn_rdma_req;
 
@@ -55,19 +55,34 @@ struct dn_rdma_pool {
 	uint64_t nr_taken, nr_waited;
 };
 
-/* A device (ibv_context) and its protection domain, shared by every queue on it. */
+/*
+ * A device (ibv_context) and its protection domain, shared by every queue on it. When the
+ * device is removed (rxe deleted, a NIC reset), it is released once its last queue is gone;
+ * the kernel's removal waits for that.
+ */
 struct dn_rdma_dev {
+	enum dn_rdma_ctx_kind kind;
 	struct dn_rdma_dev *next;
 	struct ibv_context *verbs;
 	struct ibv_pd *pd;
 	struct ibv_device_attr attr;
 	struct dn_rdma_pool **pools; /* one per poll group, indexed like the group array */
+	/*
+	 * An id bound to the device's address: librdmacm keeps the device's context open while
+	 * an id is on it, so the protection domain and pools never outlive it; and its
+	 * RDMA_CM_EVENT_DEVICE_REMOVAL says the device went, whatever listens on it.
+	 */
+	struct rdma_cm_id *hold_id;
+	atomic_uint nr_queues; /* queues with verbs objects on the device */
+	bool removed;
 };
 
 struct dn_rdma_listener {
 	enum dn_rdma_ctx_kind kind;
 	struct dn_tgt_port *port;
-	struct rdma_cm_id *cm_id;
+	struct rdma_cm_id *cm_id; /* NULL while its device is gone: dn_rdma_tick() listens again */
+	struct sockaddr_storage ss;
+	bool destroy_id; /* its device is gone: destroy cm_id once the event is acknowledged */
 	char addr[64];
 };
 
@@ -173,6 +188,12 @@ int dn_rdma_init(struct dn_poll_group *main_pg, struct dn_poll_group **pgs, unsi
 		 unsigned int data_buffers_mib);
 int dn_rdma_listen_port(struct dn_tgt_port *port);
 void dn_rdma_stop_listening(void);
+/*
+ * Main thread, every second: releases devices that were removed once their queues are gone,
+ * listens again on addresses whose device came back, and closes librdmacm's contexts of
+ * devices that went away.
+ */
+void dn_rdma_tick(void);
 void dn_rdma_end_all_queues(void);
 void dn_rdma_queue_unlist(struct dn_rdma_queue *rq);
 void dn_rdma_fini(void);

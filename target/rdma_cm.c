@@ -19,6 +19,8 @@
 #include "target/target.h"
 
 #define LISTEN_BACKLOG 128
+/* dn_rdma_tick() calls between looks for removed devices */
+#define RDMA_DEVICES_CHECK_TICKS 2
 
 static struct {
 	struct dn_poll_group *main_pg;
@@ -30,6 +32,7 @@ static struct {
 	struct dn_rdma_dev *devs;
 	struct dn_rdma_listener **listeners;
 	size_t nr_listeners;
+	unsigned int ticks; /* dn_rdma_tick() calls */
 	/* every queue from accept to destroy, for shutdown; control path only */
 	pthread_mutex_t queues_lock;
 	struct dn_rdma_queue *queues;
@@ -112,7 +115,48 @@ static void cm_free_dev(struct dn_rdma_dev *dev)
 		if (ret)
 			dn_warn("rdma: freeing the protection domain: %s", strerror(-ret));
 	}
+	/* last: with it may go librdmacm's context of the device */
+	if (dev->hold_id)
+		dn_rdma_destroy_id(dev->hold_id);
 	free(dev);
+}
+
+/*
+ * Main thread: an id bound to the device, on an ephemeral port of the address the device
+ * was seen on (see struct dn_rdma_dev). Without one the device is still used, but its
+ * removal is only noticed through its listeners and queues.
+ */
+static void cm_hold_dev(struct dn_rdma_dev *dev, const struct sockaddr *local)
+{
+	struct sockaddr_storage ss;
+	char addr[64];
+	int ret;
+
+	if (!local || (local->sa_family != AF_INET && local->sa_family != AF_INET6))
+		return;
+	memcpy(&ss, local,
+	       local->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					   : sizeof(struct sockaddr_in6));
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	ret = dn_rdma_create_id(cm.ch, &dev->hold_id, dev);
+	if (!ret) {
+		ret = dn_rdma_bind_addr(dev->hold_id, (struct sockaddr *)&ss);
+		if (!ret && dev->hold_id->verbs != dev->verbs)
+			ret = -EXDEV;
+		if (ret) {
+			dn_rdma_destroy_id(dev->hold_id);
+			dev->hold_id = NULL;
+		}
+	}
+	if (ret) {
+		dn_sockaddr_str((struct sockaddr *)&ss, addr, sizeof(addr));
+		dn_warn("rdma: device %s: cannot bind an id to %s (%s): its removal will be "
+			"noticed only through its connections",
+			ibv_get_device_name(dev->verbs->device), addr, strerror(-ret));
+	}
 }
 
 /*
@@ -120,7 +164,8 @@ static void cm_free_dev(struct dn_rdma_dev *dev)
  * the first time the device is seen: when a listener binds to it, or at the first connection
  * through a wildcard listener. Registering them here, once, keeps it off queue connects.
  */
-static int cm_get_dev(struct ibv_context *verbs, struct dn_rdma_dev **out)
+static int cm_get_dev(struct ibv_context *verbs, const struct sockaddr *local,
+		      struct dn_rdma_dev **out)
 {
 	struct dn_rdma_dev *dev;
 	uint64_t t0 = cm_now_ms();
@@ -128,7 +173,7 @@ static int cm_get_dev(struct ibv_context *verbs, struct dn_rdma_dev **out)
 	int ret;
 
 	for (dev = cm.devs; dev; dev = dev->next) {
-		if (dev->verbs == verbs) {
+		if (dev->verbs == verbs && !dev->removed) {
 			*out = dev;
 			return 0;
 		}
@@ -136,7 +181,9 @@ static int cm_get_dev(struct ibv_context *verbs, struct dn_rdma_dev **out)
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
+	dev->kind = DN_RDMA_CTX_DEV;
 	dev->verbs = verbs;
+	atomic_init(&dev->nr_queues, 0);
 	ret = dn_ibv_query_device(verbs, &dev->attr);
 	if (ret)
 		goto out_free;
@@ -152,6 +199,7 @@ static int cm_get_dev(struct ibv_context *verbs, struct dn_rdma_dev **out)
 		if (ret)
 			goto out_free;
 	}
+	cm_hold_dev(dev, local);
 	dev->next = cm.devs;
 	cm.devs = dev;
 	dn_dbg("rdma: device %s: max_qp_wr %d, max_qp_init_rd_atom %d",
@@ -226,7 +274,7 @@ static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l
 		cm_reject(id, peer, st, detail);
 		return;
 	}
-	if (cm_get_dev(id->verbs, &dev)) {
+	if (cm_get_dev(id->verbs, rdma_get_local_addr(id), &dev)) {
 		cm_reject(id, peer, NVME_RDMA_CM_NO_RSC, "no protection domain or data buffers");
 		return;
 	}
@@ -287,6 +335,43 @@ static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l
 	}
 }
 
+/* Main thread: the device went; it is released by dn_rdma_tick() once its queues are gone. */
+static void cm_dev_removed(struct dn_rdma_dev *dev)
+{
+	if (dev->removed)
+		return;
+	dev->removed = true;
+	dn_err("rdma: device %s was removed: ending its %u queues",
+	       ibv_get_device_name(dev->verbs->device), atomic_load(&dev->nr_queues));
+}
+
+static struct dn_rdma_dev *cm_find_dev(struct ibv_context *verbs)
+{
+	struct dn_rdma_dev *dev;
+
+	for (dev = cm.devs; dev; dev = dev->next)
+		if (dev->verbs == verbs)
+			return dev;
+	return NULL;
+}
+
+static void cm_listener_event(struct dn_rdma_listener *l, const struct rdma_cm_event *ev)
+{
+	struct dn_rdma_dev *dev;
+
+	if (ev->event != RDMA_CM_EVENT_DEVICE_REMOVAL) {
+		dn_dbg("rdma: listener %s: %s", l->addr, rdma_event_str(ev->event));
+		return;
+	}
+	dn_err("rdma: listener %s: its RDMA device was removed; listening again when the "
+	       "address has one",
+	       l->addr);
+	dev = cm_find_dev(ev->id->verbs);
+	if (dev)
+		cm_dev_removed(dev);
+	l->destroy_id = true;
+}
+
 static void cm_queue_event(struct dn_rdma_queue *rq, const struct rdma_cm_event *ev)
 {
 	switch (ev->event) {
@@ -297,10 +382,12 @@ static void cm_queue_event(struct dn_rdma_queue *rq, const struct rdma_cm_event 
 	case RDMA_CM_EVENT_DISCONNECTED:
 		dn_rdma_queue_lost(rq, "disconnected");
 		break;
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		cm_dev_removed(rq->dev);
+		/* fall through */
 	case RDMA_CM_EVENT_CONNECT_ERROR:
 	case RDMA_CM_EVENT_UNREACHABLE:
 	case RDMA_CM_EVENT_REJECTED:
-	case RDMA_CM_EVENT_DEVICE_REMOVAL:
 		if (!(atomic_load(&rq->flags) & DN_RDMA_Q_DELETING))
 			dn_warn("rdma: %s qid %u: %s (status %d)", rq->q.peer_addr, rq->q.qid,
 				rdma_event_str(ev->event), ev->status);
@@ -316,7 +403,7 @@ static void cm_queue_event(struct dn_rdma_queue *rq, const struct rdma_cm_event 
 static void cm_handle_event(struct rdma_cm_event *ev)
 {
 	void *ctx = ev->id->context;
-	int ret;
+	int kind, ret;
 
 	if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST) {
 		uint8_t priv[256];
@@ -343,19 +430,24 @@ static void cm_handle_event(struct rdma_cm_event *ev)
 	 * Handle, then ack: a group thread destroying this queue waits in rdma_destroy_id()
 	 * for the ack, so the queue is alive while we look at it.
 	 */
-	if (ctx && *(enum dn_rdma_ctx_kind *)ctx == DN_RDMA_CTX_QUEUE) {
+	kind = ctx ? (int)*(enum dn_rdma_ctx_kind *)ctx : 0;
+	if (kind == DN_RDMA_CTX_QUEUE)
 		cm_queue_event(ctx, ev);
-	} else if (ctx) {
-		struct dn_rdma_listener *l = ctx;
-
-		if (ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL)
-			dn_err("rdma: listener %s: device removed", l->addr);
-		else
-			dn_dbg("rdma: listener %s: %s", l->addr, rdma_event_str(ev->event));
-	}
+	else if (kind == DN_RDMA_CTX_LISTENER)
+		cm_listener_event(ctx, ev);
+	else if (kind == DN_RDMA_CTX_DEV && ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL)
+		cm_dev_removed(ctx);
 	ret = dn_rdma_ack_cm_event(ev);
 	if (ret)
 		dn_warn("rdma: rdma_ack_cm_event: %s", strerror(-ret));
+	/* an id is destroyed only once its events are acknowledged */
+	if (kind == DN_RDMA_CTX_LISTENER && ((struct dn_rdma_listener *)ctx)->destroy_id) {
+		struct dn_rdma_listener *l = ctx;
+
+		l->destroy_id = false;
+		dn_rdma_destroy_id(l->cm_id);
+		l->cm_id = NULL;
+	}
 }
 
 static void cm_channel_cb(struct dn_event *dev, const struct io_uring_cqe *cqe)
@@ -403,46 +495,31 @@ int dn_rdma_init(struct dn_poll_group *main_pg, struct dn_poll_group **pgs, unsi
 	return 0;
 }
 
-int dn_rdma_listen_port(struct dn_tgt_port *port)
+/*
+ * Main thread: bind and listen on l->ss. quiet: a retry after the device went, which fails
+ * until it is back (no message each second).
+ */
+static int cm_listener_open(struct dn_rdma_listener *l, bool quiet)
 {
-	struct sockaddr_storage ss;
-	struct dn_rdma_listener *l, **arr;
 	int ret;
 
-	if (port->trtype != NVMF_TRTYPE_RDMA) {
-		dn_err("port %u: transport type %u is not rdma", port->portid, port->trtype);
-		return -EPROTONOSUPPORT;
-	}
-	ret = dn_sockaddr_parse(port->traddr, port->trsvcid,
-				port->adrfam == NVMF_ADDR_FAMILY_IP6 ? AF_INET6 : AF_INET, &ss);
+	ret = dn_rdma_create_id(cm.ch, &l->cm_id, l);
 	if (ret) {
-		dn_err("port %u: bad address %s:%s", port->portid, port->traddr, port->trsvcid);
+		l->cm_id = NULL;
 		return ret;
 	}
-	arr = realloc(cm.listeners, (cm.nr_listeners + 1) * sizeof(*arr));
-	if (!arr)
-		return -ENOMEM;
-	cm.listeners = arr;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	l->kind = DN_RDMA_CTX_LISTENER;
-	l->port = port;
-	dn_sockaddr_str((struct sockaddr *)&ss, l->addr, sizeof(l->addr));
-	ret = dn_rdma_create_id(cm.ch, &l->cm_id, l);
-	if (ret)
-		goto out_free;
-	ret = dn_rdma_bind_addr(l->cm_id, (struct sockaddr *)&ss);
+	ret = dn_rdma_bind_addr(l->cm_id, (struct sockaddr *)&l->ss);
 	if (ret) {
-		dn_err("rdma: cannot bind %s: %s (is an RDMA device on that address?)", l->addr,
-		       strerror(-ret));
+		if (!quiet)
+			dn_err("rdma: cannot bind %s: %s (is an RDMA device on that address?)",
+			       l->addr, strerror(-ret));
 		goto out_destroy_id;
 	}
 	/* bound to a device's address: its buffers now, before the first host comes */
 	if (l->cm_id->verbs) {
 		struct dn_rdma_dev *dev;
 
-		ret = cm_get_dev(l->cm_id->verbs, &dev);
+		ret = cm_get_dev(l->cm_id->verbs, (struct sockaddr *)&l->ss, &dev);
 		if (ret)
 			goto out_destroy_id;
 	}
@@ -451,16 +528,88 @@ int dn_rdma_listen_port(struct dn_tgt_port *port)
 		dn_err("rdma: cannot listen on %s: %s", l->addr, strerror(-ret));
 		goto out_destroy_id;
 	}
+	return 0;
+
+out_destroy_id:
+	dn_rdma_destroy_id(l->cm_id);
+	l->cm_id = NULL;
+	return ret;
+}
+
+int dn_rdma_listen_port(struct dn_tgt_port *port)
+{
+	struct dn_rdma_listener *l, **arr;
+	int ret;
+
+	if (port->trtype != NVMF_TRTYPE_RDMA) {
+		dn_err("port %u: transport type %u is not rdma", port->portid, port->trtype);
+		return -EPROTONOSUPPORT;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	ret = dn_sockaddr_parse(port->traddr, port->trsvcid,
+				port->adrfam == NVMF_ADDR_FAMILY_IP6 ? AF_INET6 : AF_INET, &l->ss);
+	if (ret) {
+		dn_err("port %u: bad address %s:%s", port->portid, port->traddr, port->trsvcid);
+		goto out_free;
+	}
+	ret = -ENOMEM;
+	arr = realloc(cm.listeners, (cm.nr_listeners + 1) * sizeof(*arr));
+	if (!arr)
+		goto out_free;
+	cm.listeners = arr;
+	l->kind = DN_RDMA_CTX_LISTENER;
+	l->port = port;
+	dn_sockaddr_str((struct sockaddr *)&l->ss, l->addr, sizeof(l->addr));
+	ret = cm_listener_open(l, false);
+	if (ret)
+		goto out_free;
 	port->transport_priv = l;
 	cm.listeners[cm.nr_listeners++] = l;
 	dn_info("listening on rdma %s (port %u)", l->addr, port->portid);
 	return 0;
 
-out_destroy_id:
-	dn_rdma_destroy_id(l->cm_id);
 out_free:
 	free(l);
 	return ret;
+}
+
+/* Main thread: release removed devices whose queues are all gone; true if one was. */
+static bool cm_reap_devs(void)
+{
+	struct dn_rdma_dev **pp = &cm.devs, *dev;
+	bool reaped = false;
+
+	while ((dev = *pp)) {
+		if (!dev->removed || atomic_load_explicit(&dev->nr_queues, memory_order_acquire)) {
+			pp = &dev->next;
+			continue;
+		}
+		*pp = dev->next;
+		dn_info("rdma: device %s released", ibv_get_device_name(dev->verbs->device));
+		cm_free_dev(dev);
+		reaped = true;
+	}
+	return reaped;
+}
+
+void dn_rdma_tick(void)
+{
+	size_t i;
+
+	if (!cm.ch)
+		return;
+	/* a released device's context goes now; others' (never used by us) every few ticks */
+	if (cm_reap_devs() || ++cm.ticks % RDMA_DEVICES_CHECK_TICKS == 0)
+		dn_rdma_forget_removed_devices();
+	for (i = 0; i < cm.nr_listeners; i++) {
+		struct dn_rdma_listener *l = cm.listeners[i];
+
+		if (l->cm_id || cm_listener_open(l, true))
+			continue;
+		dn_notice("listening on rdma %s (port %u) again", l->addr, l->port->portid);
+	}
 }
 
 /* Group thread, the queue is being destroyed. */
@@ -495,7 +644,8 @@ void dn_rdma_stop_listening(void)
 	for (i = 0; i < cm.nr_listeners; i++) {
 		struct dn_rdma_listener *l = cm.listeners[i];
 
-		dn_rdma_destroy_id(l->cm_id);
+		if (l->cm_id)
+			dn_rdma_destroy_id(l->cm_id);
 		l->port->transport_priv = NULL;
 		free(l);
 	}

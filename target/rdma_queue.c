@@ -137,6 +137,7 @@ int dn_rdma_queue_create(struct rdma_cm_id *id, struct dn_rdma_dev *dev, struct 
 		if (ret)
 			goto out_destroy_qp;
 	}
+	atomic_fetch_add(&dev->nr_queues, 1);
 	*out = rq;
 	return 0;
 
@@ -176,6 +177,8 @@ static void queue_destroy_verbs(struct dn_rdma_queue *rq)
 		dn_warn("rdma %s: destroying completion channel: %s", rq->q.peer_addr,
 			strerror(-ret));
 	queue_free_mem(rq);
+	/* last: a removed device is released on the main thread once no queue is on it */
+	atomic_fetch_sub_explicit(&rq->dev->nr_queues, 1, memory_order_release);
 }
 
 void dn_rdma_queue_free(struct dn_rdma_queue *rq)
