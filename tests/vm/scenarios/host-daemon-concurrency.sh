@@ -2,10 +2,10 @@
 # The daemon serves requests while a connect is in progress. With subsystem A connected:
 # 1. a connect to a frozen disnvme-target (SIGSTOP after listening: the CM connect waits until
 #    it times out): `list -o json` answers, and shows A, while that connect still runs;
-# 2. a slow connect (24 namespaces, -i 8: seconds of device creation): A is
+# 2. a slow connect (32 namespaces, -i 8: seconds of device creation): A is
 #    disconnected, list answers and a second connect to the same subsystem is refused as a
 #    duplicate (three clients at once), all while the first connect still runs; it then
-#    succeeds with 24 devices;
+#    succeeds with 32 devices;
 # 3. disconnect-all during a connect: the connect is cancelled (fails with the reason),
 #    disconnect-all returns once its devices are gone, and the auto-started daemon exits.
 # Times are printed, not asserted: what is checked is that the answers came while the connect
@@ -25,7 +25,7 @@ dlog=/run/disnvme/daemon.log
 truncate -s 64M $DATA/a.img && on_exit "rm -f $DATA/a.img"
 truncate -s 16M $DATA/c.img && on_exit "rm -f $DATA/c.img"
 nsb=
-for i in $(seq 1 24); do
+for i in $(seq 1 32); do
 	truncate -s 16M $DATA/b$i.img && on_exit "rm -f $DATA/b$i.img"
 	nsb="$nsb${nsb:+,} { \"nsid\": $i, \"path\": \"$DATA/b$i.img\" }"
 done
@@ -92,7 +92,7 @@ t2=$(date +%s%N)
 log "connect to the frozen target failed after $(ms_between $t0 $t2) ms more: $(cat c.out)"
 kill -CONT $T2
 
-# ---- 2. a slow connect: 24 namespaces (-i 8: room for 64 I/O queues) ----
+# ---- 2. a slow connect: 32 namespaces (-i 8: room for 64 I/O queues, 2 per device) ----
 n0=$(grep -c "connected to $nqb" $dlog)
 $DISNVME connect -t rdma -a $TGT_ADDR -s 4420 -n $nqb -i 8 -Q 32 >b.out 2>&1 &
 bpid=$!
@@ -143,14 +143,14 @@ grep -q "being connected already" dup.out || fail "duplicate connect said: $(cat
 pass "a second connect to B during the first refused in $(cat dup.ms) ms: $(cat dup.out)"
 
 wait $bpid || fail "connect B failed: $(cat b.out); $(tail -20 $dlog)"
-[[ $(grep -c '^/dev/ublkb' b.out) == 24 ]] || fail "connect B printed: $(cat b.out)"
+[[ $(grep -c '^/dev/ublkb' b.out) == 32 ]] || fail "connect B printed: $(cat b.out)"
 $DISNVME list -o json | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["controllers"]
 assert len(c) == 1 and c[0]["subsysnqn"] == sys.argv[1] and c[0]["state"] == "live", c
-assert sorted(n["nsid"] for n in c[0]["namespaces"]) == list(range(1, 25)), c
+assert sorted(n["nsid"] for n in c[0]["namespaces"]) == list(range(1, 33)), c
 ' $nqb || fail "list after B's connect: $($DISNVME list -o json)"
-pass "B connected with 24 devices; A is gone"
+pass "B connected with 32 devices; A is gone"
 must $DISNVME disconnect -n $nqb
 for i in $(seq 1 100); do pgrep -f '^disnvme daemon' >/dev/null || break; sleep 0.1; done
 pgrep -f '^disnvme daemon' && fail "the daemon still runs after the last disconnect"
