@@ -38,6 +38,8 @@
 #define AUTO_EXIT_IDLE_MS 15000
 /* how often removed RDMA devices are looked for (dn_rdma_forget_removed_devices) */
 #define RDMA_DEVICES_CHECK_MS 2000
+/* a client that connects and sends nothing does not keep a request thread forever */
+#define REQ_RECV_TIMEOUT_S 10
 
 static int64_t mono_ms(void)
 {
@@ -46,8 +48,6 @@ static int64_t mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-/* a client that connects and sends nothing does not keep a request thread forever */
-#define REQ_RECV_TIMEOUT_S 10
 
 struct daemon {
 	struct dn_ctrl_table t;

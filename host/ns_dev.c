@@ -381,8 +381,7 @@ static void cc_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		ioq->polling = false;
 		if (ioq->cancelling) {
-			/* the old connection's poll is gone: the slot is free, or polls its new one
-			 */
+			/* the old connection's poll is gone: free the slot, or poll the new one */
 			ioq->cancelling = false;
 			if (ioq->cc && !ioq->q->stopping)
 				arm_cc_poll(ioq);
