@@ -48,7 +48,8 @@ rxe_remove() {
 	printf 'rxet removed in %d ms\n' $((($(date +%s%N) - t0) / 1000000)) | tee -a "$rm_times"
 }
 rxe_add() { rdma link add rxet type rxe netdev vt || fail "rdma link add rxet"; }
-# wait_log FILE PATTERN SECONDS: the number of lines matching PATTERN must grow
+# log_count FILE PATTERN; wait_log_more FILE PATTERN COUNT SECONDS: until more than COUNT
+# lines match PATTERN (false after SECONDS)
 log_count() { grep -c -- "$2" "$1" 2>/dev/null; }
 wait_log_more() {
 	local f=$1 pat=$2 n0=$3 s=$4 i
@@ -59,21 +60,30 @@ wait_log_more() {
 	return 1
 }
 
+# the device under disnvme-target goes, and comes back: the target must listen again
+again="listening on rdma $TGT_ADDR:$PORT (port 1) again"
+tgt_down() {
+	n_listen=$(log_count "$tlog" "$again")
+	rxe_remove
+}
+tgt_back() {
+	rxe_add
+	wait_log_more "$tlog" "$again" "$n_listen" 20 ||
+		fail "the target does not listen again: $(tail -20 "$tlog")"
+}
+
 # ---- 1. the Linux host on disnvme-target ----
 khost_connect $nqn $TGT_ADDR --reconnect-delay=1 --ctrl-loss-tmo=60
 kdev=$(khost_ns_dev $nqn) || fail "no /dev/nvmeXnY for $nqn"
 head -c 16M /dev/urandom >"$DISNVME_OUT/pattern.bin"
 must dd if="$DISNVME_OUT/pattern.bin" of="$kdev" bs=1M oflag=direct status=none
-n_listen=$(log_count "$tlog" "listening on rdma $TGT_ADDR:$PORT (port 1) again")
-rxe_remove
+tgt_down
 grep -q "rdma: listener $TGT_ADDR:$PORT: its RDMA device was removed" "$tlog" ||
 	fail "the target did not log the removal: $(tail -20 "$tlog")"
 wait_log_more "$tlog" "rdma: device rxet released" 0 10 ||
 	fail "the target did not release the device: $(tail -20 "$tlog")"
 pass "disnvme-target with the Linux host connected: the removal completed, device released"
-rxe_add
-wait_log_more "$tlog" "listening on rdma $TGT_ADDR:$PORT (port 1) again" "$n_listen" 20 ||
-	fail "the target does not listen again: $(tail -20 "$tlog")"
+tgt_back
 # nvme-rdma deleted its controller with its device (its policy); a new connect must work
 for i in $(seq 1 50); do [[ -e $kdev ]] || break; sleep 0.2; done
 khost_connect $nqn $TGT_ADDR
@@ -89,15 +99,6 @@ dev=$($DISNVME connect -t rdma -a $TGT_ADDR -n $nqn -i 2 -k 5 -c 0.5 -l 120) ||
 	fail "connect: $dev"
 on_exit "$DISNVME disconnect-all"
 [[ $dev == /dev/ublkb0 ]] || fail "connect printed $dev"
-tgt_back() {
-	rxe_add
-	wait_log_more "$tlog" "listening on rdma $TGT_ADDR:$PORT (port 1) again" "$n_listen" 20 ||
-		fail "the target does not listen again: $(tail -20 "$tlog")"
-}
-tgt_down() {
-	n_listen=$(log_count "$tlog" "listening on rdma $TGT_ADDR:$PORT (port 1) again")
-	rxe_remove
-}
 outages_under_fio "$dev" "$DISNVME_OUT/devrm-outage-times.txt" tgt_down tgt_back \
 	"RDMA device rxet removed"
 pass "$FIO_LOOP_PASSES fio write+verify passes across 5 removals of the RDMA device: zero errors"
