@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "host/cli.h"
 #include "host/hostid.h"
@@ -30,14 +31,6 @@ const char *dn_sock_path(void)
 	const char *p = getenv("DISNVME_SOCKET");
 
 	return p && *p ? p : DN_DEFAULT_SOCK;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int sock_connect(int *fd_out)
@@ -122,12 +115,12 @@ static int reply_status(struct json_object *r, struct dn_err *e)
 static void wait_daemon_exit(struct json_object *r)
 {
 	struct json_object *ex, *pid;
-	int64_t end = now_ms() + 10000;
+	int64_t end = dn_now_ms() + 10000;
 
 	if (!json_object_object_get_ex(r, "daemon_exiting", &ex) || !json_object_get_boolean(ex) ||
 	    !json_object_object_get_ex(r, "pid", &pid))
 		return;
-	while (kill(json_object_get_int(pid), 0) == 0 && now_ms() < end)
+	while (kill(json_object_get_int(pid), 0) == 0 && dn_now_ms() < end)
 		usleep(20000);
 }
 
@@ -166,8 +159,8 @@ static int spawn_daemon(struct dn_err *e)
 		_exit(127);
 	}
 	waitpid(pid, &status, 0);
-	end = now_ms() + 10000;
-	while (now_ms() < end) {
+	end = dn_now_ms() + 10000;
+	while (dn_now_ms() < end) {
 		if (!sock_connect(&fd)) {
 			close(fd);
 			return 0;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/rdma_util.h"
 #include "host/backoff.h"
@@ -27,14 +28,6 @@
 /* the Namespace Attribute Changed notice in the Asynchronous Event Configuration feature */
 #define AEN_CFG_NS_ATTR		 (1u << 8)
 #define AER_INFO_NS_ATTR_CHANGED 0x00
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *dn_ctrl_state_str(enum dn_ctrl_state s)
 {
@@ -156,7 +149,7 @@ static int enable(struct dn_ctrl *c, struct dn_err *e)
 	if (ret)
 		return ret;
 	/* CAP.TO is in 500 ms units */
-	end = now_ms() + (NVME_CAP_TO(c->cap) ? NVME_CAP_TO(c->cap) : 1) * 500 + 1000;
+	end = dn_now_ms() + (NVME_CAP_TO(c->cap) ? NVME_CAP_TO(c->cap) : 1) * 500 + 1000;
 	for (;;) {
 		ret = prop_get(c, NVMF_PROP_CSTS, false, &csts, e);
 		if (ret)
@@ -166,7 +159,7 @@ static int enable(struct dn_ctrl *c, struct dn_err *e)
 					  c->o.subnqn);
 		if (NVME_CSTS_RDY(csts))
 			return 0;
-		if (now_ms() > end)
+		if (dn_now_ms() > end)
 			return dn_err_set(e, -ETIMEDOUT, "controller of %s did not become ready",
 					  c->o.subnqn);
 		usleep(20000);
@@ -473,7 +466,7 @@ static void remove_all_ns(struct dn_ctrl *c)
  */
 static int keep_alive_if_due(struct dn_ctrl *c)
 {
-	int64_t now = now_ms();
+	int64_t now = dn_now_ms();
 
 	if (c->ka_ms <= 0 || now < c->next_ka)
 		return 0;
@@ -812,14 +805,14 @@ static void start_reset(struct dn_ctrl *c, const char *why, int64_t *next_try)
 	dn_warn("%s at %s:%s: %s: resetting the controller", c->o.subnqn, c->o.traddr, c->o.trsvcid,
 		why);
 	set_state(c, DN_CTRL_RESETTING);
-	c->loss_start_ms = now_ms();
+	c->loss_start_ms = dn_now_ms();
 	c->backoff_ms = 0;
 	dn_err_clear(&c->last_fail);
 	/* the queues drop their connections and hold their I/O until the association is back */
 	notify_queues(c);
 	dn_hq_destroy(&c->admin);
 	c->aer_outstanding = c->ka_outstanding = false;
-	*next_try = now_ms();
+	*next_try = dn_now_ms();
 }
 
 /* One reconnect attempt: 0, or the -errno of the step that failed (and *e says why) */
@@ -849,7 +842,8 @@ static int try_reconnect(struct dn_ctrl *c, struct dn_err *ep)
 	set_state(c, DN_CTRL_LIVE);
 	submit_aer(c);
 	dn_notice("%s at %s:%s: reconnected as controller %u after %lld ms", c->o.subnqn,
-		  c->o.traddr, c->o.trsvcid, c->cntlid, (long long)(now_ms() - c->loss_start_ms));
+		  c->o.traddr, c->o.trsvcid, c->cntlid,
+		  (long long)(dn_now_ms() - c->loss_start_ms));
 	notify_queues(c);
 	return 0;
 
@@ -864,7 +858,7 @@ out_fail:
 static void check_fast_io_fail(struct dn_ctrl *c)
 {
 	if (c->o.fast_io_fail_tmo < 0 || __atomic_load_n(&c->io_failfast, __ATOMIC_ACQUIRE) ||
-	    now_ms() - c->loss_start_ms < (int64_t)c->o.fast_io_fail_tmo * 1000)
+	    dn_now_ms() - c->loss_start_ms < (int64_t)c->o.fast_io_fail_tmo * 1000)
 		return;
 	dn_warn("%s at %s:%s: not back within fast_io_fail_tmo (%d s): failing I/O while "
 		"reconnecting",
@@ -890,7 +884,7 @@ static int64_t resetting_due(const struct dn_ctrl *c, int64_t next_try)
 /* A reconnect attempt failed: give up past ctrl_loss_tmo, else schedule the next one */
 static void reconnect_failed(struct dn_ctrl *c, const struct dn_err *e, int64_t *next_try)
 {
-	int64_t now = now_ms(), loss_end, prev = c->backoff_ms;
+	int64_t now = dn_now_ms(), loss_end, prev = c->backoff_ms;
 	bool answered = dn_backoff_answered(e->code);
 
 	loss_end = c->o.ctrl_loss_tmo >= 0 ? c->loss_start_ms + (int64_t)c->o.ctrl_loss_tmo * 1000
@@ -984,7 +978,7 @@ static void *ctrl_thread(void *arg)
 	int ret;
 
 	c->ka_ms = c->o.kato > 0 ? (int64_t)c->o.kato * 1000 / 2 : -1;
-	c->next_ka = now_ms() + c->ka_ms;
+	c->next_ka = dn_now_ms() + c->ka_ms;
 	submit_aer(c);
 	set_state(c, DN_CTRL_LIVE);
 	ret = scan_start(c, &c->start_err);
@@ -1008,7 +1002,7 @@ static void *ctrl_thread(void *arg)
 		int timeout = -1;
 
 		if (due > 0) {
-			int64_t left = due - now_ms();
+			int64_t left = due - dn_now_ms();
 
 			timeout = left > 0 ? (int)left : 0;
 		}
@@ -1033,11 +1027,11 @@ static void *ctrl_thread(void *arg)
 		st = dn_ctrl_state(c);
 		if (st == DN_CTRL_RESETTING)
 			check_fast_io_fail(c);
-		if (st == DN_CTRL_RESETTING && now_ms() >= next_try) {
+		if (st == DN_CTRL_RESETTING && dn_now_ms() >= next_try) {
 			struct dn_err e = {0};
 
 			if (!try_reconnect(c, &e))
-				c->next_ka = now_ms() + c->ka_ms;
+				c->next_ka = dn_now_ms() + c->ka_ms;
 			else
 				reconnect_failed(c, &e, &next_try);
 			continue;

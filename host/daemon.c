@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/rdma_util.h"
 #include "host/cli.h"
@@ -40,14 +41,6 @@
 #define RDMA_DEVICES_CHECK_MS 2000
 /* a client that connects and sends nothing does not keep a request thread forever */
 #define REQ_RECV_TIMEOUT_S 10
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct daemon {
 	struct dn_ctrl_table t;
@@ -683,7 +676,7 @@ int dn_cmd_daemon(int argc, char **argv)
 	struct dn_err e = {0};
 	const char *path = dn_sock_path();
 	int verbose = 0, lfd, sfd, i, n, idle_ms = 0;
-	int64_t next_rdma_check = mono_ms() + RDMA_DEVICES_CHECK_MS;
+	int64_t next_rdma_check = dn_now_ms() + RDMA_DEVICES_CHECK_MS;
 	sigset_t mask;
 
 	for (i = 1; i < argc; i++) {
@@ -744,8 +737,8 @@ int dn_cmd_daemon(int argc, char **argv)
 		 * librdmacm holds a context on every RDMA device it has seen; the kernel removes a
 		 * device (rxe deleted, a NIC reset) only once every process has closed its own.
 		 */
-		if (mono_ms() >= next_rdma_check) {
-			next_rdma_check = mono_ms() + RDMA_DEVICES_CHECK_MS;
+		if (dn_now_ms() >= next_rdma_check) {
+			next_rdma_check = dn_now_ms() + RDMA_DEVICES_CHECK_MS;
 			dn_rdma_forget_removed_devices();
 		}
 		if (pfd[1].revents) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/rdma_util.h"
 #include "host/rdma_queue.h"
@@ -17,14 +18,6 @@
 #define WRID_RECV (1ULL << 32)
 /* InfiniBand CM reject reason: the consumer (the NVMe/RDMA target) attached private data */
 #define IB_CM_REJ_CONSUMER_DEFINED 28
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Wait for the next CM event and insist it is `want`; explain anything else. */
 static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms, struct dn_err *e)
@@ -164,7 +157,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	struct nvme_rdma_cm_req req = {0};
 	struct ibv_device_attr dattr;
 	struct sockaddr_storage dst, src = {0};
-	int64_t t_start = now_ms(), t_route, t_res, t_reg;
+	int64_t t_start = dn_now_ms(), t_route, t_res, t_reg;
 	uint16_t i;
 	int ret;
 
@@ -224,7 +217,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	ret = cm_wait(q, RDMA_CM_EVENT_ROUTE_RESOLVED, o->timeout_ms + 1000, e);
 	if (ret)
 		goto out_destroy_id;
-	t_route = now_ms();
+	t_route = dn_now_ms();
 
 	ret = dn_ibv_alloc_pd(q->id->verbs, &q->pd);
 	if (ret) {
@@ -262,7 +255,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 		dn_err_set(e, ret, "rdma_create_qp: %s", strerror(-ret));
 		goto out_destroy_cq;
 	}
-	t_res = now_ms();
+	t_res = dn_now_ms();
 	ret = alloc_buffers(q, e);
 	if (ret)
 		goto out_free_buffers;
@@ -285,7 +278,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 		}
 	}
 
-	t_reg = now_ms();
+	t_reg = dn_now_ms();
 	req.recfmt = htole16(NVME_RDMA_CM_FMT_1_0);
 	req.qid = htole16(q->qid);
 	req.hrqsize = htole16(q->depth);
@@ -310,9 +303,9 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	q->connected = true;
 	dn_dbg("queue %u to %s: RDMA connection in %lld ms (address and route %lld, QP and CQ "
 	       "%lld, buffers and registration %lld, CM connect %lld)",
-	       q->qid, q->peer, (long long)(now_ms() - t_start), (long long)(t_route - t_start),
+	       q->qid, q->peer, (long long)(dn_now_ms() - t_start), (long long)(t_route - t_start),
 	       (long long)(t_res - t_route), (long long)(t_reg - t_res),
-	       (long long)(now_ms() - t_reg));
+	       (long long)(dn_now_ms() - t_reg));
 	return 0;
 
 out_free_buffers:
@@ -516,8 +509,8 @@ void dn_hq_destroy(struct dn_hq *q)
 	/* chained but never posted: no completion will come for these, abort_all takes them */
 	q->batch_head = q->batch_tail = NULL;
 	/* the QP is in error: wait (briefly) for the flushes so no buffer is still in use */
-	end = now_ms() + 1000;
-	while (q->nr_inflight && now_ms() < end) {
+	end = dn_now_ms() + 1000;
+	while (q->nr_inflight && dn_now_ms() < end) {
 		unsigned int before = q->nr_inflight;
 
 		dn_hq_process(q);
@@ -569,7 +562,7 @@ int dn_hq_exec(struct dn_hq *q, struct nvme_sqe *sqe, void *data, uint32_t len, 
 {
 	struct sync_wait w = {0};
 	struct dn_hq_req *r;
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = dn_now_ms() + timeout_ms;
 	int ret;
 
 	if (len > q->data_len)
@@ -604,7 +597,7 @@ int dn_hq_exec(struct dn_hq *q, struct nvme_sqe *sqe, void *data, uint32_t len, 
 			break;
 		if (ret < 0)
 			goto out_fail;
-		left = end - now_ms();
+		left = end - dn_now_ms();
 		if (left <= 0) {
 			ret = dn_err_set(e, -ETIMEDOUT,
 					 "%s did not answer command opcode 0x%02x within %d ms",
@@ -625,9 +618,9 @@ out_fail:
 	/* the slot (and w, on our stack) must not outlive this call: fail the queue and flush */
 	dn_hq_fail(q);
 	{
-		int64_t flush_end = now_ms() + 1000;
+		int64_t flush_end = dn_now_ms() + 1000;
 
-		while (!w.done && now_ms() < flush_end) {
+		while (!w.done && dn_now_ms() < flush_end) {
 			struct pollfd pfd = {.fd = q->cc->fd, .events = POLLIN};
 
 			dn_hq_process(q);

@@ -282,7 +282,7 @@ static nvme_status_t dn_log_smart(struct dn_tgt_req *req)
 	dn_put_le128(log.host_reads, rc);
 	dn_put_le128(log.host_writes, wc);
 	dn_put_le128(log.power_cycles, 1);
-	dn_put_le128(log.power_on_hours, (dn_tgt_now_ms() - dn_tgt.start_ms) / 3600000);
+	dn_put_le128(log.power_on_hours, (dn_now_ms() - dn_tgt.start_ms) / 3600000);
 	dn_put_le128(log.num_err_log_entries, errs);
 	return dn_log_copy(req, &log, sizeof(log));
 }
@@ -433,7 +433,7 @@ static nvme_status_t dn_set_feature(struct dn_tgt_ctrl *ctrl, uint8_t fid, uint3
 		return 0;
 	case NVME_FEAT_FID_KATO:
 		ctrl->kato_ms = cdw11;
-		ctrl->ka_last_ms = dn_tgt_now_ms();
+		ctrl->ka_last_ms = dn_now_ms();
 		return 0;
 	case NVME_FEAT_FID_ARBITRATION:
 		ctrl->feat_arbitration = cdw11;
@@ -544,7 +544,7 @@ void dn_tgt_exec_keep_alive(struct dn_tgt_req *req)
 	struct dn_tgt_ctrl *ctrl = req->queue->ctrl;
 
 	pthread_mutex_lock(&dn_tgt.lock);
-	ctrl->ka_last_ms = dn_tgt_now_ms();
+	ctrl->ka_last_ms = dn_now_ms();
 	pthread_mutex_unlock(&dn_tgt.lock);
 	dn_req_complete(req, 0);
 }

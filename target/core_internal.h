@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "target/core.h"
 #include "target/target.h"
 
@@ -145,7 +146,6 @@ struct dn_tgt_state {
 extern struct dn_tgt_state dn_tgt;
 
 /* ctrl.c */
-uint64_t dn_tgt_now_ms(void);
 struct dn_tgt_ctrl *dn_tgt_ctrl_create(struct dn_tgt_subsys *subsys, struct dn_tgt_queue *q,
 				       const struct nvmf_connect_data *d, uint32_t kato_ms);
 void dn_tgt_ctrl_kill(struct dn_tgt_ctrl *ctrl, const char *why);

@@ -16,14 +16,6 @@ struct dn_tgt_state dn_tgt = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-uint64_t dn_tgt_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- requests ---- */
 
 static bool dn_req_is_admin_queue(const struct dn_tgt_req *req)
@@ -318,7 +310,7 @@ struct dn_tgt_ctrl *dn_tgt_ctrl_create(struct dn_tgt_subsys *subsys, struct dn_t
 	if (!kato_ms && subsys->is_discovery)
 		kato_ms = DN_TGT_DISC_KATO_MS;
 	ctrl->kato_ms = kato_ms;
-	ctrl->ka_last_ms = dn_tgt_now_ms();
+	ctrl->ka_last_ms = dn_now_ms();
 	ctrl->queues[0] = q;
 	ctrl->nr_queues = 1;
 	pthread_mutex_init(&ctrl->err_lock, NULL);
@@ -408,7 +400,7 @@ unsigned int dn_tgt_shutdown(void)
 
 void dn_tgt_tick(void)
 {
-	uint64_t now = dn_tgt_now_ms();
+	uint64_t now = dn_now_ms();
 	size_t i;
 
 	dn_tgt_reap_retired(false);

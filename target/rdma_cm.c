@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/rdma_util.h"
 #include "target/rdma.h"
@@ -82,14 +83,6 @@ void dn_rdma_disc_tsas(const struct dn_tgt_port *port, union nvmf_tsas *tsas)
 	tsas->rdma.qptype = NVMF_RDMA_QPTYPE_CONNECTED;
 	tsas->rdma.prtype = NVMF_RDMA_PRTYPE_NOT_SPECIFIED;
 	tsas->rdma.cms = NVMF_RDMA_CMS_RDMA_CM;
-}
-
-static uint64_t cm_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Main thread; the poll groups may be destroyed already (dn_rdma_fini). */
@@ -168,7 +161,7 @@ static int cm_get_dev(struct ibv_context *verbs, const struct sockaddr *local,
 		      struct dn_rdma_dev **out)
 {
 	struct dn_rdma_dev *dev;
-	uint64_t t0 = cm_now_ms();
+	uint64_t t0 = dn_now_ms();
 	unsigned int i;
 	int ret;
 
@@ -208,7 +201,7 @@ static int cm_get_dev(struct ibv_context *verbs, const struct sockaddr *local,
 	dn_info("rdma: device %s: %u data buffers of %u KiB for each of %u poll groups, "
 		"registered in %llu ms",
 		ibv_get_device_name(verbs->device), cm.pool_bufs, DN_TGT_MAX_XFER / 1024, cm.nr_pgs,
-		(unsigned long long)(cm_now_ms() - t0));
+		(unsigned long long)(dn_now_ms() - t0));
 	*out = dev;
 	return 0;
 
@@ -255,7 +248,7 @@ static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l
 	struct dn_rdma_queue *rq;
 	struct dn_rdma_dev *dev;
 	char peer[64], detail[96];
-	uint64_t t0 = cm_now_ms();
+	uint64_t t0 = dn_now_ms();
 	unsigned int pgi;
 	uint8_t ird;
 	int st, ret;
@@ -325,7 +318,7 @@ static void cm_connect_request(struct rdma_cm_id *id, struct dn_rdma_listener *l
 	pthread_mutex_unlock(&cm.queues_lock);
 	dn_tgt_queue_init(&rq->q, &dn_rdma_ops, l->port, pg, qid, nr_recv, peer);
 	dn_dbg("rdma: %s qid %u: accepted in %llu ms, %u entries, initiator depth %u, on %s", peer,
-	       qid, (unsigned long long)(cm_now_ms() - t0), nr_recv, ird, dn_pg_name(pg));
+	       qid, (unsigned long long)(dn_now_ms() - t0), nr_recv, ird, dn_pg_name(pg));
 	ret = dn_rdma_queue_adopt(rq);
 	if (ret) {
 		/* unreachable group: the queue cannot run; the core deletes it via lost */

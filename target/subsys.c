@@ -237,7 +237,7 @@ int dn_tgt_setup(const struct dn_tgt_config *cfg)
 	size_t i;
 	int ret;
 
-	dn_tgt.start_ms = dn_tgt_now_ms();
+	dn_tgt.start_ms = dn_now_ms();
 	dn_tgt.ports = calloc(cfg->nr_ports ? cfg->nr_ports : 1, sizeof(*dn_tgt.ports));
 	dn_tgt.subsys = calloc(cfg->nr_subsys + 1, sizeof(*dn_tgt.subsys));
 	if (!dn_tgt.ports || !dn_tgt.subsys) {
@@ -298,7 +298,7 @@ void dn_tgt_cleanup(void)
 /* Free what a reload removed once nothing uses it any more (main thread). */
 void dn_tgt_reap_retired(bool all)
 {
-	uint64_t now = dn_tgt_now_ms();
+	uint64_t now = dn_now_ms();
 	struct dn_tgt_ns **pn = &dn_tgt.retired_ns;
 	struct dn_tgt_subsys **ps = &dn_tgt.retired_subsys;
 
@@ -340,7 +340,7 @@ static void dn_tgt_ns_retire(struct dn_tgt_subsys *s, uint32_t nsid)
 
 	if (!ns)
 		return;
-	ns->retired_ms = dn_tgt_now_ms();
+	ns->retired_ms = dn_now_ms();
 	ns->retired_next = dn_tgt.retired_ns;
 	dn_tgt.retired_ns = ns;
 	dn_notice("namespace %u removed from %s (%s)", nsid, s->nqn, ns->path);

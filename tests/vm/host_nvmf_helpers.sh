@@ -9,6 +9,15 @@ host_lsan_setup() {
 	on_exit "cp /run/disnvme/daemon.log $DISNVME_OUT/daemon.log"
 }
 
+# host_scenario_setup [MODULE...]: how every host scenario starts: leak reports set up for the
+# daemon, the topology, ublk (and MODULEs) loaded, $DATA ready
+host_scenario_setup() {
+	host_lsan_setup
+	topo_up
+	load_modules ublk_drv "$@"
+	data_dir
+}
+
 host_daemon_log_clean() {
 	cp /run/disnvme/daemon.log "$DISNVME_OUT/daemon.log" 2>/dev/null
 	if grep -E 'Sanitizer|runtime error' /run/disnvme/daemon.log; then
@@ -173,14 +182,14 @@ ms_between() { echo $((($2 - $1) / 1000000)); }
 # optional function, which finds the time UP was called in OUTAGE_UP, "HH:MM:SS.mmm" as in the
 # logs) and at the end the median and maximum. Every fio pass must end clean.
 outages_under_fio() {
-	local dev=$1 times=$2 down=$3 up=$4 what=$5 extra=${6:-} outage n_rc t0 i dlog
+	local dev=$1 times=$2 down=$3 up=$4 what=$5 extra=${6:-} outage n_rc t0 dlog
 	dlog=/run/disnvme/daemon.log
 	: >"$times"
 	fio_loop_start "$dev"
 	for outage in 1 3 5 7 10; do
 		sleep 4
 		fio_loop_alive
-		n_rc=$(grep -c "reconnected as controller" $dlog)
+		n_rc=$(log_count $dlog "reconnected as controller")
 		$down
 		log "target: $what for $outage s"
 		sleep 0.5
@@ -190,11 +199,7 @@ outages_under_fio() {
 		OUTAGE_UP=$(date -d "@$((t0 / 1000000000))" +%T).$(printf %03d $((t0 / 1000000 % 1000)))
 		$up
 		probe_wait
-		for i in $(seq 1 100); do
-			(($(grep -c "reconnected as controller" $dlog) > n_rc)) && break
-			sleep 0.1
-		done
-		(($(grep -c "reconnected as controller" $dlog) > n_rc)) ||
+		wait_log_more $dlog "reconnected as controller" "$n_rc" 10 ||
 			fail "no reconnect after outage $outage s: $(tail -20 $dlog)"
 		printf 'outage %2d s: target back -> read through %s completed: %5d ms\n' \
 			"$outage" "$dev" "$(ms_between "$t0" "$PROBE_END")" | tee -a "$times"

@@ -87,6 +87,14 @@ data_dir() {
 	mountpoint -q $DATA || mount -t tmpfs -o size=${1:-1200M} tmpfs $DATA || fail "tmpfs $DATA"
 }
 
+# sparse_file SIZE PATH...: empty files of SIZE (truncate's units), removed at exit
+sparse_file() {
+	local size=$1
+	shift
+	truncate -s "$size" "$@" || fail "truncate -s $size $*"
+	on_exit "rm -f $*"
+}
+
 in_host() { ip netns exec hst "$@"; }
 in_host2() { ip netns exec hst2 "$@"; }
 
@@ -116,8 +124,33 @@ knvmet_add_subsys() {
 	mkdir "$KNVMET/subsystems/$nqn/namespaces/1"
 	echo -n "$path" >"$KNVMET/subsystems/$nqn/namespaces/1/device_path"
 	echo 1 >"$KNVMET/subsystems/$nqn/namespaces/1/enable" || fail "nvmet namespace enable"
-	ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/$port/subsystems/$nqn" ||
-		fail "nvmet port link"
+	knvmet_link "$nqn" "$port"
+}
+
+# knvmet_link / knvmet_unlink SUBNQN [PORT_ID]: offer a subsystem on an nvmet port (default 1),
+# or take it off: the kernel target's way to make a port go away and come back
+knvmet_link() {
+	ln -s "$KNVMET/subsystems/$1" "$KNVMET/ports/${2:-1}/subsystems/$1" ||
+		fail "nvmet: link $1 to port ${2:-1}"
+}
+knvmet_unlink() {
+	rm "$KNVMET/ports/${2:-1}/subsystems/$1" || fail "nvmet: unlink $1 from port ${2:-1}"
+}
+
+# log_count FILE PATTERN: how many lines of FILE match PATTERN (0 without FILE);
+# wait_log_more FILE PATTERN COUNT SECONDS: wait until more than COUNT do (false after SECONDS)
+log_count() {
+	local n
+	n=$(grep -c -- "$2" "$1" 2>/dev/null)
+	echo "${n:-0}"
+}
+wait_log_more() {
+	local f=$1 pat=$2 n0=$3 s=$4 i
+	for i in $(seq 1 $((s * 10))); do
+		(($(log_count "$f" "$pat") > n0)) && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 knvmet_down() {

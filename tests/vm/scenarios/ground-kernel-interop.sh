@@ -16,7 +16,7 @@ pass "/dev/ublk-control present"
 nqn=nqn.2014-08.org.disnvme:ground
 data_dir
 backing=$DATA/ground.img
-truncate -s 96M "$backing" && on_exit "rm -f $backing"
+sparse_file 96M "$backing"
 knvmet_up $nqn $backing
 in_host nvme discover -t rdma -a $TGT_ADDR -s $PORT | tee discover.txt
 grep -q "subnqn: *$nqn" discover.txt || fail "discovery log does not list $nqn"

@@ -13,20 +13,17 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv
-data_dir
+host_scenario_setup
 nqa=nqn.2014-08.org.disnvme:conc-a
 nqb=nqn.2014-08.org.disnvme:conc-b
 nqc=nqn.2014-08.org.disnvme:conc-c
 dlog=/run/disnvme/daemon.log
 
-truncate -s 64M $DATA/a.img && on_exit "rm -f $DATA/a.img"
-truncate -s 16M $DATA/c.img && on_exit "rm -f $DATA/c.img"
+sparse_file 64M $DATA/a.img
+sparse_file 16M $DATA/c.img
 nsb=
 for i in $(seq 1 32); do
-	truncate -s 16M $DATA/b$i.img && on_exit "rm -f $DATA/b$i.img"
+	sparse_file 16M $DATA/b$i.img
 	nsb="$nsb${nsb:+,} { \"nsid\": $i, \"path\": \"$DATA/b$i.img\" }"
 done
 cat >t1.json <<JSON
@@ -93,13 +90,10 @@ log "connect to the frozen target failed after $(ms_between $t0 $t2) ms more: $(
 kill -CONT $T2
 
 # ---- 2. a slow connect: 32 namespaces (-i 8: room for 64 I/O queues, 2 per device) ----
-n0=$(grep -c "connected to $nqb" $dlog)
+n0=$(log_count $dlog "connected to $nqb")
 $DISNVME connect -t rdma -a $TGT_ADDR -s 4420 -n $nqb -i 8 -Q 32 >b.out 2>&1 &
 bpid=$!
-for i in $(seq 1 300); do
-	(($(grep -c "connected to $nqb" $dlog) > n0)) && break
-	sleep 0.1
-done
+wait_log_more $dlog "connected to $nqb" "$n0" 30
 kill -0 $bpid 2>/dev/null || fail "the connect to B ended before its scan could be watched: $(cat b.out)"
 log "B's admin queue is up: its devices are being created"
 # three requests at once, each timed; each notes whether B's connect still ran when it returned
@@ -156,13 +150,10 @@ for i in $(seq 1 100); do pgrep -f '^disnvme daemon' >/dev/null || break; sleep 
 pgrep -f '^disnvme daemon' && fail "the daemon still runs after the last disconnect"
 
 # ---- 3. disconnect-all during a connect ----
-n0=$(grep -c "connected to $nqb" $dlog)
+n0=$(log_count $dlog "connected to $nqb")
 $DISNVME connect -t rdma -a $TGT_ADDR -s 4420 -n $nqb -i 8 -Q 32 >b2.out 2>&1 &
 bpid=$!
-for i in $(seq 1 300); do
-	(($(grep -c "connected to $nqb" $dlog) > n0)) && break
-	sleep 0.1
-done
+wait_log_more $dlog "connected to $nqb" "$n0" 30
 dpid=$(pgrep -f '^disnvme daemon' | head -1)
 [[ -n $dpid ]] || fail "no daemon process"
 kill -0 $bpid 2>/dev/null || fail "the connect to B ended before disconnect-all: $(cat b2.out)"

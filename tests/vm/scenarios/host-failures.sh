@@ -28,7 +28,7 @@ expect() {
 
 topo_up
 data_dir
-truncate -s 64M $DATA/f.img && on_exit "rm -f $DATA/f.img"
+sparse_file 64M $DATA/f.img
 knvmet_up $nqn $DATA/f.img
 # a second subsystem that admits only one other host
 mkdir $KNVMET/subsystems/$closed $KNVMET/hosts/nqn.2014-08.org.disnvme:someone-else

@@ -12,10 +12,7 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv
-data_dir
+host_scenario_setup
 nqn=nqn.2014-08.org.disnvme:host-keepalive-scan
 nr=12
 
@@ -36,7 +33,7 @@ JSON
 	} >ka.json
 }
 for i in $(seq 1 16); do
-	truncate -s 16M "$DATA/ka$i.img" && on_exit "rm -f $DATA/ka$i.img"
+	sparse_file 16M "$DATA/ka$i.img"
 done
 write_config $nr
 tlog=$DISNVME_OUT/target.log

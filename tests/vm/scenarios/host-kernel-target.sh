@@ -6,14 +6,11 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv
-data_dir
+host_scenario_setup
 nqn=nqn.2014-08.org.disnvme:host-kernel-target
 backing=$DATA/kt.img
 size=$((256 << 20))
-truncate -s $size "$backing" && on_exit "rm -f $backing"
+sparse_file $size "$backing"
 knvmet_up $nqn "$backing"
 
 host_e2e $nqn $size

@@ -7,19 +7,16 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv
-data_dir
+host_scenario_setup
 nqn=nqn.2014-08.org.disnvme:host-multipath
-truncate -s 256M $DATA/mp.img && on_exit "rm -f $DATA/mp.img"
+sparse_file 256M $DATA/mp.img
 knvmet_up $nqn $DATA/mp.img
 mkdir $KNVMET/ports/2
 echo rdma >$KNVMET/ports/2/addr_trtype
 echo ipv4 >$KNVMET/ports/2/addr_adrfam
 echo $TGT_ADDR >$KNVMET/ports/2/addr_traddr
 echo 4421 >$KNVMET/ports/2/addr_trsvcid
-ln -s $KNVMET/subsystems/$nqn $KNVMET/ports/2/subsystems/$nqn || fail "port 2"
+knvmet_link $nqn 2
 
 dev=$($DISNVME connect -t rdma -a $TGT_ADDR -s 4420 -n $nqn -i 2 -c 1 -l 60) || fail "connect 1: $dev"
 on_exit "$DISNVME disconnect-all"
@@ -41,13 +38,13 @@ fio --name=mp --filename="$dev" --ioengine=libaio --direct=1 --rw=randwrite --bs
 	--verify_fatal=1 --do_verify=1 --randrepeat=1 --group_reporting >fio.txt 2>&1 &
 fio_pid=$!
 sleep 5
-rm $KNVMET/ports/1/subsystems/$nqn || fail "unlink port 1"
+knvmet_unlink $nqn 1
 log "path 1 (4420) gone"
 sleep 4
-ln -s $KNVMET/subsystems/$nqn $KNVMET/ports/1/subsystems/$nqn || fail "relink port 1"
+knvmet_link $nqn 1
 log "path 1 (4420) back"
 sleep 4
-rm $KNVMET/ports/2/subsystems/$nqn || fail "unlink port 2"
+knvmet_unlink $nqn 2
 log "path 2 (4421) gone for good"
 wait $fio_pid || { tail -30 fio.txt; tail -40 /run/disnvme/daemon.log; fail "fio failed"; }
 grep -q "err= 0" fio.txt || fail "fio reported errors: $(grep err= fio.txt)"

@@ -6,12 +6,9 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv
-data_dir
+host_scenario_setup
 nqn=nqn.2014-08.org.disnvme:host-ns-events
-truncate -s 64M $DATA/ns1.img $DATA/ns2.img && on_exit "rm -f $DATA/ns1.img $DATA/ns2.img"
+sparse_file 64M $DATA/ns1.img $DATA/ns2.img
 knvmet_up $nqn $DATA/ns1.img
 ns=$KNVMET/subsystems/$nqn/namespaces
 

@@ -8,13 +8,10 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv
-data_dir
+host_scenario_setup
 nqn=nqn.2014-08.org.disnvme:host-reconnect
 backing=$DATA/rc.img
-truncate -s 256M "$backing" && on_exit "rm -f $backing"
+sparse_file 256M "$backing"
 knvmet_up $nqn "$backing"
 dlog=/run/disnvme/daemon.log
 
@@ -22,9 +19,7 @@ dev=$($DISNVME connect -t rdma -a $TGT_ADDR -n $nqn -i 2 -k 5 -c 0.1 -l 60) || f
 on_exit "$DISNVME disconnect-all"
 [[ $dev == /dev/ublkb0 ]] || fail "connect printed $dev"
 
-unlink_port() { rm "$KNVMET/ports/1/subsystems/$nqn" || fail "unlink the subsystem"; }
-relink_port() { ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/1/subsystems/$nqn" || fail "relink"; }
-outages_under_fio "$dev" "$DISNVME_OUT/relink-times.txt" unlink_port relink_port \
+outages_under_fio "$dev" "$DISNVME_OUT/relink-times.txt" "knvmet_unlink $nqn" "knvmet_link $nqn" \
 	"subsystem unlinked from its port"
 grep "resetting the controller\|reconnected" $dlog | tail -10
 pass "$FIO_LOOP_PASSES fio write+verify passes across 5 target outages (1..10 s): zero errors"

@@ -10,10 +10,7 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv loop dm-delay
-data_dir
+host_scenario_setup loop dm-delay
 nqn=nqn.2014-08.org.disnvme:host-reset-start
 backing=$DATA/slow.img
 mib=64
@@ -45,9 +42,9 @@ for i in $(seq 1 400); do
 done
 (( $(inflight_reads) > 0 )) || fail "no read in flight on /dev/ublkb0 within 20 s"
 log "a read is in flight on /dev/ublkb0 while it starts: unlinking the port for 1 s"
-rm "$KNVMET/ports/1/subsystems/$nqn" || fail "unlink the subsystem"
+knvmet_unlink $nqn
 sleep 1
-ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/1/subsystems/$nqn" || fail "relink"
+knvmet_link $nqn
 
 for i in $(seq 1 600); do
 	kill -0 $cpid 2>/dev/null || break

@@ -6,12 +6,9 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv
-data_dir
+host_scenario_setup
 nqn=nqn.2014-08.org.disnvme:host-target-stall
-truncate -s 256M $DATA/st.img && on_exit "rm -f $DATA/st.img"
+sparse_file 256M $DATA/st.img
 dtgt_config st.json $nqn $DATA/st.img
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"

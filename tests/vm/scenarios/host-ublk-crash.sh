@@ -10,7 +10,7 @@ load_modules ublk_drv
 data_dir
 img=$DATA/crash.img
 live=$DATA/live.img
-truncate -s 64M "$img" "$live" && on_exit "rm -f $img $live"
+sparse_file 64M "$img" "$live"
 
 [[ $("$DN_UBLK_FILE" --reap) == 0 ]] || fail "reap found something on a fresh system"
 

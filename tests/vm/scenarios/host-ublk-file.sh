@@ -9,7 +9,7 @@
 load_modules ublk_drv
 data_dir
 img=$DATA/ublk.img
-truncate -s 256M "$img" && on_exit "rm -f $img"
+sparse_file 256M "$img"
 
 ublk_file_start srv -q 2 -d 64 "$img" || fail "dn-ublk-file did not start"
 dev=$UBLK_DEV

@@ -12,7 +12,7 @@ HOLD=40
 load_modules ublk_drv
 data_dir
 img=$DATA/hold.img
-truncate -s 256M "$img" && on_exit "rm -f $img"
+sparse_file 256M "$img"
 # --uring-only: requests are in flight in the ring (not copied inline) when the hold begins
 ublk_file_start srv -q 2 -d 64 --uring-only "$img" || fail "dn-ublk-file did not start"
 dev=$UBLK_DEV

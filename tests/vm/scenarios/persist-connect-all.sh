@@ -14,7 +14,7 @@ load_modules ublk_drv
 data_dir
 nqn1=nqn.2014-08.org.disnvme:persist-a
 nqn2=nqn.2014-08.org.disnvme:persist-b
-truncate -s 64M $DATA/pa.img $DATA/pb.img && on_exit "rm -f $DATA/pa.img $DATA/pb.img"
+sparse_file 64M $DATA/pa.img $DATA/pb.img
 knvmet_up $nqn1 $DATA/pa.img
 # subsystem b only on a second port, 4421; port 1 refers to it
 p=$KNVMET/ports/2

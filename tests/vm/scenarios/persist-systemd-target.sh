@@ -9,7 +9,7 @@
 echo "leak:librxe-rdmav" >"$DISNVME_OUT/lsan.supp"
 topo_up
 data_dir
-truncate -s 32M $DATA/t1.img $DATA/t2.img && on_exit "rm -f $DATA/t1.img $DATA/t2.img"
+sparse_file 32M $DATA/t1.img $DATA/t2.img
 nqn1=nqn.2014-08.org.disnvme:unit-1
 nqn2=nqn.2014-08.org.disnvme:unit-2
 write_config() { # NQN...

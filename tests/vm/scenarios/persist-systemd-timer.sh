@@ -16,7 +16,7 @@ load_modules ublk_drv
 data_dir
 nqn=nqn.2014-08.org.disnvme:persist-timer
 backing=$DATA/timer.img
-truncate -s 64M $backing && on_exit "rm -f $backing"
+sparse_file 64M $backing
 knvmet_up $nqn $backing
 on_exit "journalctl -b --no-pager -o short-monotonic >$DISNVME_OUT/journal.txt 2>&1"
 on_exit "systemctl stop disnvme-connect-all.timer disnvmed.service"
@@ -52,7 +52,7 @@ journalctl -u disnvme-connect-all.service --no-pager | grep -q "1 subsystem: 1 c
 	fail "the journal does not show connect-all connecting: $(journalctl -u disnvme-connect-all.service --no-pager | tail)"
 
 # outage longer than ctrl-loss-tmo: the device must go away
-rm "$KNVMET/ports/1/subsystems/$nqn" || fail "unlink the subsystem from the port"
+knvmet_unlink $nqn
 t_down=$(date +%s)
 end=$(( t_down + 60 ))
 while [[ -b /dev/ublkb0 ]]; do
@@ -63,7 +63,7 @@ done
 pass "target gone: /dev/ublkb0 removed $(( $(date +%s) - t_down )) s into the outage"
 sleep 10
 
-ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/1/subsystems/$nqn" || fail "relink"
+knvmet_link $nqn
 t_up=$(date +%s)
 wait_dev 75 || fail "/dev/ublkb0 not back 75 s after the target came back: $(journalctl -u disnvme-connect-all.service --no-pager | tail -20)"
 back=$(( $(date +%s) - t_up ))

@@ -14,13 +14,10 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv
-data_dir
+host_scenario_setup
 nqn=nqn.2014-08.org.disnvme:restarts
 backing=$DATA/restarts.img
-truncate -s 256M "$backing" && on_exit "rm -f $backing"
+sparse_file 256M "$backing"
 dtgt_config dt.json $nqn "$backing"
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"

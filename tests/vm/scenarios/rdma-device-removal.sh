@@ -15,13 +15,10 @@
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
-host_lsan_setup
-topo_up
-load_modules ublk_drv
-data_dir
+host_scenario_setup
 nqn=nqn.2014-08.org.disnvme:devrm
 backing=$DATA/devrm.img
-truncate -s 256M "$backing" && on_exit "rm -f $backing"
+sparse_file 256M "$backing"
 tlog=$DISNVME_OUT/target.log
 dlog=/run/disnvme/daemon.log
 rm_times=$DISNVME_OUT/devrm-times.txt
@@ -48,17 +45,6 @@ rxe_remove() {
 	printf 'rxet removed in %d ms\n' $((($(date +%s%N) - t0) / 1000000)) | tee -a "$rm_times"
 }
 rxe_add() { rdma link add rxet type rxe netdev vt || fail "rdma link add rxet"; }
-# log_count FILE PATTERN; wait_log_more FILE PATTERN COUNT SECONDS: until more than COUNT
-# lines match PATTERN (false after SECONDS)
-log_count() { grep -c -- "$2" "$1" 2>/dev/null; }
-wait_log_more() {
-	local f=$1 pat=$2 n0=$3 s=$4 i
-	for i in $(seq 1 $((s * 10))); do
-		(($(log_count "$f" "$pat") > n0)) && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # the device under disnvme-target goes, and comes back: the target must listen again
 again="listening on rdma $TGT_ADDR:$PORT (port 1) again"
@@ -119,8 +105,8 @@ rxe_remove
 sleep 2
 rxe_add
 # nvmet-rdma dropped its listener with the device: re-enable the port
-rm "$KNVMET/ports/1/subsystems/$nqn" && ln -s "$KNVMET/subsystems/$nqn" "$KNVMET/ports/1/subsystems/$nqn" ||
-	fail "re-enabling the nvmet port"
+knvmet_unlink $nqn
+knvmet_link $nqn
 wait_log_more $dlog "reconnected as controller" "$n_rc" 30 ||
 	fail "no reconnect to nvmet after the device came back: $(tail -20 $dlog)"
 sleep 3

@@ -10,7 +10,7 @@ bad=nqn.2014-08.org.disnvme:host-stranger
 topo_up
 data_dir
 backing=$DATA/allow.img
-truncate -s 64M "$backing" && on_exit "rm -f $backing"
+sparse_file 64M "$backing"
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
 dtgt_start "$tlog" -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns "$backing" --host $ok

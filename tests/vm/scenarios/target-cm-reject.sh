@@ -37,7 +37,7 @@ cases=(
 topo_up
 data_dir
 backing=$DATA/cm-reject.img
-truncate -s 16M "$backing" && on_exit "rm -f $backing"
+sparse_file 16M "$backing"
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
 

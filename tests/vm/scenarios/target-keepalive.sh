@@ -13,7 +13,7 @@ topo_up
 data_dir
 load_modules ublk_drv nvme-rdma
 backing=$DATA/ka.img
-truncate -s 64M "$backing" && on_exit "rm -f $backing"
+sparse_file 64M "$backing"
 tlog=$DISNVME_OUT/target.log
 : >"$tlog"
 dtgt_start "$tlog" -t rdma -a $TGT_ADDR -s $PORT -n $nqn --ns "$backing" -v

@@ -13,7 +13,7 @@ size_mb=320
 topo_up
 data_dir
 backing=$DATA/kh.img
-truncate -s ${size_mb}M "$backing" && on_exit "rm -f $backing"
+sparse_file ${size_mb}M "$backing"
 cat >kh.json <<EOF
 {
   "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "$PORT" } ],

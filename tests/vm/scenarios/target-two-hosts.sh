@@ -15,7 +15,7 @@ topo_up
 topo_up_second_host
 data_dir
 backing=$DATA/two.img
-truncate -s 128M "$backing" && on_exit "rm -f $backing"
+sparse_file 128M "$backing"
 cat >two.json <<EOF
 {
   "ports": [
