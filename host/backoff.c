@@ -4,26 +4,41 @@
 
 #include "host/backoff.h"
 
-bool dn_backoff_answered(int err)
+enum dn_backoff_cause dn_backoff_cause(int err)
 {
 	switch (err) {
 	case -ECONNREFUSED: /* rdma_cm reject: no listener, or the target refused the queue */
 	case -EACCES:	    /* Connect: host not allowed */
 	case -ENOENT:	    /* Connect: no such subsystem (yet) */
 	case -EBUSY:	    /* Connect: controller busy */
-		return true;
+		return DN_BACKOFF_ANSWERED;
+	case -ENODEV: /* address resolution: no RDMA device here for the route */
+		return DN_BACKOFF_LOCAL;
 	default:
-		return false;
+		return DN_BACKOFF_SILENT;
 	}
 }
 
-int64_t dn_backoff_next(int64_t prev_ms, int64_t base_ms, bool answered)
+const char *dn_backoff_cause_str(enum dn_backoff_cause cause)
+{
+	switch (cause) {
+	case DN_BACKOFF_ANSWERED:
+		return "the target answered";
+	case DN_BACKOFF_LOCAL:
+		return "no RDMA device here yet";
+	case DN_BACKOFF_SILENT:
+		break;
+	}
+	return "no answer: backing off";
+}
+
+int64_t dn_backoff_next(int64_t prev_ms, int64_t base_ms, enum dn_backoff_cause cause)
 {
 	int64_t cap = base_ms > DN_BACKOFF_CAP_MS ? base_ms : DN_BACKOFF_CAP_MS;
 
 	if (base_ms < 1)
 		base_ms = 1;
-	if (answered || prev_ms < base_ms)
+	if (cause != DN_BACKOFF_SILENT || prev_ms < base_ms)
 		return base_ms;
 	return prev_ms > cap / 2 ? cap : prev_ms * 2;
 }

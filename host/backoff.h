@@ -9,7 +9,10 @@
  * hosts, floods it once it returns. When the target answered and refused (rdma_cm reject:
  * nothing listens yet; a Connect refused while it comes up), the wait goes back to
  * reconnect_delay: the machine is up and its service is restarting, each attempt costs one
- * round trip, and backing off would only delay the moment I/O flows again.
+ * round trip, and backing off would only delay the moment I/O flows again. When no RDMA
+ * device here reaches the address (removed by a driver reload or a NIC reset, not there yet
+ * at boot), the attempt sends nothing at all: the wait is reconnect_delay too, so that I/O
+ * flows soon after the device is back.
  */
 #ifndef DISNVME_HOST_BACKOFF_H
 #define DISNVME_HOST_BACKOFF_H
@@ -19,9 +22,16 @@
 
 #define DN_BACKOFF_CAP_MS 60000
 
-/* Did a failed attempt (its -errno) get an answer from the target? */
-bool dn_backoff_answered(int err);
+/* What a failed attempt (its -errno) says, which decides the next wait */
+enum dn_backoff_cause {
+	DN_BACKOFF_SILENT,   /* no answer: back off */
+	DN_BACKOFF_ANSWERED, /* the target answered and refused: reconnect_delay */
+	DN_BACKOFF_LOCAL,    /* no RDMA device here for the address: reconnect_delay */
+};
+
+enum dn_backoff_cause dn_backoff_cause(int err);
+const char *dn_backoff_cause_str(enum dn_backoff_cause cause);
 /* The wait after a failed attempt, given the previous wait (0: this was the first attempt). */
-int64_t dn_backoff_next(int64_t prev_ms, int64_t base_ms, bool answered);
+int64_t dn_backoff_next(int64_t prev_ms, int64_t base_ms, enum dn_backoff_cause cause);
 
 #endif

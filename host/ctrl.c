@@ -885,7 +885,7 @@ static int64_t resetting_due(const struct dn_ctrl *c, int64_t next_try)
 static void reconnect_failed(struct dn_ctrl *c, const struct dn_err *e, int64_t *next_try)
 {
 	int64_t now = dn_now_ms(), loss_end, prev = c->backoff_ms;
-	bool answered = dn_backoff_answered(e->code);
+	enum dn_backoff_cause cause = dn_backoff_cause(e->code);
 
 	loss_end = c->o.ctrl_loss_tmo >= 0 ? c->loss_start_ms + (int64_t)c->o.ctrl_loss_tmo * 1000
 					   : INT64_MAX;
@@ -898,7 +898,7 @@ static void reconnect_failed(struct dn_ctrl *c, const struct dn_err *e, int64_t 
 			c->on_failed(c);
 		return;
 	}
-	c->backoff_ms = dn_backoff_next(c->backoff_ms, c->o.reconnect_delay_ms, answered);
+	c->backoff_ms = dn_backoff_next(c->backoff_ms, c->o.reconnect_delay_ms, cause);
 	*next_try = now + c->backoff_ms;
 	/* the last attempt is at ctrl_loss_tmo, not a backoff step after it */
 	if (*next_try > loss_end)
@@ -907,8 +907,7 @@ static void reconnect_failed(struct dn_ctrl *c, const struct dn_err *e, int64_t 
 	if (c->backoff_ms != prev || strcmp(e->msg, c->last_fail.msg)) {
 		dn_info("%s at %s:%s: reconnect failed: %s; next attempt in %lld ms (%s)",
 			c->o.subnqn, c->o.traddr, c->o.trsvcid, e->msg,
-			(long long)(*next_try - now),
-			answered ? "the target answered" : "no answer: backing off");
+			(long long)(*next_try - now), dn_backoff_cause_str(cause));
 		c->last_fail = *e;
 	} else {
 		dn_dbg("%s at %s:%s: reconnect failed the same way; next attempt in %lld ms",

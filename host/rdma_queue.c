@@ -65,6 +65,14 @@ static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms
 		break;
 	case RDMA_CM_EVENT_ADDR_ERROR:
 	case RDMA_CM_EVENT_ROUTE_ERROR:
+		/* nothing left this machine: no RDMA device (yet, or any more) for the route */
+		if (ev->status == -ENODEV) {
+			ret = dn_err_set(e, -ENODEV,
+					 "%s is unreachable: no RDMA device here reaches it (%s)",
+					 q->peer, rdma_event_str(ev->event));
+			break;
+		}
+		/* fall through */
 	case RDMA_CM_EVENT_UNREACHABLE:
 	case RDMA_CM_EVENT_CONNECT_ERROR:
 		ret = dn_err_set(e, -EHOSTUNREACH, "%s is unreachable over RDMA (%s: %s)", q->peer,

@@ -88,6 +88,13 @@ on_exit "$DISNVME disconnect-all"
 outages_under_fio "$dev" "$DISNVME_OUT/devrm-outage-times.txt" tgt_down tgt_back \
 	"RDMA device rxet removed"
 pass "$FIO_LOOP_PASSES fio write+verify passes across 5 removals of the RDMA device: zero errors"
+# while the device is gone an attempt sends nothing: it must not count as a silent target
+# (whose wait doubles), or the host finds the device's return seconds late
+(($(log_count $dlog "(no RDMA device here yet)") > 0)) ||
+	fail "attempts without an RDMA device were taken for a silent target: $(grep 'reconnect failed' $dlog | tail -3)"
+grep "reconnect failed" $dlog | grep "no RDMA device" | grep "backing off" &&
+	fail "the host backed off while it had no RDMA device"
+pass "attempts without the device are made every reconnect_delay, without backing off"
 must $DISNVME disconnect -n $nqn
 [[ ! -e $dev ]] || fail "$dev left after disconnect"
 dtgt_stop || fail "disnvme-target exited with $?"
