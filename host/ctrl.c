@@ -759,7 +759,9 @@ bool dn_ctrl_may_hold_io(const struct dn_ctrl *c)
 	case DN_CTRL_LIVE:
 		return true;
 	case DN_CTRL_RESETTING:
-		return !__atomic_load_n(&c->io_failfast, __ATOMIC_ACQUIRE);
+		/* a cancelled connect's device waits for no reconnect: see dn_ctrl_cancel() */
+		return !__atomic_load_n(&c->io_failfast, __ATOMIC_ACQUIRE) &&
+		       !__atomic_load_n(&c->scan_abort, __ATOMIC_ACQUIRE);
 	default:
 		return false;
 	}
@@ -1107,6 +1109,12 @@ out_close:
 void dn_ctrl_cancel(struct dn_ctrl *c)
 {
 	__atomic_store_n(&c->scan_abort, true, __ATOMIC_RELEASE);
+	/*
+	 * The device being made may be waiting on I/O held for a reconnect (START_DEV reads its
+	 * partition table), which could take until ctrl_loss_tmo: that I/O fails now, so that the
+	 * start ends and the cancel with it.
+	 */
+	notify_queues(c);
 }
 
 void dn_ctrl_delete(struct dn_ctrl *c)

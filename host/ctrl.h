@@ -111,7 +111,8 @@ void dn_ctrl_delete(struct dn_ctrl *c);
 /*
  * Any thread, while dn_ctrl_start() may be running: the connect is no longer wanted. The
  * initial scan stops after the device it is making and dn_ctrl_start() fails (-ECANCELED);
- * the caller still deletes c.
+ * the caller still deletes c. I/O held for a reconnect fails from now on, so the device being
+ * made does not wait for the target.
  */
 void dn_ctrl_cancel(struct dn_ctrl *c);
 
@@ -127,7 +128,10 @@ void dn_ctrl_set_starting(struct dn_ctrl *c, struct dn_ns_dev *d);
 uint16_t dn_ctrl_cntlid(const struct dn_ctrl *c);
 void dn_ctrl_caps_get(struct dn_ctrl *c, struct dn_ctrl_caps *caps, uint16_t *max_qid);
 uint32_t dn_ctrl_gen(const struct dn_ctrl *c);
-/* May I/O wait for this controller? LIVE, or RESETTING before fast_io_fail_tmo has passed. */
+/*
+ * May I/O wait for this controller? LIVE, or RESETTING before fast_io_fail_tmo has passed and
+ * unless the connect was cancelled.
+ */
 bool dn_ctrl_may_hold_io(const struct dn_ctrl *c);
 /* A queue thread saw its queue fail or a command time out: reset the controller. */
 void dn_ctrl_request_reset(struct dn_ctrl *c);

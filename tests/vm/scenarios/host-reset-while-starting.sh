@@ -67,4 +67,44 @@ cmp head.bin want.bin || fail "$dev reads other bytes than the namespace holds"
 must $DISNVME disconnect -n $nqn
 [[ ! -e $dev ]] || fail "$dev left after disconnect"
 pass "the device reads the namespace's bytes, and disconnects cleanly"
+
+# ---- a disconnect while the device's start waits on a target that stays gone ----
+# The partition-table read is held for the target (ctrl_loss_tmo 600 s). `disconnect` cancels
+# the connect; the held read must fail at once so that the start ends and the device goes,
+# rather than the disconnect waiting as long as the controller may reconnect.
+n_reset=$(log_count $dlog "resetting the controller")
+$DISNVME connect -t rdma -a $TGT_ADDR -n $nqn -i 1 -k 5 -c 0.5 -l 600 >connect2.out 2>connect2.err &
+cpid=$!
+for i in $(seq 1 400); do
+	(( $(inflight_reads) > 0 )) && break
+	kill -0 $cpid 2>/dev/null || fail "second connect ended before any read: $(cat connect2.err)"
+	sleep 0.05
+done
+(( $(inflight_reads) > 0 )) || fail "no read in flight on /dev/ublkb0 within 20 s (second connect)"
+knvmet_unlink $nqn
+wait_log_more $dlog "resetting the controller" "$n_reset" 30 ||
+	fail "no reset after the port went: $(tail -10 $dlog)"
+log "the start's read is held for a target that is gone: disconnecting"
+t0=$(date +%s%N)
+$DISNVME disconnect -n $nqn >disc.out 2>&1 &
+dpid=$!
+for i in $(seq 1 300); do
+	kill -0 $dpid 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 $dpid 2>/dev/null; then
+	# the daemon's devices fail their I/O once it is gone: no guest left hanging on them
+	pkill -9 -f '^disnvme daemon'
+	fail "disconnect still waits 30 s later, for a start held until ctrl_loss_tmo: $(tail -10 $dlog)"
+fi
+wait $dpid || fail "disconnect failed: $(cat disc.out)"
+log "disconnect returned after $(ms_between "$t0" "$(date +%s%N)") ms"
+wait $cpid && fail "the cancelled connect succeeded: $(cat connect2.out)"
+grep -q "cancelled by a disconnect" connect2.err ||
+	fail "the cancelled connect said: $(cat connect2.err)"
+[[ ! -e /dev/ublkb0 && ! -e /dev/ublkc0 ]] || fail "a device is left after the cancelled connect"
+for i in $(seq 1 50); do pgrep -f '^disnvme daemon' >/dev/null || break; sleep 0.1; done
+pgrep -f '^disnvme daemon' >/dev/null && fail "the daemon still runs with nothing to serve"
+knvmet_link $nqn
+pass "a disconnect cancels a start held for a gone target: the held read fails, no device is left"
 host_daemon_log_clean
