@@ -98,8 +98,7 @@ PY
 	[[ -n $pid ]] || fail "no daemon process"
 	must $DISNVME disconnect -n $nqn
 	[[ ! -e $dev ]] || fail "$dev still exists after disconnect"
-	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$pid" 2>/dev/null && fail "daemon $pid still runs after the last disconnect"
+	wait_gone "$pid" 5 || fail "daemon $pid still runs after the last disconnect"
 	[[ -z $(ls /dev/ublkb* /dev/ublkc* 2>/dev/null) ]] || fail "ublk devices left: $(ls /dev/ublk*)"
 	pass "disconnect removed $dev and the daemon ($pid) ended"
 }

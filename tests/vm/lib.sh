@@ -137,6 +137,16 @@ knvmet_unlink() {
 	rm "$KNVMET/ports/${2:-1}/subsystems/$1" || fail "nvmet: unlink $1 from port ${2:-1}"
 }
 
+# wait_gone PID SECONDS: wait for process PID to end; false if it still runs after SECONDS
+wait_gone() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
 # log_count FILE PATTERN: how many lines of FILE match PATTERN (0 without FILE);
 # wait_log_more FILE PATTERN COUNT SECONDS: wait until more than COUNT do (false after SECONDS)
 log_count() {
@@ -220,11 +230,10 @@ dtgt_start() {
 	cat "$logf"; fail "disnvme-target did not start listening"
 }
 dtgt_stop() {
-	local sig=${1:-TERM} rc i
+	local sig=${1:-TERM} rc
 	[[ -n $DTGT_PID ]] || return 0
 	kill -"$sig" $DTGT_PID
-	for i in $(seq 1 300); do kill -0 $DTGT_PID 2>/dev/null || break; sleep 0.1; done
-	kill -0 $DTGT_PID 2>/dev/null && { log "disnvme-target ignored SIG$sig for 30 s"; kill -9 $DTGT_PID; }
+	wait_gone $DTGT_PID 30 || { log "disnvme-target ignored SIG$sig for 30 s"; kill -9 $DTGT_PID; }
 	wait $DTGT_PID; rc=$?
 	DTGT_PID=
 	return $rc

@@ -165,8 +165,7 @@ log "disconnect-all took $(ms_between $t0 $t1) ms"
 	fail "devices left after disconnect-all returned: $(ls /dev/ublk*)"
 wait $bpid && fail "the connect survived a disconnect-all: $(cat b2.out)"
 grep -q "cancelled by a disconnect" b2.out || fail "the cancelled connect said: $(cat b2.out)"
-for i in $(seq 1 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$dpid" 2>/dev/null && fail "daemon $dpid still runs after disconnect-all"
+wait_gone "$dpid" 10 || fail "daemon $dpid still runs after disconnect-all"
 pass "disconnect-all during a connect: cancelled ($(cat b2.out)), no device left, daemon ended"
 
 host_daemon_log_clean

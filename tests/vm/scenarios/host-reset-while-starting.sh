@@ -30,27 +30,28 @@ dlog=/run/disnvme/daemon.log
 # reads in flight on the ublk disk, which exists from START_DEV on (dm-delay's own count
 # does not show the reads it holds)
 inflight_reads() { cat /sys/block/ublkb0/inflight 2>/dev/null | awk '{ print $1 }' | grep . || echo 0; }
+# wait_start_read CONNECT_PID ERR_FILE: until START_DEV's partition-table read is in flight
+wait_start_read() {
+	local i
+	for i in $(seq 1 400); do
+		(($(inflight_reads) > 0)) && return
+		kill -0 $1 2>/dev/null || fail "connect ended before any read: $(cat $2)"
+		sleep 0.05
+	done
+	fail "no read in flight on /dev/ublkb0 within 20 s"
+}
 
 $DISNVME connect -t rdma -a $TGT_ADDR -n $nqn -i 1 -k 5 -c 0.5 -l 60 >connect.out 2>connect.err &
 cpid=$!
 on_exit "$DISNVME disconnect-all"
 # the partition-table read of START_DEV is on its way to the slow device
-for i in $(seq 1 400); do
-	(( $(inflight_reads) > 0 )) && break
-	kill -0 $cpid 2>/dev/null || fail "connect ended before any read: $(cat connect.err)"
-	sleep 0.05
-done
-(( $(inflight_reads) > 0 )) || fail "no read in flight on /dev/ublkb0 within 20 s"
+wait_start_read $cpid connect.err
 log "a read is in flight on /dev/ublkb0 while it starts: unlinking the port for 1 s"
 knvmet_unlink $nqn
 sleep 1
 knvmet_link $nqn
 
-for i in $(seq 1 600); do
-	kill -0 $cpid 2>/dev/null || break
-	sleep 0.1
-done
-kill -0 $cpid 2>/dev/null && {
+wait_gone $cpid 60 || {
 	grep "resetting\|reconnected\|I/O queue" $dlog | tail -10
 	fail "connect did not return within 60 s of the reset (the starting device never followed it)"
 }
@@ -75,12 +76,7 @@ pass "the device reads the namespace's bytes, and disconnects cleanly"
 n_reset=$(log_count $dlog "resetting the controller")
 $DISNVME connect -t rdma -a $TGT_ADDR -n $nqn -i 1 -k 5 -c 0.5 -l 600 >connect2.out 2>connect2.err &
 cpid=$!
-for i in $(seq 1 400); do
-	(( $(inflight_reads) > 0 )) && break
-	kill -0 $cpid 2>/dev/null || fail "second connect ended before any read: $(cat connect2.err)"
-	sleep 0.05
-done
-(( $(inflight_reads) > 0 )) || fail "no read in flight on /dev/ublkb0 within 20 s (second connect)"
+wait_start_read $cpid connect2.err
 knvmet_unlink $nqn
 wait_log_more $dlog "resetting the controller" "$n_reset" 30 ||
 	fail "no reset after the port went: $(tail -10 $dlog)"
@@ -88,11 +84,7 @@ log "the start's read is held for a target that is gone: disconnecting"
 t0=$(date +%s%N)
 $DISNVME disconnect -n $nqn >disc.out 2>&1 &
 dpid=$!
-for i in $(seq 1 300); do
-	kill -0 $dpid 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 $dpid 2>/dev/null; then
+if ! wait_gone $dpid 30; then
 	# the daemon's devices fail their I/O once it is gone: no guest left hanging on them
 	pkill -9 -f '^disnvme daemon'
 	fail "disconnect still waits 30 s later, for a start held until ctrl_loss_tmo: $(tail -10 $dlog)"
@@ -103,8 +95,8 @@ wait $cpid && fail "the cancelled connect succeeded: $(cat connect2.out)"
 grep -q "cancelled by a disconnect" connect2.err ||
 	fail "the cancelled connect said: $(cat connect2.err)"
 [[ ! -e /dev/ublkb0 && ! -e /dev/ublkc0 ]] || fail "a device is left after the cancelled connect"
-for i in $(seq 1 50); do pgrep -f '^disnvme daemon' >/dev/null || break; sleep 0.1; done
-pgrep -f '^disnvme daemon' >/dev/null && fail "the daemon still runs with nothing to serve"
+dmn=$(pgrep -f '^disnvme daemon' | head -1)
+[[ -z $dmn ]] || wait_gone "$dmn" 5 || fail "the daemon still runs with nothing to serve"
 knvmet_link $nqn
 pass "a disconnect cancels a start held for a gone target: the held read fails, no device is left"
 host_daemon_log_clean

@@ -29,15 +29,11 @@ on_exit "pkill -9 -x 'disnvme|disnvme-target'"
 
 # rxe_remove: delete rxet; fail if the kernel has not finished within 30 s
 rxe_remove() {
-	local pid i t0
+	local pid t0
 	t0=$(date +%s%N)
 	rdma link del rxet &
 	pid=$!
-	for i in $(seq 1 300); do
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 $pid 2>/dev/null; then
+	if ! wait_gone $pid 30; then
 		for p in $(pgrep -x 'disnvme|disnvme-target'); do ls -l /proc/$p/fd; done
 		fail "rdma link del rxet still waits after 30 s: a process holds the device"
 	fi
