@@ -86,7 +86,11 @@ struct dn_ctrl {
 	struct dn_scan_job *scan;
 	pthread_t scan_thread;
 	int scan_done_fd; /* eventfd: the scan thread has finished its job */
-	bool scan_abort;  /* atomic: the controller is going away, stop between devices */
+	/*
+	 * atomic: the controller is going away (dn_ctrl_cancel): the scan stops between devices,
+	 * and no I/O is held for a reconnect any more (dn_ctrl_may_hold_io)
+	 */
+	bool scan_abort;
 	/* the initial scan's outcome, handed back to dn_ctrl_start() */
 	pthread_cond_t started_cond;
 	bool started;
