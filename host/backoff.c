@@ -12,7 +12,9 @@ enum dn_backoff_cause dn_backoff_cause(int err)
 	case -ENOENT:	    /* Connect: no such subsystem (yet) */
 	case -EBUSY:	    /* Connect: controller busy */
 		return DN_BACKOFF_ANSWERED;
-	case -ENODEV: /* address resolution: no RDMA device here for the route */
+	case -ENODEV:	     /* address resolution: no RDMA device here for the route */
+	case -ENETUNREACH:   /* address resolution: no route from here */
+	case -EADDRNOTAVAIL: /* the host address (host_traddr) is not configured here */
 		return DN_BACKOFF_LOCAL;
 	default:
 		return DN_BACKOFF_SILENT;
@@ -25,7 +27,7 @@ const char *dn_backoff_cause_str(enum dn_backoff_cause cause)
 	case DN_BACKOFF_ANSWERED:
 		return "the target answered";
 	case DN_BACKOFF_LOCAL:
-		return "no RDMA device here yet";
+		return "not sent: no route or RDMA device here yet";
 	case DN_BACKOFF_SILENT:
 		break;
 	}

@@ -9,10 +9,11 @@
  * hosts, floods it once it returns. When the target answered and refused (rdma_cm reject:
  * nothing listens yet; a Connect refused while it comes up), the wait goes back to
  * reconnect_delay: the machine is up and its service is restarting, each attempt costs one
- * round trip, and backing off would only delay the moment I/O flows again. When no RDMA
- * device here reaches the address (removed by a driver reload or a NIC reset, not there yet
- * at boot), the attempt sends nothing at all: the wait is reconnect_delay too, so that I/O
- * flows soon after the device is back.
+ * round trip, and backing off would only delay the moment I/O flows again. When the attempt
+ * could not leave this machine (no route to the address, the host address not configured, no
+ * RDMA device here that reaches it: an interface or address going away, a driver reload or a
+ * NIC reset, not there yet at boot), it sent nothing at all: the wait is reconnect_delay too,
+ * so that I/O flows soon after the route or the device is back.
  */
 #ifndef DISNVME_HOST_BACKOFF_H
 #define DISNVME_HOST_BACKOFF_H
@@ -26,7 +27,7 @@
 enum dn_backoff_cause {
 	DN_BACKOFF_SILENT,   /* no answer: back off */
 	DN_BACKOFF_ANSWERED, /* the target answered and refused: reconnect_delay */
-	DN_BACKOFF_LOCAL,    /* no RDMA device here for the address: reconnect_delay */
+	DN_BACKOFF_LOCAL,    /* nothing sent: no route or RDMA device here: reconnect_delay */
 };
 
 enum dn_backoff_cause dn_backoff_cause(int err);

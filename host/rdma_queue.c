@@ -72,6 +72,12 @@ static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms
 					 q->peer, rdma_event_str(ev->event));
 			break;
 		}
+		/* nor without a route to the address */
+		if (ev->status == -ENETUNREACH) {
+			ret = dn_err_set(e, -ENETUNREACH, "%s is unreachable: no route to it (%s)",
+					 q->peer, rdma_event_str(ev->event));
+			break;
+		}
 		/* fall through */
 	case RDMA_CM_EVENT_UNREACHABLE:
 	case RDMA_CM_EVENT_CONNECT_ERROR:

@@ -105,35 +105,40 @@ PY
 
 # ---- outages under load (persist-target-restarts.sh, host-reconnect.sh) ----
 
-# fio_loop_start DEV: fio crc32c random write + verify passes over DEV, one after another, until
-# fio_loop_stop. Each pass writes 48 MiB in 4k..128k blocks at QD32 (2 jobs) and then reads all
-# of it back. Outages land in write and verify phases alike.
+# fio_loop_start DEV [TAG]: fio crc32c random write + verify passes over DEV, one after another,
+# until fio_loop_stop [TAG]. Each pass writes 48 MiB in 4k..128k blocks at QD32 (2 jobs) and
+# then reads all of it back. Outages land in write and verify phases alike. Loops with
+# different TAGs run side by side (their passes go to $DISNVME_OUT/fio-loop[-TAG]/).
+declare -A FIO_LOOP_PIDS
+fio_loop_dir() { echo "$DISNVME_OUT/fio-loop${1:+-$1}"; }
 fio_loop_start() {
-	local dev=$1
-	rm -rf "$DISNVME_OUT/fio-loop" && mkdir -p "$DISNVME_OUT/fio-loop"
+	local dev=$1 dir
+	dir=$(fio_loop_dir "${2:-}")
+	rm -rf "$dir" && mkdir -p "$dir"
 	(
 		n=0
-		while [[ ! -e $DISNVME_OUT/fio-loop/stop ]]; do
+		while [[ ! -e $dir/stop ]]; do
 			n=$((n + 1))
 			fio --name=pass$n --filename="$dev" --ioengine=libaio --direct=1 \
 				--rw=randwrite --bsrange=4k-128k --iodepth=32 --numjobs=2 --size=24M \
 				--offset_increment=64M --verify=crc32c --verify_fatal=1 --do_verify=1 \
-				--randseed=$n --group_reporting >"$DISNVME_OUT/fio-loop/pass$n.txt" 2>&1 ||
-				exit 1
+				--randseed=$n --group_reporting >"$dir/pass$n.txt" 2>&1 || exit 1
 		done
 	) &
-	FIO_LOOP_PID=$!
+	FIO_LOOP_PIDS[${2:-_}]=$!
 }
 
-# fio_loop_stop: let the running pass finish; every pass must have ended with zero errors
+# fio_loop_stop [TAG]: let the running pass finish; every pass must have ended with zero errors
+# (their number goes to FIO_LOOP_PASSES)
 fio_loop_stop() {
-	local f n=0
-	touch "$DISNVME_OUT/fio-loop/stop"
-	wait $FIO_LOOP_PID || {
-		f=$(ls -t "$DISNVME_OUT"/fio-loop/pass*.txt | head -1)
-		tail -30 "$f"; fail "fio pass $(basename "$f" .txt) failed"
+	local f n=0 dir
+	dir=$(fio_loop_dir "${1:-}")
+	touch "$dir/stop"
+	wait "${FIO_LOOP_PIDS[${1:-_}]}" || {
+		f=$(ls -t "$dir"/pass*.txt | head -1)
+		tail -30 "$f"; fail "fio pass ${1:-}${1:+ }$(basename "$f" .txt) failed"
 	}
-	for f in "$DISNVME_OUT"/fio-loop/pass*.txt; do
+	for f in "$dir"/pass*.txt; do
 		grep -q "err= 0" "$f" || fail "$(basename "$f"): $(grep err= "$f")"
 		# the verify phase shows as reads of everything written
 		grep -q "read: IOPS" "$f" || fail "$(basename "$f") has no verify reads: $(cat "$f")"
@@ -142,11 +147,11 @@ fio_loop_stop() {
 	FIO_LOOP_PASSES=$n
 }
 
-# fio_loop_alive: fail unless the fio loop still runs
+# fio_loop_alive [TAG]: fail unless that fio loop still runs
 fio_loop_alive() {
-	kill -0 $FIO_LOOP_PID 2>/dev/null && return 0
-	fio_loop_stop
-	fail "the fio loop ended early"
+	kill -0 "${FIO_LOOP_PIDS[${1:-_}]}" 2>/dev/null && return 0
+	fio_loop_stop "${1:-}"
+	fail "the fio loop ${1:-}${1:+ }ended early"
 }
 
 # probe_start DEV: one 4 KiB direct read, in the background; probe_wait sets PROBE_END to when

@@ -1,7 +1,8 @@
 # Helpers for test-VM scenarios (sourced inside the guest, run as root).
 # Topology (see docs/testing.md):
 #   initial netns: veth "vt" 10.77.0.1/24 with rxe device "rxet"  (targets, userspace hosts)
-#   netns "hst":   veth "vh" 10.77.0.2/24 with rxe device "rxeh"  (a kernel host)
+#   netns "hst":   veth "vh" 10.77.0.2/24 with rxe device "rxeh"  (a kernel host's nvme-cli;
+#                  nvme-rdma's own connections stay in the initial netns, over rxet's loopback)
 #   netns "hst2":  veth "vh2" 10.77.2.2/24 <-> "vt2" 10.77.2.1/24 with "rxet2"/"rxeh2"
 #                  (a second kernel host; made only by topo_up_second_host)
 # Scenarios exit 0 on success and non-zero on any failure; they never skip inside the guest.
@@ -146,6 +147,24 @@ wait_gone() {
 	done
 	! kill -0 "$1" 2>/dev/null
 }
+
+# rxe_remove [TIMES_FILE]: delete rxet (as a NIC reset or a driver reload takes a device away);
+# fail if the kernel has not finished within 30 s: it waits for every process to let go of the
+# device. How long it took is printed (and appended to TIMES_FILE). rxe_add brings it back.
+rxe_remove() {
+	local pid t0
+	t0=$(date +%s%N)
+	rdma link del rxet &
+	pid=$!
+	if ! wait_gone $pid 30; then
+		for p in $(pgrep -x 'disnvme|disnvme-target'); do ls -l /proc/$p/fd; done
+		fail "rdma link del rxet still waits after 30 s: a process holds the device"
+	fi
+	wait $pid || fail "rdma link del rxet failed"
+	printf 'rxet removed in %d ms\n' $((($(date +%s%N) - t0) / 1000000)) |
+		tee -a "${1:-/dev/null}"
+}
+rxe_add() { rdma link add rxet type rxe netdev vt || fail "rdma link add rxet"; }
 
 # log_count FILE PATTERN: how many lines of FILE match PATTERN (0 without FILE);
 # wait_log_more FILE PATTERN COUNT SECONDS: wait until more than COUNT do (false after SECONDS)

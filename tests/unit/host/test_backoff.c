@@ -46,7 +46,7 @@ static void test_edges(void **state)
 	assert_int_equal(dn_backoff_next(59000, 100, DN_BACKOFF_SILENT), DN_BACKOFF_CAP_MS);
 }
 
-/* no RDMA device here: the attempt sent nothing, so it is made again at reconnect_delay */
+/* no route or RDMA device here: nothing was sent, so the next attempt is at reconnect_delay */
 static void test_no_device_resets(void **state)
 {
 	int64_t w = dn_backoff_next(0, 500, DN_BACKOFF_SILENT);
@@ -65,13 +65,16 @@ static void test_causes(void **state)
 	assert_int_equal(dn_backoff_cause(-ENOENT), DN_BACKOFF_ANSWERED);
 	assert_int_equal(dn_backoff_cause(-EBUSY), DN_BACKOFF_ANSWERED);
 	assert_int_equal(dn_backoff_cause(-ENODEV), DN_BACKOFF_LOCAL);
+	assert_int_equal(dn_backoff_cause(-ENETUNREACH), DN_BACKOFF_LOCAL);
+	assert_int_equal(dn_backoff_cause(-EADDRNOTAVAIL), DN_BACKOFF_LOCAL);
 	assert_int_equal(dn_backoff_cause(-ETIMEDOUT), DN_BACKOFF_SILENT);
 	assert_int_equal(dn_backoff_cause(-EHOSTUNREACH), DN_BACKOFF_SILENT);
 	assert_int_equal(dn_backoff_cause(-EIO), DN_BACKOFF_SILENT);
 	assert_int_equal(dn_backoff_cause(0), DN_BACKOFF_SILENT);
 	assert_string_equal(dn_backoff_cause_str(DN_BACKOFF_SILENT), "no answer: backing off");
 	assert_string_equal(dn_backoff_cause_str(DN_BACKOFF_ANSWERED), "the target answered");
-	assert_string_equal(dn_backoff_cause_str(DN_BACKOFF_LOCAL), "no RDMA device here yet");
+	assert_string_equal(dn_backoff_cause_str(DN_BACKOFF_LOCAL),
+			    "not sent: no route or RDMA device here yet");
 }
 
 int main(void)
