@@ -110,24 +110,14 @@ fault_up() {
 	esac
 }
 
-# held_read_start TAG DEV / held_read_wait TAG T0_NS: a 4 KiB direct read started during a
-# fault; HELD_MS is the ms from T0_NS (the fault's end) to its completion, failing after 60 s.
-# (Both run in this shell: a $(...) subshell cannot wait for the read.)
-declare -A READ_PIDS
-held_read_start() {
-	rm -f "$DISNVME_OUT/read-$1.end"
-	(dd if="$2" of=/dev/null bs=4k count=1 skip=$((RANDOM % 4096)) iflag=direct status=none &&
-		date +%s%N >"$DISNVME_OUT/read-$1.end") &
-	READ_PIDS[$1]=$!
-}
+# held_read_wait TAG T0_NS: wait for the probe read TAG (probe_start) started during a fault;
+# HELD_MS is the ms from T0_NS (the fault's end) to its completion, failing after 60 s.
 held_read_wait() {
-	local pid=${READ_PIDS[$1]}
-	if ! wait_gone "$pid" 60; then
+	if ! probe_wait "$1" 60; then
 		tail -20 $dlog; tail -20 "$tlog"; dmesg | tail -20
 		fail "fault $n ($kind): the $1 host's held read did not complete within 60 s"
 	fi
-	wait "$pid" || fail "fault $n ($kind): the $1 host's held read failed"
-	HELD_MS=$(ms_between "$2" "$(cat "$DISNVME_OUT/read-$1.end")")
+	HELD_MS=$(ms_between "$2" "$PROBE_END")
 }
 
 fio_loop_start "$dev" dn
@@ -145,8 +135,8 @@ while ((SECONDS < end)); do
 	t_down=$(date +%s%N)
 	fault_down $kind
 	sleep 0.3
-	held_read_start dn "$dev"
-	[[ $kind == devrm ]] || held_read_start k "$kdev"
+	probe_start "$dev" dn
+	[[ $kind == devrm ]] || probe_start "$kdev" k
 	left=$((dur_ms - ($(date +%s%N) - t_down) / 1000000))
 	((left > 0)) && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
 	t0=$(date +%s%N)

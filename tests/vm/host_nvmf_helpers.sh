@@ -154,17 +154,27 @@ fio_loop_alive() {
 	fail "the fio loop ${1:-}${1:+ }ended early"
 }
 
-# probe_start DEV: one 4 KiB direct read, in the background; probe_wait sets PROBE_END to when
-# it ended (ns since the epoch). Started during an outage, it is held until I/O flows again.
+# probe_start DEV [TAG]: one 4 KiB direct read, in the background. Started during an outage,
+# it is held until I/O flows again. probe_wait [TAG] [SECONDS] waits for it (false if it still
+# runs after SECONDS, when given; it is then killed), fails the scenario if the read failed, and
+# sets PROBE_END to when it ended (ns since the epoch). A TAG lets several probes run at once.
 # (probe_wait must run in the shell that started the probe, not in a $(...) subshell.)
+declare -A PROBE_PIDS
 probe_start() {
+	local end="$DISNVME_OUT/probe-${2:-_}.end"
+	rm -f "$end"
 	(dd if="$1" of=/dev/null bs=4k count=1 skip=$((RANDOM % 4096)) iflag=direct status=none &&
-		date +%s%N >"$DISNVME_OUT/probe.end") &
-	PROBE_PID=$!
+		date +%s%N >"$end") &
+	PROBE_PIDS[${2:-_}]=$!
 }
 probe_wait() {
-	wait $PROBE_PID || fail "the probe read failed"
-	PROBE_END=$(cat "$DISNVME_OUT/probe.end")
+	local pid=${PROBE_PIDS[${1:-_}]}
+	if [[ -n ${2:-} ]] && ! wait_gone "$pid" "$2"; then
+		kill "$pid" 2>/dev/null
+		return 1
+	fi
+	wait "$pid" || fail "the probe read ${1:-}${1:+ }failed"
+	PROBE_END=$(cat "$DISNVME_OUT/probe-${1:-_}.end")
 }
 
 # hms_ms HH:MM:SS.mmm (a disnvme log line's time stamp) -> ms since midnight
