@@ -65,17 +65,15 @@ static int cm_wait(struct dn_hq *q, enum rdma_cm_event_type want, int timeout_ms
 		break;
 	case RDMA_CM_EVENT_ADDR_ERROR:
 	case RDMA_CM_EVENT_ROUTE_ERROR:
-		/* nothing left this machine: no RDMA device (yet, or any more) for the route */
-		if (ev->status == -ENODEV) {
-			ret = dn_err_set(e, -ENODEV,
-					 "%s is unreachable: no RDMA device here reaches it (%s)",
-					 q->peer, rdma_event_str(ev->event));
-			break;
-		}
-		/* nor without a route to the address */
-		if (ev->status == -ENETUNREACH) {
-			ret = dn_err_set(e, -ENETUNREACH, "%s is unreachable: no route to it (%s)",
-					 q->peer, rdma_event_str(ev->event));
+		/*
+		 * nothing left this machine: no RDMA device (yet, or any more) for the route, or
+		 * no route to the address; backoff.c tells these from a silent peer by the errno
+		 */
+		if (ev->status == -ENODEV || ev->status == -ENETUNREACH) {
+			ret = dn_err_set(e, ev->status, "%s is unreachable: %s (%s)", q->peer,
+					 ev->status == -ENODEV ? "no RDMA device here reaches it"
+							       : "no route to it",
+					 rdma_event_str(ev->event));
 			break;
 		}
 		/* fall through */
@@ -101,8 +99,11 @@ static int post_recv(struct dn_hq *q, uint16_t i)
 		.lkey = q->rsp_mr->lkey,
 	};
 	struct ibv_recv_wr wr = {.wr_id = WRID_RECV | i, .sg_list = &sge, .num_sge = 1}, *bad;
+	int ret = dn_ibv_post_recv(q->id->qp, &wr, &bad);
 
-	return dn_ibv_post_recv(q->id->qp, &wr, &bad);
+	if (!ret)
+		q->recvs_posted++;
+	return ret;
 }
 
 static int alloc_buffers(struct dn_hq *q, struct dn_err *e)
@@ -387,29 +388,38 @@ int dn_hq_submit(struct dn_hq *q, struct dn_hq_req *r, uint32_t incapsule_len)
 		else
 			q->batch_head = &r->wr;
 		q->batch_tail = &r->wr;
+		q->batch_len++;
 		q->nr_inflight++;
 		return 0;
 	}
 	ret = dn_ibv_post_send(q->id->qp, &r->wr, &bad);
 	if (ret)
 		return ret;
+	q->sends_posted++;
 	q->nr_inflight++;
 	return 0;
 }
 
 int dn_hq_flush(struct dn_hq *q)
 {
-	struct ibv_send_wr *head = q->batch_head, *bad;
+	struct ibv_send_wr *head = q->batch_head, *bad = NULL, *wr;
+	unsigned int len = q->batch_len;
 	int ret;
 
 	if (!head)
 		return 0;
 	q->batch_head = q->batch_tail = NULL;
+	q->batch_len = 0;
 	if (q->failed)
 		return -EIO;
 	ret = dn_ibv_post_send(q->id->qp, head, &bad);
-	if (ret)
+	if (ret) {
+		/* the work requests before the bad one were posted: their flushes will come */
+		for (len = 0, wr = head; wr && wr != bad; wr = wr->next)
+			len++;
 		dn_hq_fail(q);
+	}
+	q->sends_posted += len;
 	return ret;
 }
 
@@ -441,6 +451,10 @@ int dn_hq_process(struct dn_hq *q)
 		for (i = 0; i < n; i++) {
 			struct dn_hq_req *r;
 
+			if (wc[i].wr_id & WRID_RECV)
+				q->recvs_posted--;
+			else
+				q->sends_posted--;
 			if (wc[i].status != IBV_WC_SUCCESS) {
 				if (wc[i].status != IBV_WC_WR_FLUSH_ERR)
 					dn_warn("queue %u to %s: work completion error: %s", q->qid,
@@ -494,6 +508,32 @@ int dn_hq_handle_event(struct dn_hq *q)
 	return dn_hq_process(q);
 }
 
+/*
+ * After dn_hq_fail(): reap until every posted work request has completed (the flushes of a QP
+ * in error), so that no capsule or response buffer is still the device's, or until timeout_ms.
+ * The commands in flight do not complete this way (a flushed send has no response): they are
+ * left to dn_hq_abort_all().
+ */
+static void wait_flushed(struct dn_hq *q, int timeout_ms)
+{
+	int64_t end = dn_now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = q->cc->fd, .events = POLLIN};
+
+		dn_hq_process(q);
+		if (!q->sends_posted && !q->recvs_posted)
+			return;
+		if (dn_now_ms() >= end) {
+			dn_dbg("queue %u to %s: %u sends and %u receives not flushed after %d ms",
+			       q->qid, q->peer, q->sends_posted, q->recvs_posted, timeout_ms);
+			return;
+		}
+		if (poll(&pfd, 1, 50) > 0)
+			dn_hq_handle_event(q);
+	}
+}
+
 void dn_hq_abort_all(struct dn_hq *q)
 {
 	uint16_t i;
@@ -512,7 +552,6 @@ void dn_hq_abort_all(struct dn_hq *q)
 
 void dn_hq_destroy(struct dn_hq *q)
 {
-	int64_t end;
 	int ret;
 
 	if (!q->id)
@@ -522,19 +561,9 @@ void dn_hq_destroy(struct dn_hq *q)
 	dn_hq_fail(q);
 	/* chained but never posted: no completion will come for these, abort_all takes them */
 	q->batch_head = q->batch_tail = NULL;
+	q->batch_len = 0;
 	/* the QP is in error: wait (briefly) for the flushes so no buffer is still in use */
-	end = dn_now_ms() + 1000;
-	while (q->nr_inflight && dn_now_ms() < end) {
-		unsigned int before = q->nr_inflight;
-
-		dn_hq_process(q);
-		if (q->nr_inflight == before) {
-			struct pollfd pfd = {.fd = q->cc->fd, .events = POLLIN};
-
-			if (poll(&pfd, 1, 50) > 0)
-				dn_hq_handle_event(q);
-		}
-	}
+	wait_flushed(q, 1000);
 	dn_hq_abort_all(q);
 	rdma_destroy_qp(q->id);
 	free_buffers(q);
@@ -631,19 +660,9 @@ int dn_hq_exec(struct dn_hq *q, struct nvme_sqe *sqe, void *data, uint32_t len, 
 out_fail:
 	/* the slot (and w, on our stack) must not outlive this call: fail the queue and flush */
 	dn_hq_fail(q);
-	{
-		int64_t flush_end = dn_now_ms() + 1000;
-
-		while (!w.done && dn_now_ms() < flush_end) {
-			struct pollfd pfd = {.fd = q->cc->fd, .events = POLLIN};
-
-			dn_hq_process(q);
-			if (!w.done && poll(&pfd, 1, 50) > 0)
-				dn_hq_handle_event(q);
-		}
-		if (!w.done)
-			dn_hq_abort_all(q);
-	}
+	wait_flushed(q, 1000);
+	if (!w.done)
+		dn_hq_abort_all(q);
 	if (ret != -ETIMEDOUT)
 		ret = dn_err_set(e, -EIO, "the RDMA connection to %s failed", q->peer);
 	return ret;

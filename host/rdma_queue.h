@@ -72,11 +72,14 @@ struct dn_hq {
 	uint32_t capsule_size, incapsule, data_len;
 	uint16_t qid, depth, crqsize;
 	unsigned int nr_inflight;
+	/* work requests on the QP whose completion has not been reaped yet (any status) */
+	unsigned int sends_posted, recvs_posted;
 	uint32_t tick;
 	bool connected, failed;
 	/* batching: dn_hq_submit() chains sends, dn_hq_flush() posts them with one doorbell */
 	bool batching;
 	struct ibv_send_wr *batch_head, *batch_tail;
+	unsigned int batch_len;
 };
 
 /* posix_memalign with malloc's contract: NULL on failure, any size */
