@@ -156,8 +156,9 @@ fio_loop_alive() {
 
 # probe_start DEV [TAG]: one 4 KiB direct read, in the background. Started during an outage,
 # it is held until I/O flows again. probe_wait [TAG] [SECONDS] waits for it (false if it still
-# runs after SECONDS, when given; it is then killed), fails the scenario if the read failed, and
-# sets PROBE_END to when it ended (ns since the epoch). A TAG lets several probes run at once.
+# runs after SECONDS, when given: the shell around the read is killed, the read itself may stay
+# held), fails the scenario if the read failed, and sets PROBE_END to when it ended (ns since
+# the epoch). A TAG lets several probes run at once.
 # (probe_wait must run in the shell that started the probe, not in a $(...) subshell.)
 declare -A PROBE_PIDS
 probe_start() {
