@@ -1003,7 +1003,7 @@ static void test_untrusted_responses(void **state)
 		assert_true(q.failed);
 		assert_int_equal(qp_errors, 1);
 		assert_int_equal(nr_done, 0);
-		/* a late send completion does not complete it either: the queue is failed */
+		/* its send came back flushed: only the abort ends it, with a path error */
 		dn_hq_abort_all(&q);
 		assert_int_equal(nr_done, 1);
 		assert_int_equal(done_log[0].st,
