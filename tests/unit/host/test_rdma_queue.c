@@ -1110,6 +1110,176 @@ static void test_exec_timeout(void **state)
 	assert_int_equal(dn_hq_exec(&q, &sqe, NULL, 0, false, NULL, &st, 50, &err), -EIO);
 }
 
+/* ---- random interleavings against a model of the target ---- */
+#define ROUNDS 300
+#define OPS    300
+
+/* what the model target did with each command the host submitted */
+struct sub {
+	uint16_t cid;
+	bool send_done, responded, done;
+	nvme_status_t st;
+	uint32_t result;
+};
+static struct sub subs[ROUNDS * OPS];
+static int nr_subs, cid_sub[DEPTH], completed; /* completed: with the target's status */
+static uint64_t rng;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+/* exactly once; a real status only for a command whose send and response both came back */
+static void model_done(struct dn_hq *hq, struct dn_hq_req *r, nvme_status_t st,
+		       const struct nvme_cqe *cqe)
+{
+	struct sub *s = &subs[r->ctx];
+
+	assert_false(s->done);
+	s->done = true;
+	assert_int_equal(s->cid, r->cid);
+	assert_int_equal(cid_sub[r->cid], (int)r->ctx);
+	cid_sub[r->cid] = -1;
+	if (st == NVME_STATUS(NVME_SCT_PATH, NVME_SC_HOST_PATH_ERROR)) {
+		assert_true(hq->failed);
+		return;
+	}
+	assert_true(s->send_done);
+	assert_true(s->responded);
+	assert_int_equal(st, s->st);
+	assert_int_equal(le32toh(cqe->result.u32), s->result);
+	completed++;
+}
+
+static bool posted(uint16_t cid)
+{
+	int i;
+
+	for (i = 0; i < nr_sends_out; i++)
+		if (sends_out[i] == cid)
+			return true;
+	return subs[cid_sub[cid]].send_done;
+}
+
+/* what the queue counts matches what the model has outstanding */
+static void check_counts(void)
+{
+	int i, inflight = 0;
+
+	for (i = 0; i < DEPTH; i++)
+		inflight += cid_sub[i] >= 0;
+	assert_int_equal(q.nr_inflight, inflight);
+	assert_int_equal(free_slots(), DEPTH - inflight);
+	if (!q.failed) {
+		assert_int_equal(q.sends_posted, nr_sends_out);
+		assert_int_equal(q.recvs_posted, nr_recvs);
+	}
+}
+
+/*
+ * Random interleavings of submits, batches, send completions, responses in any order (with
+ * any status), and now and then a response for a CID not in flight, a second response, or a
+ * work completion in error. Every command completes exactly once, with the status the target
+ * sent for it or, once the queue failed, with a path error; the queue's counts stay true.
+ */
+static void test_random_interleavings(void **state)
+{
+	static const nvme_status_t statuses[] = {
+		0, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE),
+		NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD),
+		NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_COMPARE_FAILED)};
+	int round, op, i, failures = 0;
+
+	nr_subs = completed = 0;
+	for (round = 0; round < ROUNDS; round++) {
+		if (round) {
+			teardown_connected(state);
+			setup_connected(state);
+		}
+		rng = 0x9e3779b97f4a7c15ull * (uint64_t)(round + 1);
+		for (i = 0; i < DEPTH; i++)
+			cid_sub[i] = -1;
+		q.batching = rnd(2);
+		for (op = 0; op < OPS && !q.failed; op++) {
+			uint32_t k = rnd(1000);
+			int c = (int)rnd(DEPTH);
+
+			if (k < 300) {
+				struct dn_hq_req *r = dn_hq_get_req(&q);
+
+				if (!r)
+					continue;
+				memset(r->sqe, 0, sizeof(*r->sqe));
+				r->sqe->opcode = 0x02;
+				r->done = model_done;
+				r->ctx = (uintptr_t)nr_subs;
+				subs[nr_subs] = (struct sub){.cid = r->cid};
+				cid_sub[r->cid] = nr_subs++;
+				assert_int_equal(dn_hq_submit(&q, r, rnd(2) ? 0 : INCAP), 0);
+			} else if (k < 400) {
+				assert_int_equal(dn_hq_flush(&q), 0);
+			} else if (k < 550) {
+				if (!nr_sends_out)
+					continue;
+				c = (int)sends_out[rnd((uint32_t)nr_sends_out)];
+				subs[cid_sub[c]].send_done = true;
+				send_done((uint16_t)c);
+			} else if (k < 700) {
+				struct sub *s;
+
+				if (cid_sub[c] < 0 || !posted((uint16_t)c) ||
+				    subs[cid_sub[c]].responded)
+					continue;
+				s = &subs[cid_sub[c]];
+				s->responded = true;
+				s->st = statuses[rnd(4)];
+				s->result = rnd(1u << 31);
+				respond((uint16_t)c, s->st, s->result);
+			} else if (k < 970) {
+				assert_true(dn_hq_process(&q) >= 0);
+				check_counts();
+			} else if (k < 990 && !q.batch_head) {
+				q.batching = !q.batching;
+			} else if (k < 995) {
+				/* a CID not in flight, or a second response for one that is */
+				uint16_t bad = rnd(2) ? (uint16_t)rnd(0x10000) : (uint16_t)c;
+
+				if (bad < DEPTH && cid_sub[bad] >= 0 &&
+				    !subs[cid_sub[bad]].responded)
+					continue;
+				respond(bad, 0, 0);
+				assert_int_equal(dn_hq_process(&q), -EIO);
+				failures++;
+			} else if (nr_sends_out) {
+				uint64_t wr_id = sends_out[rnd((uint32_t)nr_sends_out)];
+
+				drop(sends_out, &nr_sends_out, wr_id);
+				push_wc(wr_id, IBV_WC_REM_ACCESS_ERR, IBV_WC_SEND);
+				assert_int_equal(dn_hq_process(&q), -EIO);
+				failures++;
+			}
+		}
+		dn_hq_flush(&q);
+		dn_hq_process(&q);
+		check_counts();
+	}
+	teardown_connected(state);
+	setup_connected(state);
+	/* the teardowns ended what was still in flight */
+	for (i = 0; i < nr_subs; i++)
+		if (!subs[i].done)
+			fail_msg("command %d (CID %u) never completed", i, subs[i].cid);
+	/* the mix exercised both ends */
+	print_message("%d commands, %d queue failures, %d completed with a status\n", nr_subs,
+		      failures, completed);
+	assert_true(failures > ROUNDS / 2);
+	assert_true(completed > ROUNDS * 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1137,6 +1307,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slots, setup_connected, teardown_connected),
 		cmocka_unit_test_setup_teardown(test_exec, setup_connected, teardown_connected),
 		cmocka_unit_test_setup_teardown(test_exec_timeout, setup_connected,
+						teardown_connected),
+		cmocka_unit_test_setup_teardown(test_random_interleavings, setup_connected,
 						teardown_connected),
 	};
 
