@@ -15,7 +15,6 @@
 #include "common/rdma_util.h"
 #include "host/rdma_queue.h"
 
-#define WRID_RECV (1ULL << 32)
 /* InfiniBand CM reject reason: the consumer (the NVMe/RDMA target) attached private data */
 #define IB_CM_REJ_CONSUMER_DEFINED 28
 
@@ -98,7 +97,7 @@ static int post_recv(struct dn_hq *q, uint16_t i)
 		.length = sizeof(struct nvme_cqe),
 		.lkey = q->rsp_mr->lkey,
 	};
-	struct ibv_recv_wr wr = {.wr_id = WRID_RECV | i, .sg_list = &sge, .num_sge = 1}, *bad;
+	struct ibv_recv_wr wr = {.wr_id = DN_HQ_WRID_RECV | i, .sg_list = &sge, .num_sge = 1}, *bad;
 	int ret = dn_ibv_post_recv(q->id->qp, &wr, &bad);
 
 	if (!ret)
@@ -451,7 +450,7 @@ int dn_hq_process(struct dn_hq *q)
 		for (i = 0; i < n; i++) {
 			struct dn_hq_req *r;
 
-			if (wc[i].wr_id & WRID_RECV)
+			if (wc[i].wr_id & DN_HQ_WRID_RECV)
 				q->recvs_posted--;
 			else
 				q->sends_posted--;
@@ -462,7 +461,7 @@ int dn_hq_process(struct dn_hq *q)
 				dn_hq_fail(q);
 				continue;
 			}
-			if (wc[i].wr_id & WRID_RECV) {
+			if (wc[i].wr_id & DN_HQ_WRID_RECV) {
 				uint16_t ri = (uint16_t)(wc[i].wr_id & 0xffff), cid;
 
 				if (ri >= q->depth)

@@ -20,6 +20,10 @@
 struct dn_hq;
 struct dn_hq_req;
 
+/* Work request ids: a receive's is this bit plus its response buffer's index; a send's is its
+ * request slot's CID. */
+#define DN_HQ_WRID_RECV (1ULL << 32)
+
 /* Called once per command, on the queue's thread, when both its send and its response are done
  * (or when the queue failed: st is then a path error and cqe is zeroed). */
 typedef void (*dn_hq_done_fn)(struct dn_hq *q, struct dn_hq_req *r, nvme_status_t st,

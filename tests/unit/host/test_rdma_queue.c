@@ -28,10 +28,9 @@
 /* the __wrap_ functions below are called only by the linker's redirection: no prototypes */
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 
-#define DEPTH	  4
-#define INCAP	  256
-#define DATA_LEN  4096
-#define WRID_RECV (1ULL << 32) /* as rdma_queue.c tags its receives */
+#define DEPTH	 4
+#define INCAP	 256
+#define DATA_LEN 4096
 
 /* ---- the fake RDMA stack ---- */
 static struct ibv_context ctx;
@@ -585,7 +584,7 @@ static void test_connect_private_data(void **state)
 	assert_true(q.connected);
 	assert_int_equal(nr_recvs, DEPTH);
 	for (i = 0; i < DEPTH; i++) {
-		assert_int_equal(recvs[i].wr_id, WRID_RECV | (uint64_t)i);
+		assert_int_equal(recvs[i].wr_id, DN_HQ_WRID_RECV | (uint64_t)i);
 		assert_ptr_equal(recvs[i].buf, &q.rsps[i]);
 		assert_int_equal(recvs[i].lkey, q.rsp_mr->lkey);
 	}
@@ -881,7 +880,7 @@ static void test_completion_needs_both(void **state)
 	assert_int_equal(dn_hq_process(&q), 1);
 	assert_int_equal(nr_done, 0);
 	assert_int_equal(nr_recv_posts, posts + 1); /* reposted at once */
-	assert_int_equal(recvs[nr_recvs - 1].wr_id, WRID_RECV | 0);
+	assert_int_equal(recvs[nr_recvs - 1].wr_id, DN_HQ_WRID_RECV | 0);
 	send_done(ca);
 	/* b: send first, then its response */
 	send_done(cb);

@@ -22,6 +22,8 @@
 #include "target/rdma.h"
 #include "target/target.h"
 
+#include "fake_pg_defer.h"
+
 /* the __wrap_ functions below are called only by the linker's redirection: no prototypes */
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 
@@ -182,7 +184,6 @@ static struct {
 	void *arg;
 } msgs[16];
 static int nr_msgs, load;
-static struct dn_pg_deferred *deferred;
 static struct dn_event *polled; /* the completion-channel poll on the ring */
 static int poll_fd, poll_adds, poll_cancels;
 
@@ -193,15 +194,6 @@ int dn_pg_send_msg(struct dn_poll_group *pg, void (*fn)(void *arg), void *arg)
 	msgs[nr_msgs].arg = arg;
 	nr_msgs++;
 	return 0;
-}
-
-void dn_pg_defer(struct dn_poll_group *pg, struct dn_pg_deferred *d)
-{
-	if (d->queued)
-		return;
-	d->queued = true;
-	d->next = deferred;
-	deferred = d;
 }
 
 int dn_pg_poll_add(struct dn_poll_group *pg, int fd, unsigned int mask, struct dn_event *ev)
@@ -233,7 +225,7 @@ void dn_pg_load_put(struct dn_poll_group *pg)
 /* one loop iteration of the group: its messages, then its deferred work */
 static void pump(void)
 {
-	while (nr_msgs || deferred) {
+	while (nr_msgs || fake_pg_deferred_pending()) {
 		while (nr_msgs) {
 			void (*fn)(void *) = msgs[0].fn;
 			void *arg = msgs[0].arg;
@@ -241,13 +233,7 @@ static void pump(void)
 			memmove(msgs, msgs + 1, sizeof(msgs[0]) * (size_t)--nr_msgs);
 			fn(arg);
 		}
-		while (deferred) {
-			struct dn_pg_deferred *d = deferred;
-
-			deferred = d->next;
-			d->queued = false;
-			d->fn(d);
-		}
+		fake_pg_run_deferred();
 	}
 }
 
@@ -318,7 +304,7 @@ static int setup(void **state)
 	nr_recv_posted = disconnects = ids_destroyed = notify_calls = 0;
 	order[0] = '\0';
 	nr_msgs = load = poll_adds = poll_cancels = 0;
-	deferred = NULL;
+	fake_pg_deferred_reset();
 	polled = NULL;
 	lost_reports = destroyed_reports = unlisted = 0;
 	assert_int_equal(posix_memalign(&pool_mem, 4096, 4 * DN_TGT_MAX_XFER), 0);

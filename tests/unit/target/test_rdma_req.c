@@ -15,6 +15,8 @@
 #include "target/rdma.h"
 #include "target/target.h"
 
+#include "fake_pg_defer.h"
+
 #define NR 4
 /* data buffers in the pool unless a test makes it smaller */
 #define NR_BUFS 8
@@ -75,29 +77,6 @@ static int fake_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
 static int fake_req_notify_cq(struct ibv_cq *cq, int solicited)
 {
 	return 0;
-}
-
-/* ---- fake poll group ---- */
-static struct dn_pg_deferred *deferred;
-
-void dn_pg_defer(struct dn_poll_group *pg, struct dn_pg_deferred *d)
-{
-	if (d->queued)
-		return;
-	d->queued = true;
-	d->next = deferred;
-	deferred = d;
-}
-
-static void run_deferred(void)
-{
-	while (deferred) {
-		struct dn_pg_deferred *d = deferred;
-
-		deferred = d->next;
-		d->queued = false;
-		d->fn(d);
-	}
 }
 
 /* ---- fake queue lifetime (rdma_queue.c) ---- */
@@ -221,7 +200,7 @@ static int setup(void **state)
 	lost_calls = finish_calls = destroy_calls = executed = 0;
 	exec_async = false;
 	held = NULL;
-	deferred = NULL;
+	fake_pg_deferred_reset();
 	ctx.ops.post_send = fake_post_send;
 	ctx.ops.post_recv = fake_post_recv;
 	ctx.ops.poll_cq = fake_poll_cq;
@@ -308,7 +287,7 @@ static void complete_wr(struct ibv_send_wr *wr, enum ibv_wc_status status)
 static void step_on(struct dn_rdma_queue *q)
 {
 	dn_rdma_poll_cq(q, false);
-	run_deferred();
+	fake_pg_run_deferred();
 }
 
 static void step(void)
@@ -476,7 +455,7 @@ static void test_capsule_waits_for_a_free_request(void **state)
 	assert_non_null(rq->pending);
 
 	dn_req_complete(first, 0);
-	run_deferred();
+	fake_pg_run_deferred();
 	assert_int_equal(nr_sent, 1);
 	complete_wr(&dn_rdma_req(first)->send_wr, IBV_WC_SUCCESS);
 	step();
@@ -496,7 +475,7 @@ static void test_dying_queue_drops_responses(void **state)
 	assert_int_equal(rq->nr_in_core, 1);
 	rq->dying = true;
 	dn_req_complete(held, 0);
-	run_deferred();
+	fake_pg_run_deferred();
 	assert_int_equal(nr_sent, 0);
 	assert_int_equal(rq->nr_in_core, 0);
 	assert_int_equal(rq->nr_busy, 0);
@@ -598,7 +577,7 @@ static void test_pool_buffer_taken_and_returned(void **state)
 	assert_int_equal(r->req.data_cap, DN_TGT_MAX_XFER);
 	assert_int_equal(pool.nr_free, NR_BUFS - 1);
 	dn_req_complete(held, 0);
-	run_deferred();
+	fake_pg_run_deferred();
 	/* the RDMA WRITE leaves from the pool buffer with the pool's key, the CQE with the queue's
 	 */
 	assert_int_equal(nr_sent, 4);
@@ -632,7 +611,7 @@ static void test_pool_buffer_taken_and_returned(void **state)
 static void finish(struct dn_rdma_queue *q, struct dn_rdma_req *r)
 {
 	dn_req_complete(&r->req, 0);
-	run_deferred();
+	fake_pg_run_deferred();
 	complete_wr(&r->send_wr, IBV_WC_SUCCESS);
 	step_on(q);
 }
@@ -745,7 +724,7 @@ static void test_pool_dying_queue_with_waiters_returns_everything(void **state)
 
 	/* a, with the core, comes back: nothing is sent, its buffer goes on to c */
 	dn_req_complete(&a->req, 0);
-	run_deferred();
+	fake_pg_run_deferred();
 	assert_int_equal(nr_sent, 0);
 	assert_int_equal(rq->nr_busy, 0);
 	assert_int_equal(rq->nr_in_core, 0);
