@@ -75,6 +75,7 @@ struct h_result h_async[8];
 unsigned int h_nr_async;
 char h_ns_path[64];
 const char *h_ns_dir = "/tmp";
+const char *h_ns_device;
 
 static void h_queue_response(struct dn_tgt_req *req)
 {
@@ -208,11 +209,15 @@ void h_target_up(const char *const *hosts, size_t nr_hosts)
 	int fd;
 
 	dn_log_init("test", -10); /* quiet: the tests check statuses, not log lines */
-	snprintf(h_ns_path, sizeof(h_ns_path), "%s/dn-tgt-test-XXXXXX", h_ns_dir);
-	fd = mkstemp(h_ns_path);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, H_NS_BYTES), 0);
-	close(fd);
+	if (h_ns_device) {
+		snprintf(h_ns_path, sizeof(h_ns_path), "%s", h_ns_device);
+	} else {
+		snprintf(h_ns_path, sizeof(h_ns_path), "%s/dn-tgt-test-XXXXXX", h_ns_dir);
+		fd = mkstemp(h_ns_path);
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, H_NS_BYTES), 0);
+		close(fd);
+	}
 	paths[0] = h_ns_path;
 	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.0.0.1", NULL, H_SUBNQN, paths, 1,
 						 hosts, nr_hosts),
@@ -265,7 +270,8 @@ void h_target_down(void)
 		h_reqs[i].busy = false;
 	dn_tgt_cleanup();
 	atomic_store(&dn_tgt.live_queues, 0);
-	unlink(h_ns_path);
+	if (!h_ns_device)
+		unlink(h_ns_path);
 }
 
 /* ---- fabrics helpers ---- */

@@ -35,8 +35,11 @@ extern const struct dn_tgt_transport_ops h_ops;
 extern uint8_t *h_data; /* the request's data buffer (DN_TGT_MAX_XFER, 4096-aligned) */
 extern char h_ns_path[64];
 extern const char *h_ns_dir; /* where h_target_up() makes the backing file; /tmp by default */
+/* When set, h_target_up() exports this path as the namespace instead of a fresh file. */
+extern const char *h_ns_device;
 
-/* Target with one subsystem H_SUBNQN, one namespace (a fresh temp file), hosts as given. */
+/* Target with one subsystem H_SUBNQN, one namespace (a fresh temp file, or h_ns_device), hosts
+ * as given. */
 void h_target_up(const char *const *hosts, size_t nr_hosts);
 void h_target_down(void);
 
