@@ -12,9 +12,9 @@
  *     sets; resets asked for are counted.
  * Covered: ublk operations to NVMe commands (LBA and length, keyed SGL with the I/O buffer's
  * key, in-capsule writes and DSM ranges, Flush, Write Zeroes), results back to ublk, I/O held
- * across a lost connection and sent again after the reconnect, failed once fast_io_fail_tmo
- * has passed, round robin over two paths and failover to the path that is left, and
- * everything held failed when the device stops.
+ * across a lost connection or a command timeout (30 ticks) and sent again after the reconnect,
+ * failed once fast_io_fail_tmo has passed, round robin over two paths and failover to the path
+ * that is left, and everything held failed when the device stops.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -273,6 +273,7 @@ int dn_hq_submit(struct dn_hq *q, struct dn_hq_req *r, uint32_t incapsule_len)
 	memcpy(s->icd, r->sqe + 1, incapsule_len);
 	s->hq = q;
 	s->r = r;
+	r->deadline = q->tick; /* as the real queue stamps it */
 	nr_sent++;
 	q->nr_inflight++;
 	return 0;
@@ -674,6 +675,51 @@ static void test_held_across_reconnect(void **state)
 	assert_int_equal(done_res[3], 8192);
 }
 
+/*
+ * The queue's one-second tick, as the ring would deliver it: the timeout the queue armed is
+ * found in the ring's submission entries and its completion handed to its handler.
+ */
+static void tick(void)
+{
+	struct io_uring *ring = &uq.ring;
+	unsigned int i, n = *ring->sq.kring_entries;
+	struct dn_event *ev = NULL;
+	struct io_uring_cqe cqe = {.res = -ETIME};
+
+	for (i = 0; i < n && !ev; i++)
+		if (ring->sq.sqes[i].opcode == IORING_OP_TIMEOUT)
+			ev = (struct dn_event *)(uintptr_t)ring->sq.sqes[i].user_data;
+	assert_non_null(ev);
+	cqe.user_data = (uint64_t)(uintptr_t)ev;
+	/* the handler arms the next tick: let the ring take it, as the queue thread would */
+	ev->cb(ev, &cqe);
+	io_uring_submit(ring);
+}
+
+/* A command without an answer for 30 ticks: the controller is reset, the I/O held. */
+static void test_command_timeout(void **state)
+{
+	unsigned int i;
+
+	queue_io(0, UBLK_IO_OP_READ, 0, 8);
+	end_pass();
+	for (i = 0; i < 30; i++)
+		tick();
+	assert_int_equal(resets[0], 0);	    /* 30 s is not yet too long */
+	queue_io(1, UBLK_IO_OP_READ, 8, 8); /* a younger command does not hide the old one */
+	end_pass();
+	tick();
+	assert_int_equal(resets[0], 1);
+	assert_int_equal(nr_destroys, 1);
+	assert_int_equal(nr_done, 0); /* both held for the reconnect */
+	ctrls[0].gen++;
+	dn_ns_dev_notify(dev);
+	assert_int_equal(nr_sent, 4);
+	answer(&sent[2], 0);
+	answer(&sent[3], 0);
+	assert_int_equal(nr_done, 2);
+}
+
 /* Once fast_io_fail_tmo has passed, I/O on a lost connection fails, held I/O with it. */
 static void test_failfast(void **state)
 {
@@ -809,6 +855,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discard_keyed, setup_no_incapsule, teardown),
 		cmocka_unit_test_setup_teardown(test_status_to_errno, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_across_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_command_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failfast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multipath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_fails_held, setup, teardown),
