@@ -552,6 +552,15 @@ static int try_connect(const struct dn_hq_opts *o)
 	return ret;
 }
 
+/* A connect refused as expected: its errno, a sentence naming the cause, the backoff class */
+static void assert_refused(size_t i, int want, const char *msg, enum dn_backoff_cause cause)
+{
+	assert_int_equal(try_connect(&opts), want);
+	if (!strstr(err.msg, msg))
+		fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.msg, msg);
+	assert_int_equal(dn_backoff_cause(want), cause);
+}
+
 static void connect_ok(void)
 {
 	static struct nvme_rdma_cm_rep rep;
@@ -672,10 +681,7 @@ static void test_connect_refusals(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		setup(state);
 		connect_answer = cases[i].a;
-		assert_int_equal(try_connect(&opts), cases[i].ret);
-		if (!strstr(err.msg, cases[i].msg))
-			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.msg, cases[i].msg);
-		assert_int_equal(dn_backoff_cause(cases[i].ret), cases[i].cause);
+		assert_refused(i, cases[i].ret, cases[i].msg, cases[i].cause);
 	}
 	/* the NVMe/RDMA status is named and given in numbers */
 	setup(state);
@@ -730,10 +736,7 @@ static void test_connect_no_route(void **state)
 		setup(state);
 		addr_answer = cases[i].addr;
 		route_answer = cases[i].route;
-		assert_int_equal(try_connect(&opts), cases[i].ret);
-		if (!strstr(err.msg, cases[i].msg))
-			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.msg, cases[i].msg);
-		assert_int_equal(dn_backoff_cause(cases[i].ret), cases[i].cause);
+		assert_refused(i, cases[i].ret, cases[i].msg, cases[i].cause);
 	}
 	/* --host-traddr names an address no RDMA device here has */
 	setup(state);

@@ -199,6 +199,22 @@ void h_sgl_inline(struct nvme_sqe *sqe, uint32_t len)
 	nvme_sgl_set_inline(&sqe->common.dptr, 0, len);
 }
 
+struct nvme_sqe h_rw_sqe(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t nlb,
+			 unsigned int lba_shift)
+{
+	struct nvme_sqe sqe;
+
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = opcode;
+	sqe.cid = htole16(7);
+	sqe.common.nsid = htole32(nsid);
+	sqe.common.cdw10 = htole32((uint32_t)slba);
+	sqe.common.cdw11 = htole32((uint32_t)(slba >> 32));
+	sqe.common.cdw12 = htole32(nlb - 1);
+	h_sgl_keyed(&sqe, nlb << lba_shift);
+	return sqe;
+}
+
 /* ---- target lifetime ---- */
 
 void h_target_up(const char *const *hosts, size_t nr_hosts)

@@ -52,6 +52,9 @@ struct h_result h_submit(struct h_queue *hq, const struct nvme_sqe *sqe, const v
 /* Fill a keyed SGL for len bytes into sqe (PSDT SGL). */
 void h_sgl_keyed(struct nvme_sqe *sqe, uint32_t len);
 void h_sgl_inline(struct nvme_sqe *sqe, uint32_t len);
+/* Read/Write/Compare of nlb blocks of 1 << lba_shift bytes at slba, CID 7, keyed data. */
+struct nvme_sqe h_rw_sqe(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t nlb,
+			 unsigned int lba_shift);
 
 struct nvme_sqe h_connect_sqe(uint16_t qid, uint16_t sqsize, uint32_t kato);
 void h_connect_data(struct nvmf_connect_data *d, const char *subnqn, const char *hostnqn,

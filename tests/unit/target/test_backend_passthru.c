@@ -282,17 +282,7 @@ static struct dn_tgt_ns *the_ns(void)
 
 static struct nvme_sqe rw_sqe(uint8_t opcode, uint64_t slba, uint32_t nlb)
 {
-	struct nvme_sqe sqe;
-
-	memset(&sqe, 0, sizeof(sqe));
-	sqe.opcode = opcode;
-	sqe.cid = htole16(9);
-	sqe.common.nsid = htole32(1);
-	sqe.common.cdw10 = htole32((uint32_t)slba);
-	sqe.common.cdw11 = htole32((uint32_t)(slba >> 32));
-	sqe.common.cdw12 = htole32(nlb - 1);
-	h_sgl_keyed(&sqe, nlb << DRIVE_SHIFT);
-	return sqe;
+	return h_rw_sqe(opcode, 1, slba, nlb, DRIVE_SHIFT);
 }
 
 /* the one command the drive saw: an NVMe I/O command on the namespace's fd, as the host sent */
@@ -405,7 +395,7 @@ static void test_rw_forwarded(void **state)
 	sqe.common.cdw15 = htole32(0xffff0000);
 	r = h_submit(io, &sqe, buf, sizeof(buf));
 	assert_int_equal(r.status, 0);
-	assert_int_equal(le16toh(r.cqe.cid), 9);
+	assert_int_equal(le16toh(r.cqe.cid), 7);
 	c = drive_cmd(nvme_cmd_write);
 	assert_int_equal(c->cdw10, 4);
 	assert_int_equal(c->cdw11, 0);

@@ -42,17 +42,7 @@ static int teardown(void **state)
 
 static struct nvme_sqe rw_sqe(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t nlb)
 {
-	struct nvme_sqe sqe;
-
-	memset(&sqe, 0, sizeof(sqe));
-	sqe.opcode = opcode;
-	sqe.cid = htole16(7);
-	sqe.common.nsid = htole32(nsid);
-	sqe.common.cdw10 = htole32((uint32_t)slba);
-	sqe.common.cdw11 = htole32((uint32_t)(slba >> 32));
-	sqe.common.cdw12 = htole32(nlb - 1);
-	h_sgl_keyed(&sqe, nlb * 512);
-	return sqe;
+	return h_rw_sqe(opcode, nsid, slba, nlb, 9);
 }
 
 static void file_read(uint64_t off, void *buf, size_t len)
