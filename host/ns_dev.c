@@ -401,7 +401,7 @@ static void cc_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 static void tick_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 {
 	struct dn_uq *q = container_of(ev, struct dn_uq, tick_ev);
-	int i;
+	int i, ret;
 	uint16_t t;
 
 	if (q->stopping)
@@ -413,6 +413,16 @@ static void tick_event(struct dn_event *ev, const struct io_uring_cqe *cqe)
 
 		if (!path_live(ioq))
 			continue;
+		/*
+		 * The target may close one queue alone (nvmet-rdma does on a work-request error):
+		 * an idle queue would not notice until its next command failed its retries.
+		 */
+		ret = dn_hq_cm_check(hq);
+		if (ret) {
+			ioq_failed(ioq, ret == -ENODEV ? "the local RDMA device is being removed"
+						       : "the target closed the connection");
+			continue;
+		}
 		hq->tick++;
 		for (t = 0; t < hq->depth; t++) {
 			struct dn_hq_req *r = &hq->reqs[t];

@@ -203,6 +203,8 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 				  "cannot open the RDMA CM (%s): is an RDMA device "
 				  "configured?",
 				  strerror(-ret));
+	/* cm_wait() polls before it reads; dn_hq_cm_check() must never block */
+	dn_fd_set_nonblock(q->ec->fd);
 	ret = dn_rdma_create_id(q->ec, &q->id, q);
 	if (ret) {
 		dn_err_set(e, ret, "rdma_create_id: %s", strerror(-ret));
@@ -505,6 +507,35 @@ int dn_hq_handle_event(struct dn_hq *q)
 		dn_ibv_req_notify_cq(cq, 0);
 	}
 	return dn_hq_process(q);
+}
+
+int dn_hq_cm_check(struct dn_hq *q)
+{
+	struct rdma_cm_event *ev;
+	int ret = 0;
+
+	if (!q->ec)
+		return 0;
+	while (!dn_rdma_get_cm_event(q->ec, &ev)) {
+		switch (ev->event) {
+		case RDMA_CM_EVENT_DEVICE_REMOVAL:
+			ret = -ENODEV;
+			q->connected = false;
+			break;
+		case RDMA_CM_EVENT_DISCONNECTED:
+		case RDMA_CM_EVENT_TIMEWAIT_EXIT:
+		case RDMA_CM_EVENT_ADDR_CHANGE:
+			if (!ret)
+				ret = -ENOTCONN;
+			q->connected = false;
+			break;
+		default:
+			dn_dbg("queue %u to %s: rdma_cm event %s ignored", q->qid, q->peer,
+			       rdma_event_str(ev->event));
+		}
+		dn_rdma_ack_cm_event(ev);
+	}
+	return ret;
 }
 
 /*

@@ -109,6 +109,14 @@ int dn_hq_flush(struct dn_hq *q);
 int dn_hq_process(struct dn_hq *q);
 /* After the completion channel fd polled readable: consume the event, re-arm, reap. */
 int dn_hq_handle_event(struct dn_hq *q);
+/*
+ * Without blocking, read the CM events queued on the queue's own channel: 0 while the
+ * connection stands; -ENOTCONN once the target closed it (or the local address changed under
+ * it), -ENODEV once the local RDMA device is being removed. The queue's thread calls it when
+ * the channel's fd polls readable, or now and then: a connection can end with no work
+ * request outstanding to fail.
+ */
+int dn_hq_cm_check(struct dn_hq *q);
 /* Mark failed (QP to error) so no more commands go out and in-flight ones flush. */
 void dn_hq_fail(struct dn_hq *q);
 /* Complete every in-flight request with a path error; only once the QP is flushed. */

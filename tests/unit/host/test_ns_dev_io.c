@@ -178,6 +178,7 @@ static int connect_ret, submit_ret;
 static struct dn_hq *flush_fails; /* this connection's next flush fails */
 static struct ibv_mr io_mr = {.rkey = 0x10c0}, cap_mr = {.rkey = 0xca9};
 static struct dn_hq_opts last_opts;
+static struct dn_hq *last_hq; /* the last connection made */
 
 int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 {
@@ -210,6 +211,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	}
 	q->connected = true;
 	nr_connects++;
+	last_hq = q;
 	return 0;
 }
 
@@ -297,6 +299,21 @@ int dn_hq_process(struct dn_hq *q)
 int dn_hq_handle_event(struct dn_hq *q)
 {
 	return 0;
+}
+
+/* this connection's CM channel reports its end (cm_end: -ENOTCONN, -ENODEV) once */
+static struct dn_hq *cm_ended;
+static int cm_end;
+static unsigned int nr_cm_checks;
+
+int dn_hq_cm_check(struct dn_hq *q)
+{
+	assert_true(q->connected);
+	nr_cm_checks++;
+	if (q != cm_ended)
+		return 0;
+	cm_ended = NULL;
+	return cm_end;
 }
 
 /* ---- the fake controllers ---- */
@@ -391,6 +408,8 @@ static int setup_with(uint32_t incapsule)
 	memset(resets, 0, sizeof(resets));
 	memset(qids_out, 0, sizeof(qids_out));
 	connect_ret = submit_ret = create_ret = 0;
+	cm_ended = NULL;
+	nr_cm_checks = 0;
 	flush_fails = NULL;
 	ctrl_init(&ctrls[0], "10.0.0.1", incapsule);
 	ctrl_init(&ctrls[1], "10.0.1.1", incapsule);
@@ -720,6 +739,47 @@ static void test_command_timeout(void **state)
 	assert_int_equal(nr_done, 2);
 }
 
+/*
+ * The target closes one I/O queue alone, the admin queue staying up: the queue finds out
+ * from its CM channel at its next tick, even idle, and asks for a reset; what it had in
+ * flight is held and sent again after it.
+ */
+static void test_target_closes_queue(void **state)
+{
+	tick();
+	assert_int_equal(nr_cm_checks, 1); /* every tick looks */
+	assert_int_equal(resets[0], 0);
+
+	/* idle: nothing in flight would fail to tell it */
+	cm_ended = last_hq;
+	cm_end = -ENOTCONN;
+	tick();
+	assert_int_equal(resets[0], 1);
+	assert_int_equal(nr_destroys, 1);
+	assert_null(cm_ended);
+	ctrls[0].gen++;
+	dn_ns_dev_notify(dev);
+	assert_int_equal(nr_connects, 2);
+
+	/* busy, and the local device is going: the same, the read held and resent */
+	queue_io(0, UBLK_IO_OP_READ, 16, 8);
+	end_pass();
+	cm_ended = path_hq(0);
+	assert_ptr_equal(cm_ended, last_hq);
+	cm_end = -ENODEV;
+	tick();
+	assert_int_equal(resets[0], 2);
+	assert_int_equal(nr_destroys, 2);
+	assert_int_equal(nr_done, 0);
+	ctrls[0].gen++;
+	dn_ns_dev_notify(dev);
+	assert_int_equal(nr_sent, 2);
+	assert_int_equal(sqe_slba(&sent[1].sqe), 2);
+	answer(&sent[1], 0);
+	assert_int_equal(nr_done, 1);
+	assert_int_equal(done_res[0], 4096);
+}
+
 /* Once fast_io_fail_tmo has passed, I/O on a lost connection fails, held I/O with it. */
 static void test_failfast(void **state)
 {
@@ -856,6 +916,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_to_errno, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_across_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_closes_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failfast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multipath, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_fails_held, setup, teardown),

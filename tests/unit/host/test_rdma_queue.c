@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <cmocka.h>
@@ -76,7 +77,7 @@ struct answer {
 };
 #define NO_ANSWER RDMA_CM_EVENT_TIMEWAIT_EXIT
 static struct answer addr_answer, route_answer, connect_answer;
-static struct rdma_cm_event events[4];
+static struct rdma_cm_event events[16];
 static int nr_events, events_got, events_acked;
 static int resolve_addr_ret; /* a synchronous failure of rdma_resolve_addr */
 
@@ -93,7 +94,7 @@ static void push_event(const struct answer *a)
 
 	if (a->event == NO_ANSWER)
 		return;
-	assert_true(nr_events < 4);
+	assert_true(nr_events < 16);
 	ev = &events[nr_events++];
 	memset(ev, 0, sizeof(*ev));
 	ev->id = &id;
@@ -113,7 +114,8 @@ int __wrap_dn_rdma_create_event_channel(struct rdma_event_channel **out)
 {
 	if (fail_at(S_EC))
 		return -ENOMEM;
-	ec.fd = eventfd(0, EFD_SEMAPHORE | EFD_NONBLOCK);
+	/* blocking, as librdmacm makes it: the queue must make it non-blocking */
+	ec.fd = eventfd(0, EFD_SEMAPHORE);
 	assert_true(ec.fd >= 0);
 	live_ec++;
 	*out = &ec;
@@ -171,6 +173,8 @@ int __wrap_dn_rdma_get_cm_event(struct rdma_event_channel *ch, struct rdma_cm_ev
 {
 	uint64_t v;
 
+	/* a read of an empty channel must not block the queue's thread */
+	assert_true(fcntl(ch->fd, F_GETFL) & O_NONBLOCK);
 	if (read(ch->fd, &v, sizeof(v)) != sizeof(v))
 		return -EAGAIN;
 	assert_true(events_got < nr_events);
@@ -1042,6 +1046,54 @@ static void test_wc_error_fails_queue(void **state)
 	assert_int_equal(free_slots(), DEPTH);
 }
 
+/*
+ * The connection's end reaches the queue through its CM channel, read without blocking: the
+ * target closing it (or the address changing) is -ENOTCONN, the local device going -ENODEV
+ * (whichever came first). Other events are only acknowledged; a closed connection is not
+ * disconnected again when destroyed.
+ */
+static void test_cm_check(void **state)
+{
+	static const struct {
+		int n;
+		enum rdma_cm_event_type ev[2];
+		int want;
+	} cases[] = {
+		{0, {0}, 0},
+		{1, {RDMA_CM_EVENT_MULTICAST_JOIN}, 0},
+		{1, {RDMA_CM_EVENT_DISCONNECTED}, -ENOTCONN},
+		{1, {RDMA_CM_EVENT_TIMEWAIT_EXIT}, -ENOTCONN},
+		{1, {RDMA_CM_EVENT_ADDR_CHANGE}, -ENOTCONN},
+		{1, {RDMA_CM_EVENT_DEVICE_REMOVAL}, -ENODEV},
+		{2, {RDMA_CM_EVENT_DISCONNECTED, RDMA_CM_EVENT_DEVICE_REMOVAL}, -ENODEV},
+		{2, {RDMA_CM_EVENT_DEVICE_REMOVAL, RDMA_CM_EVENT_DISCONNECTED}, -ENODEV},
+	};
+	size_t i;
+	int j;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int acked = events_acked;
+
+		for (j = 0; j < cases[i].n; j++) {
+			/* any event the fake queues, then made the one wanted (TIMEWAIT_EXIT is the
+			 * fake's "no answer") */
+			push_event(&(struct answer){.event = RDMA_CM_EVENT_MULTICAST_JOIN});
+			events[nr_events - 1].event = cases[i].ev[j];
+		}
+		assert_int_equal(dn_hq_cm_check(&q), cases[i].want);
+		assert_int_equal(events_acked - acked, cases[i].n);
+		assert_int_equal(events_got, nr_events);
+		assert_int_equal(q.connected, cases[i].want == 0);
+		q.connected = true; /* for the next case */
+	}
+	/* closed by the target: destroying it sends no disconnect of its own */
+	push_event(&(struct answer){.event = RDMA_CM_EVENT_DISCONNECTED});
+	assert_int_equal(dn_hq_cm_check(&q), -ENOTCONN);
+	dn_hq_destroy(&q);
+	assert_int_equal(disconnects, 0);
+	assert_all_released();
+}
+
 /* Slots run out at the queue depth; a slot given back unused is free again. */
 static void test_slots(void **state)
 {
@@ -1306,6 +1358,7 @@ int main(void)
 						teardown_connected),
 		cmocka_unit_test_setup_teardown(test_wc_error_fails_queue, setup_connected,
 						teardown_connected),
+		cmocka_unit_test_setup(test_cm_check, setup_connected),
 		cmocka_unit_test_setup_teardown(test_slots, setup_connected, teardown_connected),
 		cmocka_unit_test_setup_teardown(test_exec, setup_connected, teardown_connected),
 		cmocka_unit_test_setup_teardown(test_exec_timeout, setup_connected,
