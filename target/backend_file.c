@@ -306,12 +306,20 @@ static nvme_status_t dn_file_rw_mem(struct dn_tgt_req *req)
 	uint32_t done = 0;
 
 	/* the core checked the range against the namespace, which the mapping covers */
-	if (req->ns->mem_map)
-		return req->sqe->opcode == nvme_cmd_read
-			       ? mem_copy(req->ns, true, req->data, req->ns->mem_map + off,
-					  req->data_len)
-			       : mem_copy(req->ns, false, req->ns->mem_map + off, req->data,
-					  req->data_len);
+	if (req->ns->mem_map) {
+		uint8_t *medium = req->ns->mem_map + off;
+		const struct dn_tgt_transport_ops *ops = req->queue->ops;
+
+		if (req->sqe->opcode != nvme_cmd_read)
+			return mem_copy(req->ns, false, medium, req->data, req->data_len);
+		/*
+		 * Large reads go out from the page cache itself when the transport can send from
+		 * it (it fails for pages past a truncated end, which the copy then reports).
+		 */
+		if (ops->send_from && !ops->send_from(req, medium))
+			return 0;
+		return mem_copy(req->ns, true, req->data, medium, req->data_len);
+	}
 	while (done < req->data_len) {
 		uint8_t *p = (uint8_t *)req->data + done;
 		ssize_t n =

@@ -47,6 +47,15 @@ struct dn_tgt_transport_ops {
 	 */
 	void (*queue_response)(struct dn_tgt_req *req);
 	/*
+	 * Optional. Poll-group thread, from a backend's Read. Send the read data (C2H,
+	 * req->data_len bytes) straight from buf, the backend's memory (a mapped namespace),
+	 * instead of req->data: 0 when the transport will, -errno when it will not (too small to
+	 * be worth it, or buf cannot be used), and the backend copies into req->data instead.
+	 * The transport takes the data as it is when it sends it and lets go of buf when it
+	 * releases the request; buf must stay mapped until then.
+	 */
+	int (*send_from)(struct dn_tgt_req *req, void *buf);
+	/*
 	 * Required. Any thread. The controller this queue belongs to is going away (disconnect,
 	 * keep-alive timeout, shutdown): disconnect the queue; once its in-flight requests
 	 * drained, call dn_tgt_queue_destroyed(). Called once per queue.

@@ -45,6 +45,7 @@ const struct dn_tgt_transport_ops dn_rdma_ops = {
 	.max_incapsule = DN_RDMA_INCAPSULE,
 	.keyed_sgl = true,
 	.queue_response = dn_rdma_queue_response,
+	.send_from = dn_rdma_send_from,
 	.delete_queue = dn_rdma_delete_queue,
 	.disc_tsas = dn_rdma_disc_tsas,
 };

@@ -77,10 +77,26 @@ static void buf_release(struct dn_rdma_req *r)
 	dn_rdma_req_process(w);
 }
 
+/* Let go of the backend's memory a C2H transfer was sent from (its pages were pinned). */
+static void send_mr_release(struct dn_rdma_req *r)
+{
+	int ret;
+
+	if (!r->send_mr)
+		return;
+	ret = dn_ibv_dereg_mr(r->send_mr);
+	if (ret)
+		dn_warn("rdma %s qid %u: deregistering read data sent in place: %s",
+			r->rq->q.peer_addr, r->rq->q.qid, strerror(-ret));
+	r->send_mr = NULL;
+	r->send_from = NULL;
+}
+
 static void req_put(struct dn_rdma_req *r)
 {
 	struct dn_rdma_queue *rq = r->rq;
 
+	send_mr_release(r);
 	r->state = DN_RDMA_REQ_FREE;
 	r->recv = NULL;
 	r->next_free = rq->free_reqs;
@@ -194,9 +210,14 @@ static void req_post_response(struct dn_rdma_req *r)
 
 	if (req->dir == DN_XFER_C2H && req->data_len && req->sgl.kind == NVME_SGL_KIND_KEYED &&
 	    !nvme_cqe_status(req->cqe)) {
-		r->rdma_sge.addr = (uintptr_t)req_registered_data(r);
+		if (r->send_mr) {
+			r->rdma_sge.addr = (uintptr_t)r->send_from;
+			r->rdma_sge.lkey = r->send_mr->lkey;
+		} else {
+			r->rdma_sge.addr = (uintptr_t)req_registered_data(r);
+			r->rdma_sge.lkey = rq->pool->lkey;
+		}
 		r->rdma_sge.length = req->data_len;
-		r->rdma_sge.lkey = rq->pool->lkey;
 		r->rdma_wr.opcode = IBV_WR_RDMA_WRITE;
 		/* unsignaled: the SEND behind it completes only after it */
 		r->rdma_wr.send_flags = 0;
@@ -296,6 +317,26 @@ void dn_rdma_req_process(struct dn_rdma_req *r)
 		}
 	} while (r->state != prev);
 	r->in_process = false;
+}
+
+int dn_rdma_send_from(struct dn_tgt_req *req, void *buf)
+{
+	struct dn_rdma_req *r = dn_rdma_req(req);
+	int ret;
+
+	if (req->dir != DN_XFER_C2H || req->sgl.kind != NVME_SGL_KIND_KEYED ||
+	    req->data_len < DN_RDMA_SEND_FROM_MIN || req->data_len > DN_TGT_MAX_XFER)
+		return -EOPNOTSUPP;
+	if (r->send_mr)
+		return -EBUSY;
+	/* read by the device only: no write access asked, so read-only mappings qualify */
+	ret = dn_ibv_reg_mr(r->rq->dev->pd, buf, req->data_len, 0, &r->send_mr);
+	if (ret) {
+		r->send_mr = NULL;
+		return ret;
+	}
+	r->send_from = buf;
+	return 0;
 }
 
 void dn_rdma_queue_response(struct dn_tgt_req *req)
@@ -534,6 +575,7 @@ void dn_rdma_release_held_bufs(struct dn_rdma_queue *rq)
 		struct dn_rdma_req *r = &rq->reqs[i];
 
 		r->read_posted = false;
+		send_mr_release(r);
 		buf_release(r);
 	}
 }

@@ -99,12 +99,25 @@ static void h_delete_queue(struct dn_tgt_queue *q)
 	hq->deleted++;
 }
 
+int h_send_from_ret = -EOPNOTSUPP;
+void *h_sent_from;
+unsigned int h_send_from_calls;
+
+static int h_send_from(struct dn_tgt_req *req, void *buf)
+{
+	h_send_from_calls++;
+	if (!h_send_from_ret)
+		h_sent_from = buf;
+	return h_send_from_ret;
+}
+
 const struct dn_tgt_transport_ops h_ops = {
 	.name = "test",
 	.trtype = NVMF_TRTYPE_RDMA,
 	.max_incapsule = H_INCAPSULE,
 	.keyed_sgl = true,
 	.queue_response = h_queue_response,
+	.send_from = h_send_from,
 	.delete_queue = h_delete_queue,
 };
 
@@ -225,6 +238,9 @@ void h_target_up(const char *const *hosts, size_t nr_hosts)
 	int fd;
 
 	dn_log_init("test", -10); /* quiet: the tests check statuses, not log lines */
+	h_send_from_ret = -EOPNOTSUPP;
+	h_sent_from = NULL;
+	h_send_from_calls = 0;
 	if (h_ns_device) {
 		snprintf(h_ns_path, sizeof(h_ns_path), "%s", h_ns_device);
 	} else {

@@ -280,7 +280,10 @@ static void test_smart_counts_io(void **state)
 	struct nvme_sqe sqe = rw_sqe(nvme_cmd_read, 1, 0, 8);
 	struct dn_tgt_ns *ns = dn_tgt_ns_lookup(io->q.ctrl->subsys, 1);
 
+	h_send_from_ret = 0;
 	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0);
+	/* run through every setup: only a mapped (tmpfs) namespace offers its memory */
+	assert_int_equal(h_send_from_calls, ns->mem_map ? 1 : 0);
 	assert_int_equal(atomic_load(&ns->read_cmds), 1);
 	assert_int_equal(atomic_load(&ns->units_read), 8);
 	assert_int_equal(atomic_load(&ns->inflight), 0);
@@ -321,6 +324,45 @@ static void test_tmpfs_truncated(void **state)
 	r = h_submit(io, &sqe, NULL, 0);
 	assert_int_equal(r.status, 0);
 	assert_memory_equal(buf, h_data, sizeof(buf));
+}
+
+/*
+ * tmpfs: a read is offered to the transport to send straight from the mapping; taken, nothing
+ * is copied and the memory offered is the read's blocks; refused (too small, registration
+ * failed), the data is copied as before. Writes are never offered.
+ */
+static void test_tmpfs_read_sent_in_place(void **state)
+{
+	static uint8_t buf[64 * 1024];
+	struct dn_tgt_ns *ns = dn_tgt_ns_lookup(io->q.ctrl->subsys, 1);
+	struct nvme_sqe sqe;
+	struct h_result r;
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + 1);
+	sqe = rw_sqe(nvme_cmd_write, 1, 32, 128);
+	assert_int_equal(h_submit(io, &sqe, buf, sizeof(buf)).status, 0);
+	assert_int_equal(h_send_from_calls, 0);
+
+	h_send_from_ret = 0;
+	memset(h_data, 0, sizeof(buf));
+	sqe = rw_sqe(nvme_cmd_read, 1, 32, 128);
+	r = h_submit(io, &sqe, NULL, 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.data_len, sizeof(buf));
+	assert_int_equal(h_send_from_calls, 1);
+	assert_ptr_equal(h_sent_from, ns->mem_map + 32 * 512);
+	assert_memory_equal(h_sent_from, buf, sizeof(buf));
+	for (i = 0; i < sizeof(buf); i++) /* not copied */
+		assert_int_equal(h_data[i], 0);
+	assert_int_equal(atomic_load(&ns->units_read), 128);
+
+	h_send_from_ret = -EFAULT;
+	r = h_submit(io, &sqe, NULL, 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(h_send_from_calls, 2);
+	assert_memory_equal(h_data, buf, sizeof(buf));
 }
 
 /* Kilobytes of [addr, ...) mapped in this process (the Rss of its /proc/self/smaps entry). */
@@ -405,6 +447,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dsm_deallocate, setup_tmpfs, teardown),
 		cmocka_unit_test_setup_teardown(test_lba_range, setup_tmpfs, teardown),
 		cmocka_unit_test_setup_teardown(test_tmpfs_truncated, setup_tmpfs, teardown),
+		cmocka_unit_test_setup_teardown(test_tmpfs_read_sent_in_place, setup_tmpfs,
+						teardown),
 		cmocka_unit_test(test_tmpfs_prefaulted),
 	};
 

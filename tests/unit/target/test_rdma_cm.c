@@ -48,6 +48,11 @@ void dn_rdma_queue_response(struct dn_tgt_req *req)
 {
 	fail();
 }
+int dn_rdma_send_from(struct dn_tgt_req *req, void *buf)
+{
+	fail();
+	return -1;
+}
 unsigned int dn_pg_load(const struct dn_poll_group *pg)
 {
 	return 0;

@@ -4,6 +4,7 @@
  * verbs (post_send/post_recv/poll_cq recorded through the context ops the inline verbs calls
  * use), a fake core and a fake poll group. Each test checks the exact work requests posted.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -79,6 +80,58 @@ static int fake_req_notify_cq(struct ibv_cq *cq, int solicited)
 	return 0;
 }
 
+/* ---- memory registrations (swapped in at link time: -Wl,--wrap) ---- */
+/* the __wrap_ functions are called only by the linker's redirection: no prototypes */
+#pragma GCC diagnostic ignored "-Wmissing-prototypes"
+static struct ibv_pd pd;
+static struct ibv_mr mrs[NR];
+static bool mr_live[NR];
+static int reg_calls, dereg_calls, reg_ret;
+static void *reg_addr;
+static size_t reg_len;
+static int reg_access;
+
+int __wrap_dn_ibv_reg_mr(struct ibv_pd *p, void *addr, size_t len, int access, struct ibv_mr **out)
+{
+	int i;
+
+	reg_calls++;
+	assert_ptr_equal(p, &pd);
+	reg_addr = addr;
+	reg_len = len;
+	reg_access = access;
+	if (reg_ret)
+		return reg_ret;
+	for (i = 0; i < NR && mr_live[i]; i++)
+		;
+	assert_true(i < NR);
+	mr_live[i] = true;
+	mrs[i].lkey = 0xa000u + (uint32_t)i;
+	mrs[i].addr = addr;
+	mrs[i].length = len;
+	*out = &mrs[i];
+	return 0;
+}
+
+int __wrap_dn_ibv_dereg_mr(struct ibv_mr *mr)
+{
+	int i = (int)(mr - mrs);
+
+	assert_true(i >= 0 && i < NR && mr_live[i]);
+	mr_live[i] = false;
+	dereg_calls++;
+	return 0;
+}
+
+static int live_mrs(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < NR; i++)
+		n += mr_live[i];
+	return n;
+}
+
 /* ---- fake queue lifetime (rdma_queue.c) ---- */
 static int lost_calls, finish_calls, destroy_calls;
 
@@ -103,6 +156,8 @@ static struct dn_tgt_req *held;
 static int executed;
 static void *exec_data;
 static struct dn_tgt_req *exec_log[16]; /* in the order they executed */
+static uint8_t *exec_medium;		/* reads offer to be sent from here (a backend's memory) */
+static int send_from_ret;		/* what the offer got */
 
 bool dn_req_init(struct dn_tgt_req *req, struct dn_tgt_queue *q, uint32_t incapsule_len)
 {
@@ -129,7 +184,9 @@ void dn_req_execute(struct dn_tgt_req *req)
 {
 	exec_log[executed++] = req;
 	exec_data = req->data;
-	if (req->dir == DN_XFER_C2H)
+	if (req->dir == DN_XFER_C2H && exec_medium)
+		send_from_ret = req->queue->ops->send_from(req, exec_medium);
+	if (req->dir == DN_XFER_C2H && (!exec_medium || send_from_ret))
 		memset(req->data, 0xab, req->data_len);
 	if (exec_async)
 		held = req;
@@ -146,7 +203,11 @@ void dn_req_complete(struct dn_tgt_req *req, nvme_status_t status)
 }
 
 /* ---- a queue with NR receives and NR requests, as rdma_queue.c lays it out ---- */
-static const struct dn_tgt_transport_ops ops = {.queue_response = dn_rdma_queue_response};
+static const struct dn_tgt_transport_ops ops = {
+	.queue_response = dn_rdma_queue_response,
+	.send_from = dn_rdma_send_from,
+};
+static struct dn_rdma_dev dev = {.pd = &pd};
 static struct ibv_context ctx;
 static struct ibv_qp qp;
 static struct ibv_cq cq;
@@ -172,6 +233,7 @@ static struct dn_rdma_queue *new_queue(uint16_t qid)
 
 	q->q.ops = &ops;
 	q->q.qid = qid;
+	q->dev = &dev;
 	q->qp = &qp;
 	q->cq = &cq;
 	q->nr_recv = q->nr_reqs = NR;
@@ -200,6 +262,10 @@ static int setup(void **state)
 	lost_calls = finish_calls = destroy_calls = executed = 0;
 	exec_async = false;
 	held = NULL;
+	exec_medium = NULL;
+	send_from_ret = 1;
+	reg_calls = dereg_calls = reg_ret = 0;
+	memset(mr_live, 0, sizeof(mr_live));
 	fake_pg_deferred_reset();
 	ctx.ops.post_send = fake_post_send;
 	ctx.ops.post_recv = fake_post_recv;
@@ -239,6 +305,8 @@ static int teardown(void **state)
 		held_bufs += rq2 && rq2->reqs[i].buf != NULL;
 	}
 	assert_int_equal(pool.nr_free + held_bufs, pool.nr_bufs);
+	/* every registration of a read sent in place was let go of */
+	assert_int_equal(live_mrs(), 0);
 	free_queue(rq);
 	if (rq2)
 		free_queue(rq2);
@@ -345,6 +413,145 @@ static void test_read_keyed_write_then_send_with_inv(void **state)
 	assert_int_equal(r->state, DN_RDMA_REQ_FREE);
 	assert_int_equal(rq->nr_busy, 0);
 	assert_int_equal(lost_calls, 0);
+}
+
+/*
+ * A large read of a backend that offers its memory: the RDMA WRITE goes out from that memory
+ * under a registration of its own (read-only access, the read's length), not from a pool
+ * buffer; the registration lasts until the response's SEND has completed.
+ */
+static void test_read_sent_from_backend_memory(void **state)
+{
+	static uint8_t medium[DN_TGT_MAX_XFER];
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *r;
+
+	exec_medium = medium;
+	nvme_sgl_set_keyed(&sgl, 0x20000, DN_RDMA_SEND_FROM_MIN, 0x4321, false);
+	arrive(0, nvme_cmd_read, 7, &sgl, 0);
+	step();
+	r = req_of(7);
+	assert_int_equal(send_from_ret, 0);
+	assert_int_equal(reg_calls, 1);
+	assert_ptr_equal(reg_addr, medium);
+	assert_int_equal(reg_len, DN_RDMA_SEND_FROM_MIN);
+	assert_int_equal(reg_access, 0);
+	assert_int_equal(nr_sent, 2);
+	assert_int_equal(sent[0].opcode, IBV_WR_RDMA_WRITE);
+	assert_int_equal(sent[0].sge_addr, (uintptr_t)medium);
+	assert_int_equal(sent[0].sge_lkey, mrs[0].lkey);
+	assert_int_equal(sent[0].sge_len, DN_RDMA_SEND_FROM_MIN);
+	assert_int_equal(sent[0].remote_addr, 0x20000);
+	assert_int_equal(sent[0].rkey, 0x4321);
+	assert_int_equal(sent[1].opcode, IBV_WR_SEND);
+	/* the device reads it until the SEND behind the WRITE completes */
+	assert_int_equal(live_mrs(), 1);
+	complete_wr(&r->send_wr, IBV_WC_SUCCESS);
+	step();
+	assert_int_equal(r->state, DN_RDMA_REQ_FREE);
+	assert_int_equal(dereg_calls, 1);
+	assert_null(r->send_mr);
+
+	/* the next read through the same request slot registers afresh */
+	arrive(1, nvme_cmd_read, 8, &sgl, 0);
+	step();
+	assert_int_equal(reg_calls, 2);
+	r = req_of(8);
+	complete_wr(&r->send_wr, IBV_WC_SUCCESS);
+	step();
+	assert_int_equal(dereg_calls, 2);
+}
+
+/*
+ * Offers the transport turns down, so the backend copies: a read under DN_RDMA_SEND_FROM_MIN
+ * (the copy is cheaper), and memory that cannot be registered (pages past a truncated end).
+ * Either way the WRITE goes out from the pool buffer with the pool's key.
+ */
+static void test_read_send_from_refused(void **state)
+{
+	static uint8_t medium[DN_TGT_MAX_XFER];
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *r;
+
+	exec_medium = medium;
+	nvme_sgl_set_keyed(&sgl, 0x20000, DN_RDMA_SEND_FROM_MIN - 4096, 0x4321, false);
+	arrive(0, nvme_cmd_read, 7, &sgl, 0);
+	step();
+	assert_int_equal(send_from_ret, -EOPNOTSUPP);
+	assert_int_equal(reg_calls, 0);
+	r = req_of(7);
+	assert_int_equal(sent[0].sge_addr, (uintptr_t)r->buf);
+	assert_int_equal(sent[0].sge_lkey, 0x5678);
+	complete_wr(&r->send_wr, IBV_WC_SUCCESS);
+	step();
+
+	reg_ret = -EFAULT;
+	nvme_sgl_set_keyed(&sgl, 0x20000, DN_TGT_MAX_XFER, 0x4321, false);
+	arrive(1, nvme_cmd_read, 8, &sgl, 0);
+	step();
+	assert_int_equal(send_from_ret, -EFAULT);
+	assert_int_equal(reg_calls, 1);
+	r = req_of(8);
+	assert_null(r->send_mr);
+	assert_int_equal(sent[2].sge_addr, (uintptr_t)r->buf);
+	assert_int_equal(sent[2].sge_lkey, 0x5678);
+	assert_int_equal(sent[2].sge_len, DN_TGT_MAX_XFER);
+	complete_wr(&r->send_wr, IBV_WC_SUCCESS);
+	step();
+	assert_int_equal(dereg_calls, 0);
+}
+
+/*
+ * A registration is let go of however the request ends: with an error status (no data sent),
+ * dropped by a dying queue, or still sending when the queue's QP is destroyed.
+ */
+static void test_send_from_released_on_every_end(void **state)
+{
+	static uint8_t medium[DN_TGT_MAX_XFER];
+	struct nvme_sgl_desc sgl;
+	struct dn_rdma_req *r;
+
+	exec_medium = medium;
+	exec_async = true;
+	nvme_sgl_set_keyed(&sgl, 0x20000, DN_TGT_MAX_XFER, 0x4321, false);
+
+	/* registered, then the command fails: only the response goes out */
+	arrive(0, nvme_cmd_read, 1, &sgl, 0);
+	step();
+	assert_int_equal(live_mrs(), 1);
+	dn_req_complete(held, NVME_STATUS_DNR(NVME_SCT_MEDIA, NVME_SC_READ_ERROR));
+	fake_pg_run_deferred();
+	assert_int_equal(nr_sent, 1);
+	assert_int_equal(sent[0].opcode, IBV_WR_SEND);
+	r = req_of(1);
+	complete_wr(&r->send_wr, IBV_WC_SUCCESS);
+	step();
+	assert_int_equal(live_mrs(), 0);
+
+	/* registered, and the queue dies before the response: dropped, let go of */
+	arrive(1, nvme_cmd_read, 2, &sgl, 0);
+	step();
+	assert_int_equal(live_mrs(), 1);
+	rq->dying = true;
+	dn_req_complete(held, 0);
+	fake_pg_run_deferred();
+	assert_int_equal(nr_sent, 1);
+	assert_int_equal(live_mrs(), 0);
+
+	/* sending when the queue dies and is destroyed before the SEND's completion */
+	rq->dying = false;
+	arrive(2, nvme_cmd_read, 3, &sgl, 0);
+	step();
+	dn_req_complete(held, 0);
+	fake_pg_run_deferred();
+	r = req_of(3);
+	assert_int_equal(r->state, DN_RDMA_REQ_SENDING);
+	rq->dying = true;
+	dn_rdma_abort_waiting(rq);
+	assert_int_equal(live_mrs(), 1); /* the RDMA WRITE may still read it */
+	dn_rdma_release_held_bufs(rq);
+	assert_int_equal(live_mrs(), 0);
+	assert_int_equal(dereg_calls, 3);
 }
 
 static void test_write_keyed_reads_before_execute(void **state)
@@ -790,6 +997,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_keyed_write_then_send_with_inv, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_read_sent_from_backend_memory, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_read_send_from_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_from_released_on_every_end, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_write_keyed_reads_before_execute, setup,
 						teardown),
