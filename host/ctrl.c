@@ -835,6 +835,11 @@ static int try_reconnect(struct dn_ctrl *c, struct dn_err *ep)
 		dn_hq_destroy(&c->admin);
 		goto out_fail;
 	}
+	/*
+	 * The new association's limits (a target restarted with another configuration): the I/O
+	 * queues connect with its in-capsule size. Number of Queues clamps nr_queues after this.
+	 */
+	set_caps(c);
 	if (admin_features(c, &e)) {
 		dn_hq_destroy(&c->admin);
 		goto out_fail;
@@ -917,22 +922,16 @@ static void reconnect_failed(struct dn_ctrl *c, const struct dn_err *e, int64_t 
 	}
 }
 
+/* The admin queue's rdma_cm channel polled readable: the events the I/O queues also heed */
 static void handle_cm_event(struct dn_ctrl *c, int64_t *next_try)
 {
-	struct rdma_cm_event *ev;
-	enum rdma_cm_event_type t;
+	int ret = dn_hq_cm_check(&c->admin);
 
-	if (dn_rdma_get_cm_event(c->admin.ec, &ev))
-		return;
-	t = ev->event;
-	dn_rdma_ack_cm_event(ev);
-	if (t == RDMA_CM_EVENT_DISCONNECTED || t == RDMA_CM_EVENT_DEVICE_REMOVAL) {
-		c->admin.connected = false;
+	if (ret)
 		start_reset(c,
-			    t == RDMA_CM_EVENT_DEVICE_REMOVAL ? "the local RDMA device was removed"
-							      : "the target closed the connection",
+			    ret == -ENODEV ? "the local RDMA device was removed"
+					   : "the target closed the connection",
 			    next_try);
-	}
 }
 
 /* Controller thread: a Namespace Attribute Changed event (or a failed scan) asks for a rescan. */

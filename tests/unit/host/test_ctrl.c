@@ -5,7 +5,8 @@
  * becomes ready), the controller's limits from CAP and Identify, the shutdown handshake on
  * disconnect, and reading the discovery log (in chunks, again when it changed meanwhile, a
  * record count past reason refused). The admin queue (host/rdma_queue.c) is replaced at link
- * time (-Wl,--wrap, see CMakeLists.txt) by a fake controller that answers each command.
+ * time (-Wl,--wrap, see CMakeLists.txt) by a fake controller that answers each command (its
+ * fabrics and Identify Controller half is fake_admin.c, shared with test_ctrl_thread.c).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -22,6 +23,8 @@
 #include "host/ctrl.h"
 #include "host/nvmf_cmd.h"
 
+#include "fake_admin.h"
+
 /* the __wrap_ functions below are called only by the linker's redirection: no prototypes */
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 
@@ -30,23 +33,7 @@
 
 /* ---- the fake controller behind the admin queue ---- */
 static struct {
-	/* Connect */
-	nvme_status_t connect_st;
-	uint32_t connect_ipo;
-	uint16_t cntlid;
-	struct nvmf_connect_data connect_data;
-	uint16_t connect_qid, connect_sqsize;
-	uint32_t connect_kato;
-	/* properties */
-	uint64_t cap;
-	uint32_t cc;
-	int cc_sets;
-	int rdy_after; /* CSTS reads before RDY is set (-1: never) */
-	bool cfs;
-	int shst_after; /* CSTS reads after CC.SHN before the shutdown is complete */
-	int csts_reads;
-	/* Identify */
-	struct nvme_id_ctrl id;
+	struct fake_admin a; /* Connect, properties, Identify */
 	/* discovery log */
 	uint64_t numrec, genctr;
 	int bump_genctr_at; /* the counter moves after this header read (1, 2, ...; 0: never) */
@@ -85,25 +72,6 @@ void __wrap_dn_hq_destroy(struct dn_hq *q)
 	memset(q, 0, sizeof(*q));
 }
 
-static uint64_t fake_csts(void)
-{
-	uint64_t csts = 0;
-
-	f.csts_reads++;
-	if (f.cfs)
-		csts |= NVME_CSTS_CFS_MASK << NVME_CSTS_CFS_SHIFT;
-	if (f.cc & (NVME_CC_SHN_MASK << NVME_CC_SHN_SHIFT)) {
-		if (f.shst_after-- <= 0)
-			csts |= (uint64_t)NVME_CSTS_SHST_CMPLT << NVME_CSTS_SHST_SHIFT;
-		return csts | 1; /* still ready */
-	}
-	if (f.rdy_after > 0)
-		f.rdy_after--;
-	else if (f.rdy_after == 0 && (f.cc & 1))
-		csts |= 1;
-	return csts;
-}
-
 /* the discovery log page, records numbered so each byte read can be checked */
 static void log_bytes(uint64_t off, uint8_t *buf, uint32_t len)
 {
@@ -123,65 +91,36 @@ static void log_bytes(uint64_t off, uint8_t *buf, uint32_t len)
 	}
 }
 
+/* Get Log Page of the discovery log, the one command fake_admin.c does not answer */
+static void get_discovery_log(const struct nvme_sqe *sqe, void *data, uint32_t len)
+{
+	uint32_t cdw10 = le32toh(sqe->common.cdw10), cdw11 = le32toh(sqe->common.cdw11);
+	uint64_t off = le32toh(sqe->common.cdw12) | (uint64_t)le32toh(sqe->common.cdw13) << 32;
+	uint32_t numd = (cdw10 >> 16 | (cdw11 & 0xffff) << 16) + 1;
+
+	if (sqe->opcode != nvme_admin_get_log_page)
+		fail_msg("unexpected admin command 0x%x", sqe->opcode);
+	assert_int_equal(cdw10 & 0xff, NVME_LOG_LID_DISCOVER);
+	assert_int_equal(numd * 4, len);
+	assert_true(f.log_reads < 32);
+	f.log_off[f.log_reads] = off;
+	f.log_len[f.log_reads] = len;
+	f.log_reads++;
+	log_bytes(off, data, len);
+	/* a header read: the log may change right after it */
+	if (off == 0 && len == sizeof(struct nvmf_discovery_log) &&
+	    (++f.header_reads == f.bump_genctr_at || f.bump_always))
+		f.genctr++;
+}
+
 int __wrap_dn_hq_exec(struct dn_hq *q, struct nvme_sqe *sqe, void *data, uint32_t len, bool to_ctrl,
 		      struct nvme_cqe *cqe, nvme_status_t *st, int timeout_ms, struct dn_err *e)
 {
 	struct nvme_cqe c = {0};
 
 	*st = 0;
-	if (sqe->opcode == NVME_FABRICS_OPCODE) {
-		switch (sqe->fabrics.fctype) {
-		case nvme_fabrics_type_connect:
-			assert_true(to_ctrl);
-			assert_int_equal(len, sizeof(f.connect_data));
-			memcpy(&f.connect_data, data, sizeof(f.connect_data));
-			f.connect_qid = le16toh(sqe->connect.qid);
-			f.connect_sqsize = le16toh(sqe->connect.sqsize);
-			f.connect_kato = le32toh(sqe->connect.kato);
-			*st = f.connect_st;
-			c.result.u32 = htole32(f.connect_st ? f.connect_ipo : f.cntlid);
-			break;
-		case nvme_fabrics_type_property_get:
-			if (le32toh(sqe->prop.offset) == NVMF_PROP_CAP) {
-				assert_int_equal(sqe->prop.attrib & 7, 1);
-				c.result.u64 = htole64(f.cap);
-			} else {
-				assert_int_equal(le32toh(sqe->prop.offset), NVMF_PROP_CSTS);
-				c.result.u64 = htole64(fake_csts());
-			}
-			break;
-		case nvme_fabrics_type_property_set:
-			assert_int_equal(le32toh(sqe->prop.offset), NVMF_PROP_CC);
-			f.cc = (uint32_t)le64toh(sqe->prop.value);
-			f.cc_sets++;
-			break;
-		default:
-			fail_msg("unexpected fabrics command 0x%x", sqe->fabrics.fctype);
-		}
-	} else if (sqe->opcode == nvme_admin_identify) {
-		assert_int_equal(le32toh(sqe->common.cdw10) & 0xff, NVME_IDENTIFY_CNS_CTRL);
-		assert_int_equal(len, sizeof(f.id));
-		memcpy(data, &f.id, sizeof(f.id));
-	} else if (sqe->opcode == nvme_admin_get_log_page) {
-		uint32_t cdw10 = le32toh(sqe->common.cdw10), cdw11 = le32toh(sqe->common.cdw11);
-		uint64_t off = le32toh(sqe->common.cdw12) | (uint64_t)le32toh(sqe->common.cdw13)
-								    << 32;
-		uint32_t numd = (cdw10 >> 16 | (cdw11 & 0xffff) << 16) + 1;
-
-		assert_int_equal(cdw10 & 0xff, NVME_LOG_LID_DISCOVER);
-		assert_int_equal(numd * 4, len);
-		assert_true(f.log_reads < 32);
-		f.log_off[f.log_reads] = off;
-		f.log_len[f.log_reads] = len;
-		f.log_reads++;
-		log_bytes(off, data, len);
-		/* a header read: the log may change right after it */
-		if (off == 0 && len == sizeof(struct nvmf_discovery_log) &&
-		    (++f.header_reads == f.bump_genctr_at || f.bump_always))
-			f.genctr++;
-	} else {
-		fail_msg("unexpected admin command 0x%x", sqe->opcode);
-	}
+	if (!fake_admin_exec(&f.a, sqe, data, len, to_ctrl, &c, st))
+		get_discovery_log(sqe, data, len);
 	c.cid = sqe->cid;
 	if (cqe)
 		*cqe = c;
@@ -195,15 +134,7 @@ static struct dn_err err;
 static int setup(void **state)
 {
 	memset(&f, 0, sizeof(f));
-	f.cntlid = 7;
-	/* MQES 127 (0's based), CQR, TO 1 (500 ms), MPSMIN 0 */
-	f.cap = 127 | 1ull << 16 | 1ull << 24;
-	f.rdy_after = 2;
-	f.id.mdts = 5;
-	f.id.ioccsz = htole32((64 + 8192) / 16);
-	f.id.oncs = htole16(NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES);
-	f.id.vwc = NVME_CTRL_VWC_PRESENT;
-	memcpy(f.id.subnqn, SUBNQN, sizeof(SUBNQN));
+	fake_admin_init(&f.a, SUBNQN);
 	c = calloc(1, sizeof(*c));
 	assert_non_null(c);
 	strcpy(c->o.traddr, "10.77.0.1");
@@ -238,19 +169,19 @@ static void test_connect_enable(void **state)
 	uint16_t max_qid;
 
 	assert_int_equal(dn_ctrl_connect(c, &err), 0);
-	assert_int_equal(f.connect_qid, 0);
-	assert_int_equal(f.connect_sqsize, f.hq_depth - 1);
-	assert_int_equal(f.connect_kato, 5000);
-	assert_int_equal(le16toh(f.connect_data.cntlid), 0xffff);
-	assert_string_equal(f.connect_data.hostnqn, HOSTNQN);
-	assert_string_equal(f.connect_data.subsysnqn, SUBNQN);
-	assert_memory_equal(f.connect_data.hostid, c->o.hostid, 16);
+	assert_int_equal(f.a.connect_qid, 0);
+	assert_int_equal(f.a.connect_sqsize, f.hq_depth - 1);
+	assert_int_equal(f.a.connect_kato, 5000);
+	assert_int_equal(le16toh(f.a.connect_data.cntlid), 0xffff);
+	assert_string_equal(f.a.connect_data.hostnqn, HOSTNQN);
+	assert_string_equal(f.a.connect_data.subsysnqn, SUBNQN);
+	assert_memory_equal(f.a.connect_data.hostid, c->o.hostid, 16);
 	assert_int_equal(dn_ctrl_cntlid(c), 7);
 	/* CC: enabled, 64-byte SQEs, 16-byte CQEs, no shutdown */
-	assert_int_equal(f.cc_sets, 1);
-	assert_int_equal(f.cc, 1u | 6u << NVME_CC_IOSQES_SHIFT | 4u << NVME_CC_IOCQES_SHIFT);
-	assert_int_equal(f.csts_reads, 3); /* not ready twice, then ready */
-	assert_int_equal(c->cap, f.cap);
+	assert_int_equal(f.a.cc_sets, 1);
+	assert_int_equal(f.a.cc, 1u | 6u << NVME_CC_IOSQES_SHIFT | 4u << NVME_CC_IOCQES_SHIFT);
+	assert_int_equal(f.a.csts_reads, 3); /* not ready twice, then ready */
+	assert_int_equal(c->cap, f.a.cap);
 	dn_ctrl_caps_get(c, &caps, &max_qid);
 	assert_int_equal(caps.max_xfer, 128u << 10); /* 4 KiB pages << MDTS 5 */
 	assert_int_equal(caps.incapsule, 8192);
@@ -268,10 +199,10 @@ static void test_connect_limits(void **state)
 	struct dn_ctrl_caps caps;
 	uint16_t max_qid;
 
-	f.id.mdts = 0;
-	f.id.ioccsz = htole32(4);
-	f.id.vwc = 0;
-	f.cap |= 1ull << 48; /* MPSMIN 1: 8 KiB pages */
+	f.a.id.mdts = 0;
+	f.a.id.ioccsz = htole32(4);
+	f.a.id.vwc = 0;
+	f.a.cap |= 1ull << 48; /* MPSMIN 1: 8 KiB pages */
 	c->o.queue_size = 32;
 	assert_int_equal(dn_ctrl_connect(c, &err), 0);
 	dn_ctrl_caps_get(c, &caps, &max_qid);
@@ -281,8 +212,8 @@ static void test_connect_limits(void **state)
 	assert_int_equal(caps.queue_size, 32);
 	teardown(state);
 	setup(state);
-	f.id.mdts = 3;
-	f.cap |= 1ull << 48;
+	f.a.id.mdts = 3;
+	f.a.cap |= 1ull << 48;
 	assert_int_equal(dn_ctrl_connect(c, &err), 0);
 	dn_ctrl_caps_get(c, &caps, &max_qid);
 	assert_int_equal(caps.max_xfer, 64u << 10); /* 8 KiB << 3 */
@@ -319,21 +250,21 @@ static void test_connect_refused(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		teardown(state);
 		setup(state);
-		f.connect_st = cases[i].st;
-		f.connect_ipo = cases[i].ipo;
+		f.a.connect_st = cases[i].st;
+		f.a.connect_ipo = cases[i].ipo;
 		assert_int_equal(dn_ctrl_connect(c, &err), cases[i].ret);
 		assert_int_equal(err.code, cases[i].ret);
 		if (strncmp(err.msg, cases[i].msg, strlen(cases[i].msg)))
 			fail_msg("case %zu: \"%s\" is not \"%s...\"", i, err.msg, cases[i].msg);
 		/* nothing enabled, nothing left */
-		assert_int_equal(f.cc_sets, 0);
+		assert_int_equal(f.a.cc_sets, 0);
 		assert_null(c->id);
 		assert_int_equal(f.hq_destroys, 1);
 	}
 	teardown(state);
 	setup(state);
-	f.connect_st = cases[5].st;
-	f.connect_ipo = 0x2a;
+	f.a.connect_st = cases[5].st;
+	f.a.connect_ipo = 0x2a;
 	dn_ctrl_connect(c, &err);
 	assert_non_null(strstr(err.msg, "attribute 0x2a)"));
 	/* the queue itself could not be made: its sentence, nothing to destroy */
@@ -348,7 +279,7 @@ static void test_connect_refused(void **state)
 /* CSTS.CFS during enable: refused with a sentence, the queue given back */
 static void test_enable_fatal(void **state)
 {
-	f.cfs = true;
+	f.a.cfs = true;
 	assert_int_equal(dn_ctrl_connect(c, &err), -EIO);
 	assert_string_equal(err.msg, "controller of " SUBNQN " reports a fatal status");
 	assert_int_equal(f.hq_destroys, 1);
@@ -360,13 +291,13 @@ static void test_enable_never_ready(void **state)
 {
 	int64_t t0 = dn_now_ms(), took;
 
-	f.rdy_after = -1;
+	f.a.rdy_after = -1;
 	assert_int_equal(dn_ctrl_connect(c, &err), -ETIMEDOUT);
 	took = dn_now_ms() - t0;
 	assert_string_equal(err.msg, "controller of " SUBNQN " did not become ready");
 	/* not before CAP.TO has passed: the controller had that long by the spec */
 	assert_true(took >= 500);
-	assert_true(f.csts_reads > 2);
+	assert_true(f.a.csts_reads > 2);
 	assert_int_equal(f.hq_destroys, 1);
 }
 
@@ -374,13 +305,13 @@ static void test_enable_never_ready(void **state)
 static void test_disconnect_shutdown(void **state)
 {
 	assert_int_equal(dn_ctrl_connect(c, &err), 0);
-	f.csts_reads = 0;
-	f.shst_after = 2;
+	f.a.csts_reads = 0;
+	f.a.shst_after = 2;
 	dn_ctrl_disconnect(c);
-	assert_int_equal(f.cc_sets, 2);
-	assert_int_equal((f.cc >> NVME_CC_SHN_SHIFT) & NVME_CC_SHN_MASK, NVME_CC_SHN_NORMAL);
-	assert_true(f.cc & 1);
-	assert_int_equal(f.csts_reads, 3);
+	assert_int_equal(f.a.cc_sets, 2);
+	assert_int_equal((f.a.cc >> NVME_CC_SHN_SHIFT) & NVME_CC_SHN_MASK, NVME_CC_SHN_NORMAL);
+	assert_true(f.a.cc & 1);
+	assert_int_equal(f.a.csts_reads, 3);
 	assert_int_equal(f.hq_destroys, 1);
 	assert_null(c->id);
 }
@@ -391,7 +322,7 @@ static void test_disconnect_failed_queue(void **state)
 	assert_int_equal(dn_ctrl_connect(c, &err), 0);
 	c->admin.failed = true;
 	dn_ctrl_disconnect(c);
-	assert_int_equal(f.cc_sets, 1);
+	assert_int_equal(f.a.cc_sets, 1);
 	assert_int_equal(f.hq_destroys, 1);
 }
 
