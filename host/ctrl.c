@@ -1082,6 +1082,7 @@ int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e)
 	ret = -pthread_create(&c->thread, NULL, ctrl_thread, c);
 	if (ret) {
 		dn_err_set(e, ret, "pthread_create: %s", strerror(-ret));
+		pthread_cond_destroy(&c->started_cond);
 		goto out_close;
 	}
 	c->thread_running = true;
