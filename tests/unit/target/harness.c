@@ -228,6 +228,23 @@ struct nvme_sqe h_rw_sqe(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t 
 	return sqe;
 }
 
+struct nvme_sqe h_dsm_sqe(uint32_t nsid, uint32_t nr_ranges, uint32_t data_len, bool inline_data)
+{
+	struct nvme_sqe sqe;
+
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = nvme_cmd_dsm;
+	sqe.cid = htole16(7);
+	sqe.common.nsid = htole32(nsid);
+	sqe.common.cdw10 = htole32(nr_ranges - 1);
+	sqe.common.cdw11 = htole32(NVME_DSMGMT_AD);
+	if (inline_data)
+		h_sgl_inline(&sqe, data_len);
+	else
+		h_sgl_keyed(&sqe, data_len);
+	return sqe;
+}
+
 /* ---- target lifetime ---- */
 
 void h_target_up(const char *const *hosts, size_t nr_hosts)

@@ -63,6 +63,10 @@ void h_sgl_inline(struct nvme_sqe *sqe, uint32_t len);
 struct nvme_sqe h_rw_sqe(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t nlb,
 			 unsigned int lba_shift);
 
+/* Dataset Management, deallocate, nr_ranges ranges (NR + 1), CID 7: data_len bytes of ranges
+ * in the capsule or keyed. */
+struct nvme_sqe h_dsm_sqe(uint32_t nsid, uint32_t nr_ranges, uint32_t data_len, bool inline_data);
+
 struct nvme_sqe h_connect_sqe(uint16_t qid, uint16_t sqsize, uint32_t kato);
 void h_connect_data(struct nvmf_connect_data *d, const char *subnqn, const char *hostnqn,
 		    uint16_t cntlid);

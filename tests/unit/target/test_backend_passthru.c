@@ -457,12 +457,7 @@ static void test_no_data_and_dsm(void **state)
 	ranges[0].nlb = htole32(4);
 	ranges[1].slba = htole64(100);
 	ranges[1].nlb = htole32(20);
-	memset(&sqe, 0, sizeof(sqe));
-	sqe.opcode = nvme_cmd_dsm;
-	sqe.common.nsid = htole32(1);
-	sqe.common.cdw10 = htole32(1); /* two ranges */
-	sqe.common.cdw11 = htole32(NVME_DSMGMT_AD);
-	h_sgl_inline(&sqe, sizeof(ranges));
+	sqe = h_dsm_sqe(1, 2, sizeof(ranges), true);
 	assert_int_equal(h_submit(io, &sqe, ranges, sizeof(ranges)).status, 0);
 	c = drive_cmd(nvme_cmd_dsm);
 	assert_int_equal(c->cdw10, 1);

@@ -151,12 +151,7 @@ static void test_dsm_deallocate(void **state)
 	ranges[0].nlb = htole32(8); /* 4 KiB: a whole file system block, so the hole is real */
 	ranges[1].slba = htole64(12);
 	ranges[1].nlb = htole32(0);
-	memset(&sqe, 0, sizeof(sqe));
-	sqe.opcode = nvme_cmd_dsm;
-	sqe.common.nsid = htole32(1);
-	sqe.common.cdw10 = htole32(1); /* two ranges */
-	sqe.common.cdw11 = htole32(NVME_DSMGMT_AD);
-	h_sgl_keyed(&sqe, sizeof(ranges));
+	sqe = h_dsm_sqe(1, 2, sizeof(ranges), false);
 	assert_int_equal(h_submit(io, &sqe, ranges, sizeof(ranges)).status, 0);
 	file_read(0, back, sizeof(back));
 	assert_memory_equal(back, zero, 4096);
@@ -186,12 +181,7 @@ static void test_dsm_linux_buffer(void **state)
 	/* garbage beyond NR: must be ignored, not range-checked */
 	ranges[1].slba = htole64(0xffffffffffull);
 	ranges[1].nlb = htole32(5);
-	memset(&sqe, 0, sizeof(sqe));
-	sqe.opcode = nvme_cmd_dsm;
-	sqe.common.nsid = htole32(1);
-	sqe.common.cdw10 = htole32(0); /* one range */
-	sqe.common.cdw11 = htole32(NVME_DSMGMT_AD);
-	h_sgl_keyed(&sqe, sizeof(ranges));
+	sqe = h_dsm_sqe(1, 1, sizeof(ranges), false); /* NR 1 of the two ranges sent */
 	assert_int_equal(h_submit(io, &sqe, ranges, sizeof(ranges)).status, 0);
 	file_read(64 * 512, back, sizeof(back));
 	assert_memory_equal(back, zero, sizeof(zero));
