@@ -157,6 +157,42 @@ static int dev_ctrl_cmd(struct dn_ublk_dev *dev, uint32_t op, void *buf, uint16_
 	return ctrl_cmd(&dev->ctrl, op, (uint32_t)dev->p.dev_id, buf, len, data0);
 }
 
+/*
+ * Device numbers. DEL_DEV waits until the number is freed, i.e. until the device's last
+ * reference is gone: for as long as anyone holds /dev/ublkbN open (a mounted file system, a
+ * process reading it), and, since the wait looks the number up again after each wakeup, for
+ * good when an ADD_DEV took the freed number first (it then waits for that new device's
+ * deletion: seen as a disconnect hanging while another connect created devices).
+ * DEL_DEV_ASYNC (Linux 6.9) does not wait: the disk is gone when it returns, and the number
+ * is freed with the last reference. Kernels without it get DEL_DEV, with this process's own
+ * ADD_DEVs held off meanwhile so that none of them can take the number under the wait.
+ */
+static pthread_mutex_t dev_number_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int add_dev(struct ublk_ctrl *ctrl, struct ublksrv_ctrl_dev_info *info)
+{
+	int ret;
+
+	pthread_mutex_lock(&dev_number_lock);
+	ret = ctrl_cmd(ctrl, UBLK_U_CMD_ADD_DEV, info->dev_id, info, sizeof(*info), 0);
+	pthread_mutex_unlock(&dev_number_lock);
+	return ret;
+}
+
+static int del_dev(struct ublk_ctrl *ctrl, uint32_t dev_id)
+{
+	int ret;
+
+	/* an older kernel refuses the opcode (6.9 and 6.10 whatever the device: a bug) */
+	ret = ctrl_cmd(ctrl, UBLK_U_CMD_DEL_DEV_ASYNC, dev_id, NULL, 0, 0);
+	if (!ret || ret == -ENODEV)
+		return ret;
+	pthread_mutex_lock(&dev_number_lock);
+	ret = ctrl_cmd(ctrl, UBLK_U_CMD_DEL_DEV, dev_id, NULL, 0, 0);
+	pthread_mutex_unlock(&dev_number_lock);
+	return ret;
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
@@ -512,7 +548,7 @@ int dn_ublk_create(const struct dn_ublk_params *p, const struct dn_ublk_ops *ops
 		goto out_destroy_sync;
 
 	dn_ublk_build_dev_info(&dev->p, dev->p.max_io_bytes, getpid(), &info);
-	ret = ctrl_cmd(&dev->ctrl, UBLK_U_CMD_ADD_DEV, info.dev_id, &info, sizeof(info), 0);
+	ret = add_dev(&dev->ctrl, &info);
 	if (ret)
 		goto out_close_ctrl;
 	/* what the driver granted: an id, and at most one queue per CPU */
@@ -548,7 +584,7 @@ int dn_ublk_create(const struct dn_ublk_params *p, const struct dn_ublk_ops *ops
 out_free_queues:
 	queues_free(dev);
 out_del_dev:
-	dev_ctrl_cmd(dev, UBLK_U_CMD_DEL_DEV, NULL, 0, 0);
+	del_dev(&dev->ctrl, (uint32_t)dev->p.dev_id);
 out_close_ctrl:
 	ctrl_close(&dev->ctrl);
 out_destroy_sync:
@@ -672,7 +708,7 @@ void dn_ublk_stop_and_delete(struct dn_ublk_dev *dev)
 	}
 	close(dev->cdev_fd);
 	queues_free(dev);
-	ret = dev_ctrl_cmd(dev, UBLK_U_CMD_DEL_DEV, NULL, 0, 0);
+	ret = del_dev(&dev->ctrl, (uint32_t)dev->p.dev_id);
 	if (ret)
 		dn_err("ublk%d: DEL_DEV: %s", dev->p.dev_id, strerror(-ret));
 	ctrl_close(&dev->ctrl);
@@ -712,7 +748,7 @@ int dn_ublk_reap_dead(void)
 		if (ctrl_cmd(&ctrl, UBLK_U_CMD_GET_DEV_INFO, id, &info, sizeof(info), 0) ||
 		    !dn_ublk_is_reapable(&info, pid_alive))
 			continue;
-		ret = ctrl_cmd(&ctrl, UBLK_U_CMD_DEL_DEV, id, NULL, 0, 0);
+		ret = del_dev(&ctrl, id);
 		if (ret && ret != -ENODEV) {
 			dn_warn("ublk%u: left by pid %d, cannot delete: %s", id, info.ublksrv_pid,
 				strerror(-ret));
