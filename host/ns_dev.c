@@ -162,10 +162,11 @@ struct dn_ioq {
 	struct dn_ctrl *ctrl;	     /* the path this slot serves; NULL: unused */
 	struct ibv_comp_channel *cc; /* hq's, while up: what the multishot poll watches */
 	int qid;
-	bool up;	 /* hq is connected and usable */
-	bool polling;	 /* a multishot poll is armed (on cc, or on a channel gone with its hq) */
-	bool cancelling; /* the poll is being removed: the slot is not free yet */
-	uint32_t gen;	 /* the controller association hq belongs to */
+	bool up;	   /* hq is connected and usable */
+	uint32_t max_xfer; /* bytes one command may move on this association (MDTS) */
+	bool polling;	   /* a multishot poll is armed (on cc, or on a channel gone with its hq) */
+	bool cancelling;   /* the poll is being removed: the slot is not free yet */
+	uint32_t gen;	   /* the controller association hq belongs to */
 	struct dn_event cc_ev;
 };
 
@@ -185,6 +186,22 @@ struct dn_uq {
 	/* per tag: a copy of what queue_io got (iod may not outlive the call), to send again */
 	struct ublksrv_io_desc *iods;
 	void **tag_bufs;
+	/*
+	 * A read or write larger than the path's MDTS (a path, or a reconnect, with a smaller
+	 * one than the device was made with) goes as several commands, one after the other:
+	 * tag_off is where the one in flight starts; a tag whose next piece is due waits in
+	 * cont until the pass's completions are reaped (its slot is free by then).
+	 */
+	uint32_t *tag_off;
+	uint16_t *cont;
+	uint16_t nr_cont;
+	/*
+	 * Tags waiting for a command slot: a path (or a reconnect) whose queue is smaller than
+	 * the device's depth has fewer slots than ublk has tags. Tried again, in order, once a
+	 * pass's completions are reaped.
+	 */
+	uint16_t *waiting;
+	uint16_t nr_waiting;
 	uint16_t *held;
 	uint16_t nr_held, depth;
 };
@@ -278,6 +295,18 @@ static void arm_tick(struct dn_uq *q)
 }
 
 static void ioq_failed(struct dn_ioq *ioq, const char *why);
+static void start_io(struct dn_uq *q, uint16_t tag);
+
+/* Start again the tags of a list (waiting or cont): each may land on a list again. */
+static void restart_list(struct dn_uq *q, uint16_t *list, uint16_t *nr)
+{
+	uint16_t n = *nr, i, tags[n ? n : 1];
+
+	memcpy(tags, list, n * sizeof(*tags));
+	*nr = 0;
+	for (i = 0; i < n; i++)
+		start_io(q, tags[i]);
+}
 
 /*
  * Sends are chained while the queue thread works through a pass of ublk requests and posted
@@ -290,19 +319,27 @@ static void ioq_flush(struct dn_ublk_queue *uq)
 	struct dn_uq *q = dn_ublk_queue_priv(uq);
 	int i;
 
-	if (!q || !q->need_flush)
+	if (!q)
 		return;
-	q->need_flush = false;
-	for (i = 0; i < DN_MAX_PATHS; i++) {
-		struct dn_ioq *ioq = &q->paths[i];
+	/* reaping frees slots and may finish a piece whose request has more to go: use them */
+	while (q->need_flush) {
+		q->need_flush = false;
+		restart_list(q, q->waiting, &q->nr_waiting);
+		restart_list(q, q->cont, &q->nr_cont);
+		for (i = 0; i < DN_MAX_PATHS; i++) {
+			struct dn_ioq *ioq = &q->paths[i];
 
-		if (path_live(ioq) && (dn_hq_flush(&ioq->hq) || dn_hq_process(&ioq->hq) < 0))
-			ioq_failed(ioq, "the connection failed");
+			if (path_live(ioq) &&
+			    (dn_hq_flush(&ioq->hq) || dn_hq_process(&ioq->hq) < 0))
+				ioq_failed(ioq, "the connection failed");
+		}
 	}
 }
 
+/* a held I/O is sent again whole: the pieces already done may not be where it goes next */
 static void hold(struct dn_uq *q, uint16_t tag)
 {
+	q->tag_off[tag] = 0;
 	q->held[q->nr_held++] = tag;
 }
 
@@ -310,6 +347,10 @@ static void fail_held(struct dn_uq *q)
 {
 	while (q->nr_held)
 		dn_ublk_complete(q->uq, q->held[--q->nr_held], -EIO);
+	while (q->nr_cont)
+		dn_ublk_complete(q->uq, q->cont[--q->nr_cont], -EIO);
+	while (q->nr_waiting)
+		dn_ublk_complete(q->uq, q->waiting[--q->nr_waiting], -EIO);
 }
 
 static void resubmit_held(struct dn_uq *q);
@@ -446,13 +487,27 @@ static void io_done(struct dn_hq *hq, struct dn_hq_req *r, nvme_status_t st,
 	uint16_t tag = (uint16_t)r->ctx;
 	int res;
 
+	/* this slot is free once this returns: a tag waiting for one goes in the flush */
+	if (q->nr_waiting)
+		q->need_flush = true;
 	if (NVME_STATUS_SCT(st) == NVME_SCT_PATH && !q->stopping && any_path_hope(q)) {
 		/* the connection went away under it: send it again on the next one */
 		hold(q, tag);
 		return;
 	}
-	if (!st)
-		res = (r->op == UBLK_IO_OP_READ || r->op == UBLK_IO_OP_WRITE) ? (int)r->len : 0;
+	if (!st && (r->op == UBLK_IO_OP_READ || r->op == UBLK_IO_OP_WRITE)) {
+		uint32_t len = q->iods[tag].nr_sectors << 9;
+
+		q->tag_off[tag] += r->len;
+		if (q->tag_off[tag] < len) {
+			/* the next piece goes once this pass's completions are reaped */
+			q->cont[q->nr_cont++] = tag;
+			q->need_flush = true;
+			return;
+		}
+		res = (int)len;
+	} else if (!st)
+		res = 0;
 	else if (NVME_STATUS_SCT(st) == NVME_SCT_PATH)
 		res = -EIO;
 	else
@@ -462,8 +517,9 @@ static void io_done(struct dn_hq *hq, struct dn_hq_req *r, nvme_status_t st,
 	dn_ublk_complete(q->uq, tag, res);
 }
 
+/* The command for a tag's request; a read or write from byte off, at most the path's MDTS. */
 static int build_io(struct dn_ioq *ioq, struct dn_hq_req *r, const struct ublksrv_io_desc *iod,
-		    void *buf, uint32_t *incapsule)
+		    void *buf, uint32_t off, uint32_t *incapsule)
 {
 	const struct dn_ns_info *ns = &ioq->q->p->dev.info;
 	unsigned int shift = ns->lbs_shift - 9;
@@ -481,6 +537,22 @@ static int build_io(struct dn_ioq *ioq, struct dn_hq_req *r, const struct ublksr
 	case UBLK_IO_OP_WRITE:
 		if (!nlb || nlb > 65536)
 			return -EINVAL;
+		if (off || len > ioq->max_xfer) {
+			uint32_t piece;
+
+			if (off >= len)
+				return -EINVAL;
+			piece = len - off;
+			if (piece > ioq->max_xfer)
+				piece = ioq->max_xfer >> ns->lbs_shift << ns->lbs_shift;
+			/* an MDTS below one block (never: MDTS counts in pages of 4 KiB or more) */
+			if (!piece)
+				return -EINVAL;
+			slba += off >> ns->lbs_shift;
+			nlb = piece >> ns->lbs_shift;
+			buf = (char *)buf + off;
+			len = r->len = piece;
+		}
 		dn_sqe_rw(sqe, op == UBLK_IO_OP_WRITE, ns->nsid, slba, nlb);
 		if (op == UBLK_IO_OP_WRITE && len <= ioq->hq.incapsule &&
 		    len <= DN_INCAPSULE_WRITE_MAX) {
@@ -523,7 +595,8 @@ static int build_io(struct dn_ioq *ioq, struct dn_hq_req *r, const struct ublksr
 	return -EOPNOTSUPP;
 }
 
-/* Send one I/O on a live path: 0; -EINVAL/-EOPNOTSUPP to complete it with; else hold it. */
+/* Send one I/O (or its next piece) on a live path: 0; -EINVAL/-EOPNOTSUPP to complete it
+ * with; -EAGAIN: no free slot, wait for one; else hold it. */
 static int submit_io(struct dn_uq *q, uint16_t tag)
 {
 	struct dn_ioq *ioq = pick_path(q);
@@ -533,13 +606,12 @@ static int submit_io(struct dn_uq *q, uint16_t tag)
 
 	if (!ioq)
 		return -ENOTCONN;
-	/* ublk never has more tags in flight than a queue has slots */
 	r = dn_hq_get_req(&ioq->hq);
 	if (!r)
-		return -EBUSY;
+		return -EAGAIN;
 	r->ctx = tag;
 	r->done = io_done;
-	ret = build_io(ioq, r, &q->iods[tag], q->tag_bufs[tag], &incapsule);
+	ret = build_io(ioq, r, &q->iods[tag], q->tag_bufs[tag], q->tag_off[tag], &incapsule);
 	if (!ret)
 		ret = dn_hq_submit(&ioq->hq, r, incapsule);
 	if (ret) {
@@ -558,6 +630,8 @@ static void start_io(struct dn_uq *q, uint16_t tag)
 
 	if (ret == -EINVAL || ret == -EOPNOTSUPP)
 		dn_ublk_complete(q->uq, tag, ret);
+	else if (ret == -EAGAIN && !q->stopping)
+		q->waiting[q->nr_waiting++] = tag;
 	else if (ret && (q->stopping || !any_path_hope(q)))
 		dn_ublk_complete(q->uq, tag, -EIO);
 	else if (ret)
@@ -575,6 +649,7 @@ static void ioq_queue_io(struct dn_ublk_queue *uq, uint16_t tag, const struct ub
 	}
 	q->iods[tag] = *iod;
 	q->tag_bufs[tag] = buf;
+	q->tag_off[tag] = 0;
 	start_io(q, tag);
 }
 
@@ -596,7 +671,7 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 		.traddr = c->o.traddr,
 		.trsvcid = c->o.trsvcid,
 		.host_traddr = c->o.host_traddr,
-		.depth = ioq->q->p->dev.params.queue_depth,
+		.depth = ioq->q->depth,
 		.data_len = IOQ_DATA_LEN,
 		.timeout_ms = IOQ_CONNECT_TIMEOUT_MS,
 		.io_buf = ioq->q->bufs,
@@ -610,6 +685,10 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 	/* the association's own limits: a reconnect may be changing them right now */
 	dn_ctrl_caps_get(c, &caps, &max_qid);
 	ho.incapsule = caps.incapsule;
+	/* a smaller queue than the device's depth: tags wait for its slots (dn_uq.waiting) */
+	if (caps.queue_size < ho.depth)
+		ho.depth = caps.queue_size;
+	ioq->max_xfer = caps.max_xfer;
 	if (ioq->qid < 0) {
 		ioq->qid = dn_ctrl_alloc_qid(c);
 		if (ioq->qid < 0)
@@ -632,6 +711,16 @@ static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 	ioq->hq.batching = true;
 	ioq->gen = gen;
 	ioq->up = true;
+	if (ioq->max_xfer < ioq->q->p->dev.params.max_io_bytes)
+		dn_notice("%s: I/O queue %d (path %s:%s) moves at most %u bytes per command, "
+			  "/dev/ublkb%d takes %u: larger requests go in pieces",
+			  c->o.subnqn, ioq->qid, c->o.traddr, c->o.trsvcid, ioq->max_xfer,
+			  ioq->q->p->dev.dev_id, ioq->q->p->dev.params.max_io_bytes);
+	if (ho.depth < ioq->q->depth)
+		dn_notice("%s: I/O queue %d (path %s:%s) has %u slots for the %u requests "
+			  "/dev/ublkb%d may have in flight: the others wait",
+			  c->o.subnqn, ioq->qid, c->o.traddr, c->o.trsvcid, ho.depth, ioq->q->depth,
+			  ioq->q->p->dev.dev_id);
 	return 0;
 }
 
@@ -749,7 +838,10 @@ static int ioq_init(struct dn_ublk_queue *uq, void *bufs, size_t len)
 	q->iods = calloc(depth, sizeof(*q->iods));
 	q->tag_bufs = calloc(depth, sizeof(*q->tag_bufs));
 	q->held = calloc(depth, sizeof(*q->held));
-	if (!q->iods || !q->tag_bufs || !q->held) {
+	q->tag_off = calloc(depth, sizeof(*q->tag_off));
+	q->cont = calloc(depth, sizeof(*q->cont));
+	q->waiting = calloc(depth, sizeof(*q->waiting));
+	if (!q->iods || !q->tag_bufs || !q->held || !q->tag_off || !q->cont || !q->waiting) {
 		ret = dn_err_set(&e, -ENOMEM, "out of memory");
 		goto out_report;
 	}
@@ -834,6 +926,9 @@ static void free_uqs(struct ns_dev_priv *p)
 		free(q->iods);
 		free(q->tag_bufs);
 		free(q->held);
+		free(q->tag_off);
+		free(q->cont);
+		free(q->waiting);
 	}
 	free(p->uqs);
 }
@@ -945,21 +1040,14 @@ int dn_ns_dev_add_path(struct dn_ns_dev *d, struct dn_ctrl *c, const struct dn_n
 		       struct dn_err *e)
 {
 	struct ns_dev_priv *p = container_of(d, struct ns_dev_priv, dev);
-	struct dn_ctrl_caps caps;
 	int i, slot = -1;
 
-	dn_ctrl_caps_get(c, &caps, NULL);
+	/* a smaller MDTS or queue is fine: requests go in pieces, or wait for a slot */
 	if (ns->nsze != d->info.nsze || ns->lbs_shift != d->info.lbs_shift)
 		return dn_err_set(e, -EINVAL,
 				  "namespace %u through %s:%s has another shape than "
 				  "/dev/ublkb%d: not a second path",
 				  ns->nsid, c->o.traddr, c->o.trsvcid, d->dev_id);
-	if (caps.queue_size < d->params.queue_depth)
-		return dn_err_set(e, -EINVAL,
-				  "the path through %s:%s allows queues of %u, "
-				  "/dev/ublkb%d needs %u",
-				  c->o.traddr, c->o.trsvcid, caps.queue_size, d->dev_id,
-				  d->params.queue_depth);
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < DN_MAX_PATHS && slot < 0; i++)
 		if (!p->paths[i])

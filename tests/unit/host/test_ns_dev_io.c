@@ -14,7 +14,8 @@
  * key, in-capsule writes and DSM ranges, Flush, Write Zeroes), results back to ublk, I/O held
  * across a lost connection or a command timeout (30 ticks) and sent again after the reconnect,
  * failed once fast_io_fail_tmo has passed, round robin over two paths and failover to the path
- * that is left, and everything held failed when the device stops.
+ * that is left, requests larger than a path's MDTS sent in pieces, requests beyond a smaller
+ * queue's slots waiting for one, and everything held failed when the device stops.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -291,8 +292,16 @@ int dn_hq_flush(struct dn_hq *q)
 	return 0;
 }
 
+/* reaping finds every command in flight answered (success) when set */
+static bool answer_on_reap;
+
 int dn_hq_process(struct dn_hq *q)
 {
+	uint16_t i;
+
+	for (i = 0; answer_on_reap && i < q->depth; i++)
+		if (q->reqs[i].state == DN_HQ_REQ_INFLIGHT)
+			fake_complete(q, &q->reqs[i], 0);
 	return 0;
 }
 
@@ -411,6 +420,7 @@ static int setup_with(uint32_t incapsule)
 	cm_ended = NULL;
 	nr_cm_checks = 0;
 	flush_fails = NULL;
+	answer_on_reap = false;
 	ctrl_init(&ctrls[0], "10.0.0.1", incapsule);
 	ctrl_init(&ctrls[1], "10.0.1.1", incapsule);
 	assert_int_equal(dn_ns_dev_create(&ctrls[0], &ns, &dev, &e), 0);
@@ -856,6 +866,186 @@ static void test_multipath(void **state)
 	assert_int_equal(qids_out[0], 0);
 }
 
+/* A piece's command: LBA, block count, keyed address and length */
+static void assert_piece(const struct sent *s, uint64_t slba, uint32_t len, const uint8_t *addr)
+{
+	assert_int_equal(sqe_slba(&s->sqe), slba);
+	assert_int_equal((le32toh(s->sqe.common.cdw12) & 0xffff) + 1, len >> SHIFT);
+	assert_int_equal(sgl_of(s).kind, NVME_SGL_KIND_KEYED);
+	assert_int_equal(sgl_of(s).addr, (uintptr_t)addr);
+	assert_int_equal(sgl_of(s).length, len);
+}
+
+/*
+ * The association comes back with a smaller MDTS than the device was made with (32 KiB
+ * against 128 KiB): larger reads and writes go as several commands, one after the other,
+ * each sent once the previous one's completion is reaped; the request completes with its
+ * whole length after the last. A piece that fails ends the request; a lost connection holds
+ * it, and it is sent again whole.
+ */
+static void test_split_over_mdts(void **state)
+{
+	const uint32_t mdts = 32u << 10;
+	uint8_t *b0 = bufs, *b1 = bufs + MAXIO, *b3 = bufs + 3 * MAXIO;
+	unsigned int i, before;
+
+	ctrls[0].caps.max_xfer = mdts;
+	ctrls[0].gen++;
+	dn_ns_dev_notify(dev);
+	assert_int_equal(nr_connects, 2);
+
+	/* 128 KiB read at LBA 2: four pieces of 32 KiB */
+	queue_io(0, UBLK_IO_OP_READ, 16, 256);
+	end_pass();
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(nr_sent, i + 1); /* one at a time */
+		assert_piece(last_sent(), 2 + i * 8, mdts, b0 + i * mdts);
+		answer(last_sent(), 0);
+		assert_int_equal(nr_done, 0 + (i == 3));
+		end_pass();
+	}
+	assert_int_equal(nr_sent, 4);
+	assert_int_equal(done_res[0], 128 << 10);
+	/* the tag's next request starts at its own beginning */
+	done_seen[0] = false;
+	queue_io(0, UBLK_IO_OP_READ, 8, 8);
+	end_pass();
+	assert_piece(last_sent(), 1, 4096, b0);
+	answer(last_sent(), 0);
+	assert_int_equal(done_res[0], 4096);
+	nr_done--;
+
+	/* 40 KiB write at LBA 0: 32 KiB keyed, then the 8 KiB rest in the capsule, from its
+	 * place in the buffer */
+	for (i = 0; i < 40u << 10; i++)
+		b1[i] = (uint8_t)(i * 7 + (i >> 12));
+	queue_io(1, UBLK_IO_OP_WRITE, 0, 80);
+	end_pass();
+	assert_int_equal(last_sent()->sqe.opcode, nvme_cmd_write);
+	assert_piece(last_sent(), 0, mdts, b1);
+	answer(last_sent(), 0);
+	end_pass();
+	assert_int_equal(nr_sent, 7);
+	assert_int_equal(sqe_slba(&last_sent()->sqe), 8);
+	assert_int_equal(le32toh(last_sent()->sqe.common.cdw12) & 0xffff, 1);
+	assert_int_equal(last_sent()->incapsule, 8192);
+	assert_memory_equal(last_sent()->icd, b1 + mdts, 8192);
+	answer(last_sent(), 0);
+	assert_int_equal(done_res[1], 40 << 10);
+
+	/* the first piece fails: the request ends with its error, no second piece */
+	queue_io(2, UBLK_IO_OP_READ, 0, 128);
+	end_pass();
+	answer(last_sent(), NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE));
+	end_pass();
+	assert_int_equal(nr_sent, 8);
+	assert_int_equal(done_res[2], -ERANGE);
+
+	/* the connection is lost under the second piece: held, then sent again whole */
+	queue_io(3, UBLK_IO_OP_READ, 64, 128);
+	end_pass();
+	assert_piece(last_sent(), 8, mdts, b3);
+	answer(last_sent(), 0);
+	flush_fails = last_sent()->hq;
+	ctrls[0].state = DN_CTRL_RESETTING;
+	end_pass(); /* sends the second piece; the doorbell fails */
+	assert_int_equal(nr_sent, 10);
+	assert_piece(last_sent(), 16, mdts, b3 + mdts);
+	assert_int_equal(resets[0], 1);
+	assert_false(done_seen[3]);
+	ctrls[0].state = DN_CTRL_LIVE;
+	ctrls[0].gen++;
+	before = nr_sent;
+	dn_ns_dev_notify(dev);
+	assert_int_equal(nr_sent, before + 1);
+	assert_piece(last_sent(), 8, mdts, b3);
+	answer(last_sent(), 0);
+	end_pass();
+	assert_piece(last_sent(), 16, mdts, b3 + mdts);
+	answer(last_sent(), 0);
+	end_pass();
+	assert_int_equal(done_res[3], 64 << 10);
+
+	/* the pass's own reaping finds each piece answered: the next goes in the same pass */
+	answer_on_reap = true;
+	before = nr_sent;
+	queue_io(5, UBLK_IO_OP_WRITE, 0, 256);
+	end_pass();
+	assert_int_equal(nr_sent, before + 4);
+	assert_int_equal(done_res[5], 128 << 10);
+	answer_on_reap = false;
+
+	/* a request between pieces when the device stops fails */
+	queue_io(4, UBLK_IO_OP_READ, 0, 128);
+	end_pass();
+	answer(last_sent(), 0);
+	dn_ns_dev_destroy(dev);
+	dev = NULL;
+	assert_int_equal(done_res[4], -EIO);
+	assert_int_equal(nr_done, 6);
+}
+
+/*
+ * A path, or the association a reconnect made, with a smaller queue than the device's depth
+ * (2 and 1 slots against 8 tags): the requests beyond its slots wait, in order, and go as
+ * completions free slots; what waits when the device stops fails.
+ */
+static void test_small_queue(void **state)
+{
+	struct dn_err e = {0};
+	unsigned int i;
+
+	ctrls[0].caps.queue_size = 2;
+	ctrls[0].gen++;
+	dn_ns_dev_notify(dev);
+	assert_int_equal(nr_connects, 2);
+	assert_int_equal(last_opts.depth, 2);
+
+	for (i = 0; i < 5; i++)
+		queue_io((uint16_t)i, UBLK_IO_OP_READ, i * 8ull, 8);
+	end_pass();
+	assert_int_equal(nr_sent, 2);
+	for (i = 0; i < 5; i++) {
+		/* the oldest waiting request takes the slot freed */
+		assert_int_equal(sent[i].r->ctx, i);
+		assert_int_equal(sqe_slba(&sent[i].sqe), i);
+		answer(&sent[i], 0);
+		end_pass();
+		assert_int_equal(nr_sent, i + 3 > 5 ? 5 : i + 3);
+	}
+	assert_int_equal(nr_done, 5);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(done_res[i], 4096);
+
+	/* the pass's own reaping frees the slots: all eight go in one pass */
+	memset(done_seen, 0, sizeof(done_seen));
+	answer_on_reap = true;
+	for (i = 0; i < DEPTH; i++)
+		queue_io((uint16_t)i, UBLK_IO_OP_READ, i * 8ull, 8);
+	end_pass();
+	assert_int_equal(nr_sent, 5 + DEPTH);
+	assert_int_equal(nr_done, 5 + DEPTH);
+	answer_on_reap = false;
+
+	/* a second path with a queue of one is a path like any other */
+	ctrls[1].caps.queue_size = 1;
+	assert_int_equal(dn_ns_dev_add_path(dev, &ctrls[1], &ns, &e), 0);
+	assert_int_equal(last_opts.depth, 1);
+
+	/* three slots over both paths, four requests: the fourth waits, and fails at the stop */
+	memset(done_seen, 0, sizeof(done_seen));
+	nr_done = 0;
+	for (i = 0; i < 4; i++)
+		queue_io((uint16_t)i, UBLK_IO_OP_READ, i * 8ull, 8);
+	end_pass();
+	assert_int_equal(nr_sent, 5 + DEPTH + 3);
+	dn_ns_dev_destroy(dev);
+	dev = NULL;
+	assert_int_equal(nr_done, 4);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(done_res[i], -EIO);
+}
+
 static void queue_while_stopping(void)
 {
 	queue_io(2, UBLK_IO_OP_READ, 0, 8);
@@ -919,6 +1109,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_target_closes_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failfast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multipath, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_over_mdts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_fails_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_failures, setup, teardown),
 	};
