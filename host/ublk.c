@@ -183,7 +183,7 @@ static int del_dev(struct ublk_ctrl *ctrl, uint32_t dev_id)
 {
 	int ret;
 
-	/* an older kernel refuses the opcode (6.9 and 6.10 whatever the device: a bug) */
+	/* a kernel before 6.9 does not know the opcode: -EOPNOTSUPP */
 	ret = ctrl_cmd(ctrl, UBLK_U_CMD_DEL_DEV_ASYNC, dev_id, NULL, 0, 0);
 	if (!ret || ret == -ENODEV)
 		return ret;
