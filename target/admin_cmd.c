@@ -39,7 +39,8 @@ void dn_tgt_fill_id_ctrl_common(struct dn_tgt_req *req, struct nvme_id_ctrl *id)
 	dn_tgt_copy_padded(id->sn, sizeof(id->sn), s->serial);
 	dn_tgt_copy_padded(id->mn, sizeof(id->mn), s->model);
 	dn_tgt_copy_padded(id->fr, sizeof(id->fr), DN_TGT_FR);
-	id->mdts = DN_TGT_MDTS;
+	/* in units of CAP.MPSMIN (4 KiB); dn_tgt_max_xfer() is a power of two */
+	id->mdts = (uint8_t)__builtin_ctz(dn_tgt_max_xfer() >> 12);
 	id->cntlid = htole16(ctrl->cntlid);
 	id->ver = htole32(DN_TGT_VS);
 	id->ctratt = htole32(NVME_CTRL_CTRATT_128_ID | NVME_CTRL_CTRATT_TBKAS);
@@ -47,7 +48,7 @@ void dn_tgt_fill_id_ctrl_common(struct dn_tgt_req *req, struct nvme_id_ctrl *id)
 	id->elpe = DN_TGT_ERR_LOG_SLOTS - 1;
 	id->aerl = DN_TGT_AERL - 1;
 	id->kas = htole16(DN_TGT_KAS);
-	id->maxcmd = htole16(s->is_discovery ? NVME_AQ_DEPTH_MAX : DN_TGT_MAX_QUEUE_SIZE);
+	id->maxcmd = htole16(s->is_discovery ? NVME_AQ_DEPTH_MAX : dn_tgt_max_queue_size());
 	if (q->ops->keyed_sgl)
 		sgls |= NVME_CTRL_SGLS_KEYED;
 	if (q->ops->max_incapsule)
@@ -191,7 +192,7 @@ nvme_status_t dn_tgt_parse_get_log(struct dn_tgt_req *req)
 	uint64_t numd = ((uint64_t)(cdw11 & 0xffff) << 16 | cdw10 >> 16) + 1;
 	uint64_t len = numd * 4;
 
-	if (len > DN_TGT_MAX_XFER || (dn_tgt_log_offset(req->sqe) & 3))
+	if (len > dn_tgt_max_xfer() || (dn_tgt_log_offset(req->sqe) & 3))
 		return DN_STATUS_INVALID_FIELD;
 	req->dir = DN_XFER_C2H;
 	req->data_len = (uint32_t)len;

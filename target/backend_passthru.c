@@ -45,9 +45,9 @@ static int dn_pt_check_mdts(int fd, const char *path, void *buf)
 
 	if (ret)
 		return ret;
-	if (id->mdts && (4096ull << id->mdts) < DN_TGT_MAX_XFER) {
+	if (id->mdts && (4096ull << id->mdts) < dn_tgt_max_xfer()) {
 		dn_err("%s: the drive takes transfers of %llu bytes at most, hosts are offered %u",
-		       path, 4096ull << id->mdts, DN_TGT_MAX_XFER);
+		       path, 4096ull << id->mdts, dn_tgt_max_xfer());
 		return -EOPNOTSUPP;
 	}
 	return 0;

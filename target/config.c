@@ -588,7 +588,8 @@ static int dn_cfg_subsys(struct dn_cfg_ctx *c, json_object *obj, size_t idx,
 
 static int dn_cfg_from_json(struct dn_tgt_config *cfg, json_object *root)
 {
-	static const char *const keys[] = {"ports", "subsystems", "data_buffers_mib", NULL};
+	static const char *const keys[] = {"ports",	  "subsystems",	     "data_buffers_mib",
+					   "max_io_size", "max_queue_depth", NULL};
 	struct dn_cfg_ctx c = {.source = cfg->source};
 	json_object *arr, *v;
 	size_t i, n;
@@ -608,6 +609,25 @@ static int dn_cfg_from_json(struct dn_tgt_config *cfg, json_object *root)
 					    "must be an integer 1..%u",
 					    DN_TGT_DATA_BUFFERS_MIB_MAX);
 		cfg->data_buffers_mib = (unsigned int)mib;
+	}
+	if (json_object_object_get_ex(root, "max_io_size", &v)) {
+		int64_t b = json_object_get_int64(v);
+
+		/* MDTS counts 4 KiB pages as a power of two, and MDTS 0 means no limit */
+		if (!json_object_is_type(v, json_type_int) || b < 8192 || b > DN_TGT_MAX_XFER ||
+		    (b & (b - 1)))
+			return dn_cfg_error(c.source, "max_io_size",
+					    "must be a power of two from 8192 to %u",
+					    DN_TGT_MAX_XFER);
+		cfg->max_io_size = (uint32_t)b;
+	}
+	if (json_object_object_get_ex(root, "max_queue_depth", &v)) {
+		int64_t d = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || d < 2 || d > DN_TGT_MAX_QUEUE_SIZE)
+			return dn_cfg_error(c.source, "max_queue_depth", "must be an integer 2..%u",
+					    DN_TGT_MAX_QUEUE_SIZE);
+		cfg->max_queue_depth = (uint16_t)d;
 	}
 	if (!json_object_object_get_ex(root, "ports", &arr) ||
 	    !json_object_is_type(arr, json_type_array) || !json_object_array_length(arr))

@@ -28,8 +28,6 @@
 #define DN_TGT_CAP_TO	     15		 /* CAP.TO: 500 ms units the host waits for RDY */
 #define DN_TGT_VS	     0x00010300u /* NVMe 1.3 */
 #define DN_TGT_FR	     "0.1"
-#define DN_TGT_MDTS	     5 /* 2^5 * 4 KiB (CAP.MPSMIN) = DN_TGT_MAX_XFER */
-_Static_assert((4096u << DN_TGT_MDTS) == DN_TGT_MAX_XFER, "MDTS matches DN_TGT_MAX_XFER");
 
 /* dn_tgt_queue.core_flags */
 #define DN_QF_DELETING (1u << 0) /* ops->delete_queue was called */
@@ -141,6 +139,9 @@ struct dn_tgt_state {
 	struct dn_tgt_ns *retired_ns;	      /* main thread only */
 	struct dn_tgt_subsys *retired_subsys; /* main thread only */
 	uint64_t start_ms;
+	/* the configuration's limits (dn_tgt_max_xfer/_queue_size); 0: the largest */
+	uint32_t max_xfer;
+	uint16_t max_queue_size;
 };
 
 extern struct dn_tgt_state dn_tgt;

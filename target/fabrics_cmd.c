@@ -15,7 +15,7 @@
 static uint64_t dn_tgt_cap(const struct dn_tgt_ctrl *ctrl)
 {
 	uint64_t mqes =
-		ctrl->subsys->is_discovery ? NVME_AQ_DEPTH_MAX - 1 : DN_TGT_MAX_QUEUE_SIZE - 1;
+		ctrl->subsys->is_discovery ? NVME_AQ_DEPTH_MAX - 1 : dn_tgt_max_queue_size() - 1u;
 
 	return mqes << NVME_CAP_MQES_SHIFT | 1ull << NVME_CAP_CQR_SHIFT |
 	       (uint64_t)DN_TGT_CAP_TO << NVME_CAP_TO_SHIFT |
@@ -73,7 +73,7 @@ static void dn_exec_connect(struct dn_tgt_req *req)
 		return;
 	}
 	if (sqsize == 0 || sqsize >= q->size ||
-	    sqsize >= (qid ? DN_TGT_MAX_QUEUE_SIZE : NVME_AQ_DEPTH_MAX)) {
+	    sqsize >= (qid ? dn_tgt_max_queue_size() : NVME_AQ_DEPTH_MAX)) {
 		dn_connect_refuse(req, DN_STATUS_CONNECT_INVALID_PARAM, NVMF_IPO_IATTR_SQE(sqsize),
 				  "SQSIZE out of bounds");
 		return;

@@ -39,7 +39,7 @@ static nvme_status_t dn_io_parse_rw(struct dn_tgt_req *req, bool write, enum dn_
 	st = dn_io_check_lba(ns, dn_io_slba(req->sqe), nlb);
 	if (st)
 		return st;
-	if (len > DN_TGT_MAX_XFER)
+	if (len > dn_tgt_max_xfer())
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD); /* over MDTS */
 	req->dir = dir;
 	req->data_len = (uint32_t)len;

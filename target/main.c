@@ -29,6 +29,8 @@ static struct {
 	unsigned int nr_pgs;
 	const char *config_path;
 	unsigned int data_buffers_mib; /* as started: buffers are registered once */
+	uint32_t max_io_size;	       /* as started: what connected hosts were told */
+	uint16_t max_queue_depth;
 	int sfd, tfd;
 	struct signalfd_siginfo si;
 	uint64_t ticks;
@@ -119,6 +121,10 @@ static void reload(void)
 		dn_notice("configuration %s reloaded", m.config_path);
 	if (!ret && cfg.data_buffers_mib != m.data_buffers_mib)
 		dn_notice("%s: data_buffers_mib changes at the next start, not on reload",
+			  m.config_path);
+	if (!ret && (cfg.max_io_size != m.max_io_size || cfg.max_queue_depth != m.max_queue_depth))
+		dn_notice("%s: max_io_size and max_queue_depth change at the next start, not on "
+			  "reload",
 			  m.config_path);
 	dn_tgt_config_free(&cfg);
 }
@@ -332,6 +338,12 @@ static int serve(int argc, char **argv)
 	if (ret)
 		goto out_destroy_pgs;
 	m.data_buffers_mib = cfg.data_buffers_mib;
+	m.max_io_size = cfg.max_io_size;
+	m.max_queue_depth = cfg.max_queue_depth;
+	if (cfg.max_io_size || cfg.max_queue_depth)
+		dn_notice("limits: %u bytes per command (MDTS %u), I/O queues of %u entries",
+			  dn_tgt_max_xfer(), (unsigned int)__builtin_ctz(dn_tgt_max_xfer() >> 12),
+			  dn_tgt_max_queue_size());
 	ret = dn_rdma_init(m.main_pg, m.pgs, m.nr_pgs, cfg.data_buffers_mib);
 	if (ret)
 		goto out_cleanup_core;

@@ -67,7 +67,7 @@ int dn_rdma_parse_cm_req(const void *priv, size_t len, uint16_t *qid, uint16_t *
 		return NVME_RDMA_CM_INVALID_QID;
 	/* hsqsize is 0's based: the host sends at most hsqsize + 1 commands at once */
 	entries = le16toh(req.hsqsize) + 1u;
-	max = *qid ? DN_TGT_MAX_QUEUE_SIZE : NVME_AQ_DEPTH_MAX;
+	max = *qid ? dn_tgt_max_queue_size() : NVME_AQ_DEPTH_MAX;
 	if (entries < 2 || entries > max)
 		return NVME_RDMA_CM_INVALID_HSQSIZE;
 	/* every command outstanding needs a host receive buffer for its response */

@@ -231,6 +231,16 @@ out_free_subsys:
 	return ret;
 }
 
+uint32_t dn_tgt_max_xfer(void)
+{
+	return dn_tgt.max_xfer ? dn_tgt.max_xfer : DN_TGT_MAX_XFER;
+}
+
+uint16_t dn_tgt_max_queue_size(void)
+{
+	return dn_tgt.max_queue_size ? dn_tgt.max_queue_size : DN_TGT_MAX_QUEUE_SIZE;
+}
+
 int dn_tgt_setup(const struct dn_tgt_config *cfg)
 {
 	char serial[21];
@@ -238,6 +248,9 @@ int dn_tgt_setup(const struct dn_tgt_config *cfg)
 	int ret;
 
 	dn_tgt.start_ms = dn_now_ms();
+	/* before the namespaces: a passthrough drive is checked against the MDTS offered */
+	dn_tgt.max_xfer = cfg->max_io_size;
+	dn_tgt.max_queue_size = cfg->max_queue_depth;
 	dn_tgt.ports = calloc(cfg->nr_ports ? cfg->nr_ports : 1, sizeof(*dn_tgt.ports));
 	dn_tgt.subsys = calloc(cfg->nr_subsys + 1, sizeof(*dn_tgt.subsys));
 	if (!dn_tgt.ports || !dn_tgt.subsys) {
@@ -291,6 +304,8 @@ void dn_tgt_cleanup(void)
 	dn_tgt.subsys = NULL;
 	dn_tgt.ports = NULL;
 	dn_tgt.nr_ports = 0;
+	dn_tgt.max_xfer = 0;
+	dn_tgt.max_queue_size = 0;
 }
 
 /* ---- reload ---- */

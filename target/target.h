@@ -76,6 +76,15 @@ struct dn_tgt_config {
 	/* registered data buffers per RDMA device and poll group, MiB; 0: the transport's
 	 * default. Read at startup only (a reload does not resize them). */
 	unsigned int data_buffers_mib;
+	/*
+	 * Smaller limits than the largest ones above (SPDK's transport options of the same
+	 * names); 0: the largest. Read at startup only. max_io_size: bytes one command may
+	 * move, the MDTS offered: a power of two, 8192..DN_TGT_MAX_XFER (one 4 KiB page would
+	 * be MDTS 0, which means no limit). max_queue_depth: I/O queue entries, CAP.MQES + 1:
+	 * 2..DN_TGT_MAX_QUEUE_SIZE.
+	 */
+	uint32_t max_io_size;
+	uint16_t max_queue_depth;
 	struct dn_tgt_port *ports;
 	size_t nr_ports;
 	struct dn_tgt_subsys_config *subsys;
@@ -121,6 +130,11 @@ void dn_tgt_cleanup(void);
  * Returns 0 or -errno (nothing changed).
  */
 int dn_tgt_reload(const struct dn_tgt_config *cfg);
+
+/* The limits in force (the configuration's, else the largest): bytes per command (MDTS),
+ * entries per I/O queue. Any thread. */
+uint32_t dn_tgt_max_xfer(void);
+uint16_t dn_tgt_max_queue_size(void);
 
 /* Ports to listen on, in configuration order: for (i = 0; i < n; i++) dn_tgt_port_at(i). */
 size_t dn_tgt_nr_ports(void);

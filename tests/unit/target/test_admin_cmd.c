@@ -109,6 +109,26 @@ static void test_identify_ctrl(void **state)
 	assert_int_equal(id->fcatt, 0);
 }
 
+/* Configured max_io_size and max_queue_depth: the MDTS and MAXCMD offered, the log page
+ * length allowed */
+static void test_identify_configured_limits(void **state)
+{
+	const struct nvme_id_ctrl *id = (const void *)h_data;
+
+	dn_tgt.max_xfer = 16384;
+	dn_tgt.max_queue_size = 16;
+	assert_int_equal(identify(NVME_IDENTIFY_CNS_CTRL, 0, 0).status, 0);
+	assert_int_equal(id->mdts, 2); /* 2^2 * 4 KiB */
+	assert_int_equal(le16toh(id->maxcmd), 16);
+	assert_int_equal(get_log(NVME_LOG_LID_CMD_EFFECTS, 0, 16384, 0, false).status, 0);
+	assert_int_equal(get_log(NVME_LOG_LID_CMD_EFFECTS, 0, 16388, 0, false).status, 0x4002);
+	dn_tgt.max_xfer = 8192;
+	assert_int_equal(identify(NVME_IDENTIFY_CNS_CTRL, 0, 0).status, 0);
+	assert_int_equal(id->mdts, 1);
+	dn_tgt.max_xfer = 0;
+	dn_tgt.max_queue_size = 0;
+}
+
 static void test_identify_ns(void **state)
 {
 	struct h_result r = identify(NVME_IDENTIFY_CNS_NS, 1, 0);
@@ -413,6 +433,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_identify_ctrl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identify_configured_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identify_ns, setup, teardown),
 		cmocka_unit_test(test_derived_ids_stable),
 		cmocka_unit_test_setup_teardown(test_identify_lists, setup, teardown),

@@ -159,6 +159,40 @@ static void test_data_buffers_mib(void **state)
 		   "\"nqn.a\", " NS " } ] }");
 }
 
+/* A configuration with one top-level FIELD ("\"name\": value") besides a port and a subsystem */
+#define WITH_TOP(field) \
+	"{ " field ", " PORT ", \"subsystems\": [ { \"nqn\": \"nqn.a\", " NS " } ] }"
+
+/* max_io_size and max_queue_depth: SPDK's transport options, smaller limits than the largest */
+static void test_limits(void **state)
+{
+	struct dn_tgt_config cfg;
+
+	assert_int_equal(parse(&cfg, WITH_TOP("\"max_io_size\": 32768, \"max_queue_depth\": 16")),
+			 0);
+	assert_int_equal(cfg.max_io_size, 32768);
+	assert_int_equal(cfg.max_queue_depth, 16);
+	dn_tgt_config_free(&cfg);
+	/* absent: 0, the largest */
+	assert_int_equal(
+		parse(&cfg, "{ " PORT ", \"subsystems\": [ { \"nqn\": \"nqn.a\", " NS " } ] }"), 0);
+	assert_int_equal(cfg.max_io_size, 0);
+	assert_int_equal(cfg.max_queue_depth, 0);
+	dn_tgt_config_free(&cfg);
+	assert_int_equal(parse(&cfg, WITH_TOP("\"max_io_size\": 8192, \"max_queue_depth\": 2")), 0);
+	assert_int_equal(cfg.max_io_size, 8192);
+	assert_int_equal(cfg.max_queue_depth, 2);
+	dn_tgt_config_free(&cfg);
+	/* one page is MDTS 0, which means no limit */
+	expect_bad(WITH_TOP("\"max_io_size\": 4096"));
+	expect_bad(WITH_TOP("\"max_io_size\": 262144"));
+	expect_bad(WITH_TOP("\"max_io_size\": 12288"));
+	expect_bad(WITH_TOP("\"max_io_size\": \"64k\""));
+	expect_bad(WITH_TOP("\"max_queue_depth\": 1"));
+	expect_bad(WITH_TOP("\"max_queue_depth\": 129"));
+	expect_bad(WITH_TOP("\"max_queue_depth\": true"));
+}
+
 static void test_quick_start(void **state)
 {
 	const char *ns[2] = {"/tmp/a", "/dev/ng0n1"};
@@ -235,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_full),	     cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_quick_start),  cmocka_unit_test(test_setup_fails_cleanly),
 		cmocka_unit_test(test_example_file), cmocka_unit_test(test_data_buffers_mib),
+		cmocka_unit_test(test_limits),
 	};
 
 	dn_log_init("test", -10);

@@ -251,6 +251,26 @@ static void test_connect_io_queue(void **state)
 	}
 }
 
+/* A configured max_queue_depth of 16: CAP.MQES 15, and I/O queues of 16 entries at most */
+static void test_configured_queue_depth(void **state)
+{
+	struct h_queue *admin = h_q(), *io = h_q(), *bad = h_q();
+	uint16_t cntlid = h_admin_up(admin, H_SUBNQN, H_HOSTNQN);
+	struct nvmf_connect_data d;
+	struct h_result r;
+
+	dn_tgt.max_queue_size = 16;
+	r = h_prop_get(admin, NVMF_PROP_CAP, true);
+	assert_int_equal(le64toh(r.cqe.result.u64), 15ull | 1ull << 16 | 15ull << 24 | 1ull << 37);
+	h_connect_data(&d, H_SUBNQN, H_HOSTNQN, cntlid);
+	r = connect_with(bad, 1, 32, h_connect_sqe(1, 16, 0), &d);
+	assert_int_equal(r.status, 0x4182);
+	assert_int_equal(le32toh(r.cqe.result.u32), 44);
+	r = connect_with(io, 1, 32, h_connect_sqe(1, 15, 0), &d);
+	assert_int_equal(r.status, 0);
+	dn_tgt.max_queue_size = 0;
+}
+
 static void test_io_connect_before_enable(void **state)
 {
 	struct h_queue *admin = h_q(), *io = h_q();
@@ -402,6 +422,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_connect_data_length, setup_any, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_io_queue, setup_any, teardown),
+		cmocka_unit_test_setup_teardown(test_configured_queue_depth, setup_any, teardown),
 		cmocka_unit_test_setup_teardown(test_io_connect_before_enable, setup_any, teardown),
 		cmocka_unit_test_setup_teardown(test_property_get, setup_any, teardown),
 		cmocka_unit_test_setup_teardown(test_property_set, setup_any, teardown),

@@ -236,6 +236,13 @@ static void test_mdts(void **state)
 	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4002);
 	sqe = rw_sqe(nvme_cmd_read, 1, 0, 256);
 	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0);
+	/* configured max_io_size 8 KiB: 17 blocks are over it, 16 are not */
+	dn_tgt.max_xfer = 8192;
+	sqe = rw_sqe(nvme_cmd_write, 1, 0, 17);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0x4002);
+	sqe = rw_sqe(nvme_cmd_read, 1, 0, 16);
+	assert_int_equal(h_submit(io, &sqe, NULL, 0).status, 0);
+	dn_tgt.max_xfer = 0;
 }
 
 static void test_sgl(void **state)

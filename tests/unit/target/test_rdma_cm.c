@@ -80,6 +80,14 @@ static int parse(uint16_t recfmt, uint16_t qid, uint16_t hrqsize, uint16_t hsqsi
 	return dn_rdma_parse_cm_req(buf, len, o_qid, o_nr, o_hrq);
 }
 
+/* the core's queue limit: the largest, or what the test configures */
+static uint16_t max_queue_depth;
+
+uint16_t dn_tgt_max_queue_size(void)
+{
+	return max_queue_depth ? max_queue_depth : DN_TGT_MAX_QUEUE_SIZE;
+}
+
 static void test_linux_host_requests_accepted(void **state)
 {
 	uint16_t qid, nr, hrq;
@@ -126,6 +134,20 @@ static void test_bad_requests_rejected_precisely(void **state)
 	assert_int_equal(parse(0, 0, 0, 31, 32, &qid, &nr, &hrq), NVME_RDMA_CM_INVALID_HRQSIZE);
 }
 
+/* A configured max_queue_depth of 16 bounds I/O queues, not the admin queue */
+static void test_configured_queue_depth(void **state)
+{
+	uint16_t qid, nr, hrq;
+
+	max_queue_depth = 16;
+	assert_int_equal(parse(0, 1, 16, 15, 32, &qid, &nr, &hrq), 0);
+	assert_int_equal(nr, 16);
+	assert_int_equal(parse(0, 1, 17, 16, 32, &qid, &nr, &hrq), NVME_RDMA_CM_INVALID_HSQSIZE);
+	assert_int_equal(parse(0, 0, 32, 31, 32, &qid, &nr, &hrq), 0);
+	assert_int_equal(nr, 32);
+	max_queue_depth = 0;
+}
+
 static void test_rdma_tsas(void **state)
 {
 	union nvmf_tsas t;
@@ -144,6 +166,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_linux_host_requests_accepted),
 		cmocka_unit_test(test_bad_requests_rejected_precisely),
+		cmocka_unit_test(test_configured_queue_depth),
 		cmocka_unit_test(test_rdma_tsas),
 	};
 

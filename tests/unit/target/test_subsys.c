@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -67,6 +68,35 @@ static void test_setup_state(void **state)
 	assert_int_equal(dn_tgt_nr_ports(), 1);
 	assert_string_equal(dn_tgt_port_at(0)->traddr, "10.0.0.1");
 	assert_null(dn_tgt_port_at(1));
+}
+
+/* The configuration's limits are in force from setup on, and the largest again after cleanup */
+static void test_setup_limits(void **state)
+{
+	char path[] = "/tmp/dn-test-limits-XXXXXX";
+	const char *paths[1] = {path};
+	struct dn_tgt_config cfg;
+	int fd;
+
+	assert_int_equal(dn_tgt_max_xfer(), DN_TGT_MAX_XFER);
+	assert_int_equal(dn_tgt_max_queue_size(), DN_TGT_MAX_QUEUE_SIZE);
+	h_target_down();
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	cfg = two_subsys(paths, 1, false);
+	cfg.max_io_size = 16384;
+	cfg.max_queue_depth = 8;
+	assert_int_equal(dn_tgt_setup(&cfg), 0);
+	assert_int_equal(dn_tgt_max_xfer(), 16384);
+	assert_int_equal(dn_tgt_max_queue_size(), 8);
+	dn_tgt_cleanup();
+	assert_int_equal(dn_tgt_max_xfer(), DN_TGT_MAX_XFER);
+	assert_int_equal(dn_tgt_max_queue_size(), DN_TGT_MAX_QUEUE_SIZE);
+	dn_tgt_config_free(&cfg);
+	unlink(path);
+	h_target_up(NULL, 0);
 }
 
 static void test_reload_namespaces(void **state)
@@ -174,6 +204,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_setup_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_setup_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_namespaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_subsystems_and_hosts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_failure_changes_nothing, setup,
