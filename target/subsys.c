@@ -291,6 +291,8 @@ out_free_arrays:
 	dn_tgt.subsys = NULL;
 	dn_tgt.ports = NULL;
 	dn_tgt.nr_ports = 0;
+	dn_tgt.max_xfer = 0;
+	dn_tgt.max_queue_size = 0;
 	return ret;
 }
 

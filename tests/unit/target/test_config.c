@@ -239,8 +239,13 @@ static void test_setup_fails_cleanly(void **state)
 	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.77.0.1", NULL,
 						 "nqn.2024-01.io.disnvme:q", ns + 1, 1, NULL, 0),
 			 0);
+	cfg.max_io_size = 16384;
+	cfg.max_queue_depth = 8;
 	assert_int_equal(dn_tgt_setup(&cfg), -ENOENT);
 	assert_int_equal(dn_tgt_nr_ports(), 0);
+	/* nor are its limits left in force */
+	assert_int_equal(dn_tgt_max_xfer(), DN_TGT_MAX_XFER);
+	assert_int_equal(dn_tgt_max_queue_size(), DN_TGT_MAX_QUEUE_SIZE);
 	dn_tgt_config_free(&cfg);
 	/* a directory cannot back a namespace */
 	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.77.0.1", NULL,
