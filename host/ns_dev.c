@@ -297,7 +297,7 @@ static void arm_tick(struct dn_uq *q)
 static void ioq_failed(struct dn_ioq *ioq, const char *why);
 static void start_io(struct dn_uq *q, uint16_t tag);
 
-/* Start again the tags of a list (waiting or cont): each may land on a list again. */
+/* Start again the tags of a list (held, waiting or cont): each may land on a list again. */
 static void restart_list(struct dn_uq *q, uint16_t *list, uint16_t *nr)
 {
 	uint16_t n = *nr, i, tags[n ? n : 1];
@@ -352,8 +352,6 @@ static void fail_held(struct dn_uq *q)
 	while (q->nr_waiting)
 		dn_ublk_complete(q->uq, q->waiting[--q->nr_waiting], -EIO);
 }
-
-static void resubmit_held(struct dn_uq *q);
 
 /*
  * Remove the slot's poll. Its CQE (without IORING_CQE_F_MORE) comes back through cc_event,
@@ -410,7 +408,7 @@ static void ioq_failed(struct dn_ioq *ioq, const char *why)
 	dn_ctrl_request_reset(c);
 	/* another path may take over what this one held */
 	if (any_path_up(ioq->q))
-		resubmit_held(ioq->q);
+		restart_list(ioq->q, ioq->q->held, &ioq->q->nr_held);
 }
 
 static void uq_sync(struct dn_uq *q);
@@ -653,16 +651,6 @@ static void ioq_queue_io(struct dn_ublk_queue *uq, uint16_t tag, const struct ub
 	start_io(q, tag);
 }
 
-static void resubmit_held(struct dn_uq *q)
-{
-	uint16_t n = q->nr_held, i, tags[n ? n : 1];
-
-	memcpy(tags, q->held, n * sizeof(*tags));
-	q->nr_held = 0;
-	for (i = 0; i < n; i++)
-		start_io(q, tags[i]);
-}
-
 /* Connect (or reconnect) a path's NVMe I/O queue for its controller's current association */
 static int ioq_connect(struct dn_ioq *ioq, struct dn_err *e)
 {
@@ -792,7 +780,7 @@ static void uq_sync(struct dn_uq *q)
 			ioq_follow(ioq);
 	}
 	if (any_path_up(q))
-		resubmit_held(q);
+		restart_list(q, q->held, &q->nr_held);
 	else if (!any_path_hope(q))
 		fail_held(q);
 

@@ -39,8 +39,7 @@ void dn_tgt_fill_id_ctrl_common(struct dn_tgt_req *req, struct nvme_id_ctrl *id)
 	dn_tgt_copy_padded(id->sn, sizeof(id->sn), s->serial);
 	dn_tgt_copy_padded(id->mn, sizeof(id->mn), s->model);
 	dn_tgt_copy_padded(id->fr, sizeof(id->fr), DN_TGT_FR);
-	/* in units of CAP.MPSMIN (4 KiB); dn_tgt_max_xfer() is a power of two */
-	id->mdts = (uint8_t)__builtin_ctz(dn_tgt_max_xfer() >> 12);
+	id->mdts = dn_tgt_mdts();
 	id->cntlid = htole16(ctrl->cntlid);
 	id->ver = htole32(DN_TGT_VS);
 	id->ctratt = htole32(NVME_CTRL_CTRATT_128_ID | NVME_CTRL_CTRATT_TBKAS);

@@ -342,8 +342,7 @@ static int serve(int argc, char **argv)
 	m.max_queue_depth = cfg.max_queue_depth;
 	if (cfg.max_io_size || cfg.max_queue_depth)
 		dn_notice("limits: %u bytes per command (MDTS %u), I/O queues of %u entries",
-			  dn_tgt_max_xfer(), (unsigned int)__builtin_ctz(dn_tgt_max_xfer() >> 12),
-			  dn_tgt_max_queue_size());
+			  dn_tgt_max_xfer(), dn_tgt_mdts(), dn_tgt_max_queue_size());
 	ret = dn_rdma_init(m.main_pg, m.pgs, m.nr_pgs, cfg.data_buffers_mib);
 	if (ret)
 		goto out_cleanup_core;

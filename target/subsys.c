@@ -236,6 +236,12 @@ uint32_t dn_tgt_max_xfer(void)
 	return dn_tgt.max_xfer ? dn_tgt.max_xfer : DN_TGT_MAX_XFER;
 }
 
+uint8_t dn_tgt_mdts(void)
+{
+	/* a power of two of at least 8 KiB: never 0, which would mean no limit */
+	return (uint8_t)__builtin_ctz(dn_tgt_max_xfer() >> 12);
+}
+
 uint16_t dn_tgt_max_queue_size(void)
 {
 	return dn_tgt.max_queue_size ? dn_tgt.max_queue_size : DN_TGT_MAX_QUEUE_SIZE;

@@ -134,6 +134,7 @@ int dn_tgt_reload(const struct dn_tgt_config *cfg);
 /* The limits in force (the configuration's, else the largest): bytes per command (MDTS),
  * entries per I/O queue. Any thread. */
 uint32_t dn_tgt_max_xfer(void);
+uint8_t dn_tgt_mdts(void); /* dn_tgt_max_xfer() as Identify's MDTS: 2^n pages of 4 KiB */
 uint16_t dn_tgt_max_queue_size(void);
 
 /* Ports to listen on, in configuration order: for (i = 0; i < n; i++) dn_tgt_port_at(i). */

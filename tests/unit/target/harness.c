@@ -75,6 +75,8 @@ struct h_result h_async[8];
 unsigned int h_nr_async;
 char h_ns_path[64];
 const char *h_ns_dir = "/tmp";
+uint32_t h_max_io_size;
+uint16_t h_max_queue_depth;
 const char *h_ns_device;
 
 static void h_queue_response(struct dn_tgt_req *req)
@@ -271,6 +273,8 @@ void h_target_up(const char *const *hosts, size_t nr_hosts)
 	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.0.0.1", NULL, H_SUBNQN, paths, 1,
 						 hosts, nr_hosts),
 			 0);
+	cfg.max_io_size = h_max_io_size;
+	cfg.max_queue_depth = h_max_queue_depth;
 	assert_int_equal(dn_tgt_setup(&cfg), 0);
 	dn_tgt_config_free(&cfg);
 	if (!h_ring_up) {

@@ -35,6 +35,9 @@ extern const struct dn_tgt_transport_ops h_ops;
 extern uint8_t *h_data; /* the request's data buffer (DN_TGT_MAX_XFER, 4096-aligned) */
 extern char h_ns_path[64];
 extern const char *h_ns_dir; /* where h_target_up() makes the backing file; /tmp by default */
+/* Limits h_target_up() configures (max_io_size, max_queue_depth); 0: the largest */
+extern uint32_t h_max_io_size;
+extern uint16_t h_max_queue_depth;
 /*
  * The fake transport's send_from: it answers h_send_from_ret (h_target_up() sets -EOPNOTSUPP:
  * the backend copies) and, on 0, keeps the memory the read data would be sent from.

@@ -9,7 +9,6 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -73,29 +72,20 @@ static void test_setup_state(void **state)
 /* The configuration's limits are in force from setup on, and the largest again after cleanup */
 static void test_setup_limits(void **state)
 {
-	char path[] = "/tmp/dn-test-limits-XXXXXX";
-	const char *paths[1] = {path};
-	struct dn_tgt_config cfg;
-	int fd;
-
 	assert_int_equal(dn_tgt_max_xfer(), DN_TGT_MAX_XFER);
 	assert_int_equal(dn_tgt_max_queue_size(), DN_TGT_MAX_QUEUE_SIZE);
 	h_target_down();
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 1 << 20), 0);
-	close(fd);
-	cfg = two_subsys(paths, 1, false);
-	cfg.max_io_size = 16384;
-	cfg.max_queue_depth = 8;
-	assert_int_equal(dn_tgt_setup(&cfg), 0);
+	h_max_io_size = 16384;
+	h_max_queue_depth = 8;
+	h_target_up(NULL, 0);
 	assert_int_equal(dn_tgt_max_xfer(), 16384);
+	assert_int_equal(dn_tgt_mdts(), 2);
 	assert_int_equal(dn_tgt_max_queue_size(), 8);
-	dn_tgt_cleanup();
+	h_target_down();
 	assert_int_equal(dn_tgt_max_xfer(), DN_TGT_MAX_XFER);
 	assert_int_equal(dn_tgt_max_queue_size(), DN_TGT_MAX_QUEUE_SIZE);
-	dn_tgt_config_free(&cfg);
-	unlink(path);
+	h_max_io_size = 0;
+	h_max_queue_depth = 0;
 	h_target_up(NULL, 0);
 }
 
