@@ -445,7 +445,11 @@ static void handle_wc(struct dn_rdma_queue *rq, const struct ibv_wc *wc)
 			return;
 		}
 		rq->reads_in_flight--;
-		if (wc->status != IBV_WC_SUCCESS) {
+		if (wc->status == IBV_WC_WR_FLUSH_ERR || rq->dying) {
+			/* the queue is going (the host's disconnect, a stopping target, an error
+			 * already reported): no answer will reach the host, so not a data error */
+			req_fail(r, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
+		} else if (wc->status != IBV_WC_SUCCESS) {
 			queue_wc_error(rq, wc, "RDMA READ");
 			req_fail(r, NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_DATA_XFER_ERROR));
 		} else {

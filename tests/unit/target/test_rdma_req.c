@@ -735,6 +735,47 @@ static void test_wc_errors(void **state)
 	assert_int_equal(lost_calls, 1);
 }
 
+/*
+ * A write's RDMA READ that fails: a real error (the host's key refused) is a data transfer
+ * error and ends the queue; a flushed one (the queue is being disconnected) is aborted, which
+ * the core does not log as a failed command.
+ */
+static void test_read_errors(void **state)
+{
+	struct nvme_sgl_desc sgl;
+	struct nvme_cqe *cqe;
+	struct dn_rdma_req *r;
+
+	nvme_sgl_set_keyed(&sgl, 0x1000, 4096, 1, false);
+	arrive(0, nvme_cmd_write, 1, &sgl, 0);
+	step();
+	r = req_of(1);
+	complete_wr(&r->rdma_wr, IBV_WC_REM_ACCESS_ERR);
+	step();
+	assert_int_equal(executed, 0);
+	assert_int_equal(lost_calls, 1);
+	assert_int_equal(nr_sent, 2);
+	assert_int_equal(sent[1].opcode, IBV_WR_SEND);
+	cqe = (struct nvme_cqe *)(uintptr_t)sent[1].sge_addr;
+	assert_int_equal(le16toh(cqe->cid), 1);
+	assert_int_equal(nvme_cqe_status(cqe),
+			 NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_DATA_XFER_ERROR));
+
+	nvme_sgl_set_keyed(&sgl, 0x2000, 4096, 2, false);
+	arrive(1, nvme_cmd_write, 2, &sgl, 0);
+	step();
+	r = req_of(2);
+	assert_int_equal(r->state, DN_RDMA_REQ_READING);
+	complete_wr(&r->rdma_wr, IBV_WC_WR_FLUSH_ERR);
+	step();
+	assert_int_equal(executed, 0);
+	assert_int_equal(lost_calls, 1); /* reported by whatever caused the flush */
+	assert_int_equal(nr_sent, 4);
+	cqe = (struct nvme_cqe *)(uintptr_t)sent[3].sge_addr;
+	assert_int_equal(le16toh(cqe->cid), 2);
+	assert_int_equal(nvme_cqe_status(cqe), NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
+}
+
 static void test_short_capsule_ends_queue(void **state)
 {
 	struct nvme_sgl_desc sgl;
@@ -1020,6 +1061,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_destroyed_qp_returns_buffers_of_unfinished_sends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wc_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_capsule_ends_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_buffer_taken_and_returned, setup,
 						teardown),

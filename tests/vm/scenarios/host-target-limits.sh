@@ -77,8 +77,8 @@ restart_with full.json
 sleep 6
 fio_loop_stop
 # refused for the limits: over MDTS (Invalid Field) or a queue too deep (Connect Invalid
-# Parameter). Writes whose RDMA READ a stopping target cuts short log a data transfer error:
-# the host never sees those completions and sends the writes again.
+# Parameter). Writes whose RDMA READ a stopping target cuts short are aborted (no answer reaches
+# the host, which sends them again after reconnecting).
 grep -E "\(status 0x(4002|4182)\)" "$DISNVME_OUT/t.log" && fail "disnvme-target refused commands"
 pass "$FIO_LOOP_PASSES fio write + verify passes across both restarts: zero errors, none refused"
 
