@@ -25,6 +25,7 @@
 
 #define FAKE_DEV_ID 5
 #define MAX_CMDS    32
+#define MAX_FDS	    1024 /* descriptors tracked as the control node's */
 
 struct rec {
 	uint32_t op;
@@ -35,7 +36,7 @@ struct rec {
 
 static struct {
 	pthread_mutex_t lock;
-	bool is_ctrl[1024];
+	bool is_ctrl[MAX_FDS];
 	struct rec recs[MAX_CMDS];
 	unsigned int nr;
 	int res_async;	  /* DEL_DEV_ASYNC's answer: 0, or -EOPNOTSUPP before Linux 6.9 */
@@ -77,7 +78,7 @@ int __wrap_open(const char *path, int flags, ...)
 	if (strcmp(path, "/dev/ublk-control"))
 		return __real_open(path, flags, mode);
 	fd = __real_open("/dev/null", flags);
-	if (fd >= 0 && fd < (int)(sizeof(k.is_ctrl) / sizeof(k.is_ctrl[0]))) {
+	if (fd >= 0 && fd < MAX_FDS) {
 		pthread_mutex_lock(&k.lock);
 		k.is_ctrl[fd] = true;
 		pthread_mutex_unlock(&k.lock);
@@ -129,6 +130,8 @@ static void sleep_ms(long ms)
 
 static int answer(uint32_t op, uint32_t dev_id)
 {
+	bool start;
+
 	switch (op) {
 	case UBLK_U_CMD_ADD_DEV:
 		return 0; /* the payload keeps the dev_id asked for */
@@ -138,11 +141,11 @@ static int answer(uint32_t op, uint32_t dev_id)
 		return k.res_async;
 	case UBLK_U_CMD_DEL_DEV:
 		pthread_mutex_lock(&k.lock);
-		if (k.race_in_del && !k.racer_started) {
-			k.racer_started = true;
-			assert_int_equal(pthread_create(&k.racer, NULL, racer, NULL), 0);
-		}
+		start = k.race_in_del && !k.racer_started;
+		k.racer_started |= start;
 		pthread_mutex_unlock(&k.lock);
+		if (start)
+			assert_int_equal(pthread_create(&k.racer, NULL, racer, NULL), 0);
 		/* the wait for the number's last reference; a racing ADD_DEV would come in here */
 		sleep_ms(200);
 		record(op, dev_id, true);
@@ -167,7 +170,7 @@ int __wrap_io_uring_submit(struct io_uring *ring)
 		bool ctrl;
 
 		pthread_mutex_lock(&k.lock);
-		ctrl = sqe->fd >= 0 && sqe->fd < 1024 && k.is_ctrl[sqe->fd];
+		ctrl = sqe->fd >= 0 && sqe->fd < MAX_FDS && k.is_ctrl[sqe->fd];
 		pthread_mutex_unlock(&k.lock);
 		if (sqe->opcode != IORING_OP_URING_CMD || !ctrl)
 			continue;
