@@ -381,10 +381,12 @@ static void recv_arrived(struct dn_rdma_queue *rq, struct dn_rdma_recv *rv)
 	dn_rdma_req_process(r);
 }
 
-static void queue_wc_error(struct dn_rdma_queue *rq, const struct ibv_wc *wc, const char *what)
+/* A failed work completion: false when it is only the queue going (a flush, or a dying queue:
+ * the consequence of an earlier error or of a disconnect), else reported, and the queue lost. */
+static bool queue_wc_error(struct dn_rdma_queue *rq, const struct ibv_wc *wc, const char *what)
 {
 	if (wc->status == IBV_WC_WR_FLUSH_ERR || rq->dying)
-		return; /* the consequence of an earlier error or of our own disconnect */
+		return false;
 	if (!rq->qp_error_logged) {
 		rq->qp_error_logged = true;
 		dn_err("rdma %s qid %u: %s failed: %s (vendor error %#x): disconnecting",
@@ -392,6 +394,7 @@ static void queue_wc_error(struct dn_rdma_queue *rq, const struct ibv_wc *wc, co
 		       wc->vendor_err);
 	}
 	dn_rdma_queue_lost(rq, what);
+	return true;
 }
 
 static void start_waiting_read(struct dn_rdma_queue *rq)
@@ -445,13 +448,13 @@ static void handle_wc(struct dn_rdma_queue *rq, const struct ibv_wc *wc)
 			return;
 		}
 		rq->reads_in_flight--;
-		if (wc->status == IBV_WC_WR_FLUSH_ERR || rq->dying) {
-			/* the queue is going (the host's disconnect, a stopping target, an error
-			 * already reported): no answer will reach the host, so not a data error */
-			req_fail(r, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
-		} else if (wc->status != IBV_WC_SUCCESS) {
-			queue_wc_error(rq, wc, "RDMA READ");
-			req_fail(r, NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_DATA_XFER_ERROR));
+		if (wc->status != IBV_WC_SUCCESS) {
+			/* a READ cut short by the queue's going is no data error: no answer will
+			 * reach the host, which sends the write again on its next association */
+			req_fail(r, queue_wc_error(rq, wc, "RDMA READ")
+					    ? NVME_STATUS_DNR(NVME_SCT_GENERIC,
+							      NVME_SC_DATA_XFER_ERROR)
+					    : NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_ABORT_REQ));
 		} else {
 			r->state = DN_RDMA_REQ_READY_TO_EXECUTE;
 			dn_rdma_req_process(r);
