@@ -605,6 +605,36 @@ static int attach_ns(struct dn_ctrl *c, const struct dn_ns_info *info, struct dn
 	return ret;
 }
 
+/* a device's blocks: another path's scan may resize it (dn_ns_dev_resize, under attach_lock) */
+static uint64_t ns_blocks(const struct dn_ns_dev *d)
+{
+	return __atomic_load_n(&d->info.nsze, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Scan thread: only the capacity changed; true when the device now has it, in place. Under
+ * attach_lock: another path's scan may be at the same device (it then finds it done).
+ */
+static bool resize_ns(struct dn_ctrl *c, struct dn_ns_dev *d, const struct dn_ns_info *info)
+{
+	uint64_t old = ns_blocks(d);
+	struct dn_err e = {0};
+	int ret = 0;
+
+	pthread_mutex_lock(&attach_lock);
+	if (ns_blocks(d) != info->nsze)
+		ret = dn_ns_dev_resize(d, info->nsze, &e);
+	pthread_mutex_unlock(&attach_lock);
+	if (ret) {
+		dn_notice("%s namespace %u: %s", c->o.subnqn, info->nsid, e.msg);
+		return false;
+	}
+	dn_notice("%s namespace %u resized from %llu to %llu blocks: /dev/ublkb%d resized in place",
+		  c->o.subnqn, info->nsid, (unsigned long long)old, (unsigned long long)info->nsze,
+		  d->dev_id);
+	return true;
+}
+
 /*
  * Scan thread: bring the devices in line with the job; the first error is kept in the job.
  * Only this thread writes ns_devs while it runs (under c->lock, for the readers).
@@ -633,13 +663,16 @@ static void scan_apply(struct dn_ctrl *c, struct dn_scan_job *job)
 			continue;
 		d = find_ns(c, nsid);
 		if (d) {
-			if (d->info.nsze == info->nsze && d->info.lbs_shift == info->lbs_shift &&
+			if (ns_blocks(d) == info->nsze && d->info.lbs_shift == info->lbs_shift &&
 			    d->info.read_only == info->read_only)
 				continue;
-			/* ublk has no live resize here: a new device with the new shape */
+			if (d->info.lbs_shift == info->lbs_shift &&
+			    d->info.read_only == info->read_only && resize_ns(c, d, info))
+				continue;
+			/* a new block size or write protection, or no live resize: a new device */
 			dn_notice("%s namespace %u changed (size %llu -> %llu blocks): recreating "
 				  "its device",
-				  c->o.subnqn, nsid, (unsigned long long)d->info.nsze,
+				  c->o.subnqn, nsid, (unsigned long long)ns_blocks(d),
 				  (unsigned long long)info->nsze);
 			remove_ns(c, d);
 		}

@@ -1146,3 +1146,19 @@ void dn_ns_dev_notify(struct dn_ns_dev *d)
 	for (i = 0; i < n; i++)
 		dn_ublk_queue_notify(dn_ublk_queue(d->ublk, i));
 }
+
+int dn_ns_dev_resize(struct dn_ns_dev *d, uint64_t nsze, struct dn_err *e)
+{
+	int ret;
+
+	/* nsze was checked when identified: nsze << lbs_shift fits */
+	ret = dn_ublk_update_size(d->ublk, nsze << d->info.lbs_shift);
+	if (ret)
+		return dn_err_set(e, ret, "/dev/ublkb%d cannot be resized in place: %s%s",
+				  d->dev_id, strerror(-ret),
+				  ret == -EOPNOTSUPP ? " (ublk resizes from Linux 6.16)" : "");
+	/* read by `list` without the scan's lock */
+	__atomic_store_n(&d->info.nsze, nsze, __ATOMIC_RELEASE);
+	__atomic_store_n(&d->params.size, nsze << d->info.lbs_shift, __ATOMIC_RELEASE);
+	return 0;
+}

@@ -76,6 +76,11 @@ int dn_ns_dev_add_path(struct dn_ns_dev *d, struct dn_ctrl *c, const struct dn_n
 /* Drop c's path (waiting until no queue uses it); true when that was the last path and the
  * device is gone. */
 bool dn_ns_dev_remove_path(struct dn_ns_dev *d, struct dn_ctrl *c);
+/*
+ * Scan thread: the namespace has nsze blocks now; the device follows in place (mounts stay).
+ * Fails (-EOPNOTSUPP before Linux 6.16) with the device unchanged: make a new one then.
+ */
+int dn_ns_dev_resize(struct dn_ns_dev *d, uint64_t nsze, struct dn_err *e);
 /* Any thread: have every queue of the device look at its controller's state again. */
 void dn_ns_dev_notify(struct dn_ns_dev *d);
 

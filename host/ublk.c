@@ -299,7 +299,9 @@ static void tag_done(struct dn_event *ev, const struct io_uring_cqe *cqe)
 	t->state = TAG_BACKEND;
 	/* one copy, so what we check is what the backend sees */
 	iod = q->descs[t->tag];
-	ret = dn_ublk_io_decode(&iod, dev->p.size, dev->p.max_io_bytes, &io);
+	/* the size moves under a live resize (dn_ublk_update_size) */
+	ret = dn_ublk_io_decode(&iod, __atomic_load_n(&dev->p.size, __ATOMIC_ACQUIRE),
+				dev->p.max_io_bytes, &io);
 	if (ret) {
 		dn_warn("ublk%d q%u tag %u: bad descriptor op_flags %#x sector %llu nr %u",
 			dev->p.dev_id, q->id, t->tag, iod.op_flags,
@@ -715,6 +717,43 @@ void dn_ublk_stop_and_delete(struct dn_ublk_dev *dev)
 	pthread_cond_destroy(&dev->cond);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
+}
+
+/*
+ * Live resize (Linux 6.16, UPDATE_SIZE): the disk's capacity changes in place, and whoever
+ * holds /dev/ublkbN (a mounted file system) keeps it. Earlier kernels answer -EOPNOTSUPP and
+ * nothing changes. The size the queue threads check descriptors against moves before the
+ * kernel's when the device grows and after it when it shrinks, so at no moment does the
+ * library refuse what the disk allows or pass what it no longer does.
+ */
+int dn_ublk_update_size(struct dn_ublk_dev *dev, uint64_t bytes)
+{
+	uint64_t old = __atomic_load_n(&dev->p.size, __ATOMIC_ACQUIRE);
+	bool grow = bytes > old;
+	int ret;
+
+	if (!bytes || bytes % (1u << dev->p.lbs_shift) || bytes > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	if (!dev->started)
+		return -ENODEV; /* and an unpatched 6.16 would use the disk it has not made */
+	if (bytes == old)
+		return 0;
+	if (grow)
+		__atomic_store_n(&dev->p.size, bytes, __ATOMIC_RELEASE);
+	ret = dev_ctrl_cmd(dev, UBLK_U_CMD_UPDATE_SIZE, NULL, 0, bytes >> 9);
+	if (ret) {
+		if (grow)
+			__atomic_store_n(&dev->p.size, old, __ATOMIC_RELEASE);
+		return ret;
+	}
+	if (!grow)
+		__atomic_store_n(&dev->p.size, bytes, __ATOMIC_RELEASE);
+	return 0;
+}
+
+uint64_t dn_ublk_size(const struct dn_ublk_dev *dev)
+{
+	return __atomic_load_n(&dev->p.size, __ATOMIC_ACQUIRE);
 }
 
 static bool pid_alive(int32_t pid)

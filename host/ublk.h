@@ -96,6 +96,13 @@ int dn_ublk_create(const struct dn_ublk_params *p, const struct dn_ublk_ops *ops
 int dn_ublk_start(struct dn_ublk_dev *dev);
 /* STOP_DEV (waits for in-flight I/O, see stop_queue), join the queues, DEL_DEV, free. */
 void dn_ublk_stop_and_delete(struct dn_ublk_dev *dev);
+/*
+ * Change a started device's capacity in place (bytes: a multiple of the logical block size).
+ * -EOPNOTSUPP before Linux 6.16: the caller makes a new device instead. Not concurrent with
+ * dn_ublk_stop_and_delete() (both use the device's control ring).
+ */
+int dn_ublk_update_size(struct dn_ublk_dev *dev, uint64_t bytes);
+uint64_t dn_ublk_size(const struct dn_ublk_dev *dev);
 int dn_ublk_dev_id(const struct dn_ublk_dev *dev);
 void *dn_ublk_priv(const struct dn_ublk_dev *dev);
 uint16_t dn_ublk_nr_queues(const struct dn_ublk_dev *dev);

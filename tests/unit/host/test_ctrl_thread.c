@@ -3,9 +3,10 @@
  * Unit tests of host/ctrl.c's controller thread, the real one started by dn_ctrl_start():
  * the start (Set Features, the AER, a device per active namespace, a subsystem without one
  * refused), Keep Alive at KATO/2 and the reset when one goes unanswered, a Namespace Attribute
- * Changed event and the rescan it starts (devices added, removed, recreated when resized),
- * resets (the target disconnecting, a queue thread asking) and the reconnect attempts spaced by
- * host/backoff.c, ctrl_loss_tmo and fast_io_fail_tmo, and dn_ctrl_delete().
+ * Changed event and the rescan it starts (devices added, removed, resized in place, or made again
+ * where ublk cannot resize), resets (the target disconnecting, a queue thread asking) and the
+ * reconnect attempts spaced by host/backoff.c, ctrl_loss_tmo and fast_io_fail_tmo, and
+ * dn_ctrl_delete().
  *
  * Everything below the controller is swapped at link time (-Wl,--wrap, see CMakeLists.txt):
  *   - the admin queue (host/rdma_queue.h): a fake controller answers the synchronous commands
@@ -70,7 +71,7 @@ struct cmd {
 	int64_t ms;
 };
 
-enum dev_op { DEV_CREATE, DEV_REMOVE, DEV_NOTIFY };
+enum dev_op { DEV_CREATE, DEV_REMOVE, DEV_NOTIFY, DEV_RESIZE };
 
 struct dev_ev {
 	enum dev_op op;
@@ -95,6 +96,7 @@ static struct {
 	/* the namespaces, ascending; the Changed Namespace List (read clears it) */
 	struct fake_ns ns[MAX_NS];
 	int nr_ns;
+	int resize_ret; /* dn_ns_dev_resize()'s answer: 0 (Linux 6.16+) or -EOPNOTSUPP */
 	uint32_t changed[MAX_NS];
 	int nr_changed;
 	uint32_t aen_cfg;
@@ -513,6 +515,20 @@ bool __wrap_dn_ns_dev_remove_path(struct dn_ns_dev *d, struct dn_ctrl *c)
 	return true;
 }
 
+int __wrap_dn_ns_dev_resize(struct dn_ns_dev *d, uint64_t nsze, struct dn_err *e)
+{
+	int ret;
+
+	pthread_mutex_lock(&flock);
+	ret = f.resize_ret;
+	if (!ret) {
+		d->info.nsze = nsze;
+		dev_event(DEV_RESIZE, d->ctrl, &d->info);
+	}
+	pthread_mutex_unlock(&flock);
+	return ret ? dn_err_set(e, ret, "fake: no live resize") : 0;
+}
+
 void __wrap_dn_ns_dev_notify(struct dn_ns_dev *d)
 {
 	pthread_mutex_lock(&flock);
@@ -749,7 +765,7 @@ static int count_devs(int from, enum dev_op op, uint32_t nsid, int st)
 struct want_dev {
 	enum dev_op op;
 	uint32_t nsid;
-	uint64_t nsze; /* DEV_CREATE */
+	uint64_t nsze; /* DEV_CREATE, DEV_RESIZE */
 };
 
 static void expect_devs(int from, const struct want_dev *w, int n)
@@ -761,7 +777,7 @@ static void expect_devs(int from, const struct want_dev *w, int n)
 		struct dev_ev ev = dev_at(from + i);
 
 		if (ev.op != w[i].op || ev.info.nsid != w[i].nsid ||
-		    (w[i].op == DEV_CREATE && ev.info.nsze != w[i].nsze))
+		    ((w[i].op == DEV_CREATE || w[i].op == DEV_RESIZE) && ev.info.nsze != w[i].nsze))
 			fail_msg("device event %d: %d for namespace %u (%llu blocks), expected %d "
 				 "for namespace %u (%llu blocks)",
 				 i, ev.op, ev.info.nsid, (unsigned long long)ev.info.nsze, w[i].op,
@@ -997,10 +1013,10 @@ static void test_keep_alive_timeout(void **state)
 /*
  * An event that is not a namespace change: the AER is re-armed, no rescan. Then a Namespace
  * Attribute Changed notice: the AER re-armed, the Changed Namespace List read, the namespaces
- * identified again, and the devices brought in line: 2 gone, 3 resized (ublk cannot resize: a
- * new device), 4 new, 1 untouched.
+ * identified again, and the devices brought in line: 2 gone, 3 resized (devs: in place, or
+ * with a new device where ublk cannot resize), 4 new, 1 untouched.
  */
-static void test_aen_rescan(void **state)
+static void aen_rescan(const struct want_dev *devs, int nr_devs)
 {
 	static const uint32_t before[] = {1, 2, 3};
 	const struct want_cmd want[] = {
@@ -1014,10 +1030,6 @@ static void test_aen_rescan(void **state)
 		IDENTIFY(NVME_IDENTIFY_CNS_NS_DESC_LIST, 3),
 		IDENTIFY(NVME_IDENTIFY_CNS_NS, 4),
 		IDENTIFY(NVME_IDENTIFY_CNS_NS_DESC_LIST, 4),
-	};
-	static const struct want_dev devs[] = {
-		{DEV_REMOVE, 2, 0}, {DEV_REMOVE, 3, 0},	   {DEV_CREATE, 3, 3500},
-		{DEV_NOTIFY, 3, 0}, {DEV_CREATE, 4, 4000}, {DEV_NOTIFY, 4, 0},
 	};
 	int from, dev_from;
 
@@ -1041,8 +1053,8 @@ static void test_aen_rescan(void **state)
 	from = peek(&f.nr_cmds);
 	dev_from = peek(&f.nr_devs);
 	complete_aer(AEN_NS_CHANGED);
-	wait_until(peek(&f.nr_devs) >= dev_from + 6);
-	expect_devs(dev_from, devs, 6);
+	wait_until(peek(&f.nr_devs) >= dev_from + nr_devs);
+	expect_devs(dev_from, devs, nr_devs);
 	expect_cmds(from, want, sizeof(want) / sizeof(want[0]));
 	/* the list was read once, for the notice and not for the other event */
 	assert_int_equal(count_cmds(0, nvme_admin_get_log_page, -1), 1);
@@ -1050,6 +1062,36 @@ static void test_aen_rescan(void **state)
 	assert_int_equal(aers_held(), 1);
 	assert_int_equal(peek(&f.live_devs), 3);
 	assert_int_equal(dn_ctrl_state(c), DN_CTRL_LIVE);
+}
+
+/* Linux 6.16+: namespace 3's device takes its new size in place. */
+static void test_aen_rescan(void **state)
+{
+	static const struct want_dev devs[] = {
+		{DEV_REMOVE, 2, 0},
+		{DEV_RESIZE, 3, 3500},
+		{DEV_CREATE, 4, 4000},
+		{DEV_NOTIFY, 4, 0},
+	};
+
+	aen_rescan(devs, 4);
+	/* the resized device was neither removed nor made again */
+	assert_int_equal(count_devs(0, DEV_REMOVE, 3, -1), 0);
+	assert_int_equal(count_devs(0, DEV_CREATE, 3, -1), 1);
+}
+
+/* Before Linux 6.16 ublk cannot resize: namespace 3 gets a new device with the new size. */
+static void test_aen_rescan_no_live_resize(void **state)
+{
+	static const struct want_dev devs[] = {
+		{DEV_REMOVE, 2, 0}, {DEV_REMOVE, 3, 0},	   {DEV_CREATE, 3, 3500},
+		{DEV_NOTIFY, 3, 0}, {DEV_CREATE, 4, 4000}, {DEV_NOTIFY, 4, 0},
+	};
+
+	pthread_mutex_lock(&flock);
+	f.resize_ret = -EOPNOTSUPP;
+	pthread_mutex_unlock(&flock);
+	aen_rescan(devs, 6);
 }
 
 /* ---- resets and reconnects ---- */
@@ -1285,6 +1327,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_alive_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aen_rescan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aen_rescan_no_live_resize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctrl_loss_tmo, setup, teardown),

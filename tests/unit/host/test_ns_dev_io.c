@@ -164,6 +164,19 @@ void dn_ublk_complete(struct dn_ublk_queue *q, uint16_t tag, int res)
 	nr_done++;
 }
 
+/* the kernel's answer to a live resize (-EOPNOTSUPP before Linux 6.16), and what it got */
+static int update_size_ret;
+static uint64_t update_size_bytes;
+
+int dn_ublk_update_size(struct dn_ublk_dev *dev, uint64_t bytes)
+{
+	update_size_bytes = bytes;
+	if (update_size_ret)
+		return update_size_ret;
+	dev->params.size = bytes;
+	return 0;
+}
+
 /* ---- the fake NVMe/RDMA queue ---- */
 struct sent {
 	struct nvme_sqe sqe;
@@ -416,7 +429,8 @@ static int setup_with(uint32_t incapsule)
 	memset(done_seen, 0, sizeof(done_seen));
 	memset(resets, 0, sizeof(resets));
 	memset(qids_out, 0, sizeof(qids_out));
-	connect_ret = submit_ret = create_ret = 0;
+	connect_ret = submit_ret = create_ret = update_size_ret = 0;
+	update_size_bytes = 0;
 	cm_ended = NULL;
 	nr_cm_checks = 0;
 	flush_fails = NULL;
@@ -1096,6 +1110,33 @@ static void test_create_failures(void **state)
 	connect_ret = 0;
 }
 
+/*
+ * The namespace grew or shrank: the device follows in place, and what `list` shows (the
+ * namespace's blocks, the device's bytes) with it; a kernel without live resize leaves both
+ * as they were, and the error says why.
+ */
+static void test_resize(void **state)
+{
+	struct dn_err e = {0};
+
+	assert_int_equal(dn_ns_dev_resize(dev, 2 * NLBAS, &e), 0);
+	assert_int_equal(update_size_bytes, (uint64_t)2 * NLBAS << SHIFT);
+	assert_int_equal(dev->info.nsze, 2 * NLBAS);
+	assert_int_equal(dev->params.size, (uint64_t)2 * NLBAS << SHIFT);
+
+	assert_int_equal(dn_ns_dev_resize(dev, NLBAS / 2, &e), 0);
+	assert_int_equal(update_size_bytes, (uint64_t)NLBAS / 2 << SHIFT);
+	assert_int_equal(dev->info.nsze, NLBAS / 2);
+	assert_int_equal(dev->params.size, (uint64_t)NLBAS / 2 << SHIFT);
+
+	update_size_ret = -EOPNOTSUPP;
+	assert_int_equal(dn_ns_dev_resize(dev, 4 * NLBAS, &e), -EOPNOTSUPP);
+	assert_non_null(strstr(e.msg, "/dev/ublkb5 cannot be resized in place"));
+	assert_non_null(strstr(e.msg, "Linux 6.16"));
+	assert_int_equal(dev->info.nsze, NLBAS / 2);
+	assert_int_equal(dev->params.size, (uint64_t)NLBAS / 2 << SHIFT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1113,6 +1154,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_small_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_fails_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * host/ublk.c's control commands against a fake /dev/ublk-control: how a device is deleted.
+ * host/ublk.c's control commands against a fake /dev/ublk-control: how a device is deleted,
+ * and how a started one is resized.
  *
  * open() and io_uring_submit() are swapped at link time. Opening /dev/ublk-control gives a
  * descriptor of /dev/null; each control command submitted on it is recorded, sent to the
  * kernel as a NOP, and its completion's result is then set to what this file's "kernel" answers
  * for that opcode. So the ring, the submission and the wait are real, and the answers are the
- * ones a kernel before 6.9 (no DEL_DEV_ASYNC) or after it gives.
+ * ones a kernel before 6.9 (no DEL_DEV_ASYNC) or after it, or before 6.16 (no UPDATE_SIZE) or
+ * after it gives.
+ *
+ * To start a device, /dev/ublkcN is /dev/null too (stat(), open() and mmap() are swapped: its
+ * descriptor area is anonymous memory), and each queue's FETCH_REQ becomes a read of a pipe
+ * that stays empty until STOP_DEV, which fills it: every tag then ends, and the queue threads
+ * with them, as when the kernel aborts the FETCHes (a read's result is not the kernel's
+ * -ENODEV, so the library logs each as a failed io command).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +24,8 @@
 #include <setjmp.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -30,6 +40,8 @@
 struct rec {
 	uint32_t op;
 	uint32_t dev_id;
+	uint64_t data0;
+	uint64_t size_then; /* UPDATE_SIZE: the size the library checked I/O against meanwhile */
 	pthread_t thread;
 	bool end; /* a DEL_DEV's completion, recorded when its wait in the "kernel" is over */
 };
@@ -37,24 +49,35 @@ struct rec {
 static struct {
 	pthread_mutex_t lock;
 	bool is_ctrl[MAX_FDS];
+	bool is_cdev[MAX_FDS]; /* /dev/ublkcN */
 	struct rec recs[MAX_CMDS];
 	unsigned int nr;
 	int res_async;	  /* DEL_DEV_ASYNC's answer: 0, or -EOPNOTSUPP before Linux 6.9 */
 	bool race_in_del; /* during the first DEL_DEV, a second create runs on another thread */
 	pthread_t racer;
 	bool racer_started;
-	int racer_ret; /* its dn_ublk_create()'s result (asserted on the test's own thread) */
+	int racer_ret;	/* its dn_ublk_create()'s result (asserted on the test's own thread) */
+	bool params_ok; /* SET_PARAMS succeeds (a device to start) */
+	int res_update; /* UPDATE_SIZE's answer: 0, or -EOPNOTSUPP before Linux 6.16 */
+	struct dn_ublk_dev *dev; /* the started device */
+	int fetch_pipe[2];	 /* the FETCHes read its end; STOP_DEV writes to it */
+	unsigned int nr_fetch_tags;
+	char scratch[64];
 } k = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void record(uint32_t op, uint32_t dev_id, bool end)
+static void record(uint32_t op, uint32_t dev_id, uint64_t data0, bool end)
 {
 	bool full;
 
 	pthread_mutex_lock(&k.lock);
 	full = k.nr == MAX_CMDS;
 	if (!full)
-		k.recs[k.nr++] = (struct rec){
-			.op = op, .dev_id = dev_id, .thread = pthread_self(), .end = end};
+		k.recs[k.nr++] = (struct rec){.op = op,
+					      .dev_id = dev_id,
+					      .data0 = data0,
+					      .size_then = k.dev ? dn_ublk_size(k.dev) : 0,
+					      .thread = pthread_self(),
+					      .end = end};
 	pthread_mutex_unlock(&k.lock);
 	assert_false(full);
 }
@@ -75,15 +98,52 @@ int __wrap_open(const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
 	}
-	if (strcmp(path, "/dev/ublk-control"))
+	if (strcmp(path, "/dev/ublk-control") && strncmp(path, "/dev/ublkc", 10))
 		return __real_open(path, flags, mode);
 	fd = __real_open("/dev/null", flags);
 	if (fd >= 0 && fd < MAX_FDS) {
 		pthread_mutex_lock(&k.lock);
-		k.is_ctrl[fd] = true;
+		if (!strcmp(path, "/dev/ublk-control"))
+			k.is_ctrl[fd] = true;
+		else
+			k.is_cdev[fd] = true;
 		pthread_mutex_unlock(&k.lock);
 	}
 	return fd;
+}
+
+static bool fd_is(const bool *table, int fd)
+{
+	bool ret;
+
+	pthread_mutex_lock(&k.lock);
+	ret = fd >= 0 && fd < MAX_FDS && table[fd];
+	pthread_mutex_unlock(&k.lock);
+	return ret;
+}
+
+/* ---- /dev/ublkcN and /dev/ublkbN: the nodes are there; the descriptors are zeroes ---- */
+
+int __real_stat(const char *restrict path, struct stat *restrict st);
+int __wrap_stat(const char *restrict path, struct stat *restrict st);
+
+int __wrap_stat(const char *restrict path, struct stat *restrict st)
+{
+	if (strncmp(path, "/dev/ublkc", 10) && strncmp(path, "/dev/ublkb", 10))
+		return __real_stat(path, st);
+	memset(st, 0, sizeof(*st));
+	st->st_mode = path[9] == 'c' ? S_IFCHR | 0600 : S_IFBLK | 0600;
+	return 0;
+}
+
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (!fd_is(k.is_cdev, fd))
+		return __real_mmap(addr, len, prot, flags, fd, off);
+	return __real_mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 }
 
 /* ---- the "kernel": answers per opcode ---- */
@@ -130,13 +190,24 @@ static void sleep_ms(long ms)
 
 static int answer(uint32_t op, uint32_t dev_id)
 {
+	char fill[64] = {0};
 	bool start;
 
 	switch (op) {
 	case UBLK_U_CMD_ADD_DEV:
 		return 0; /* the payload keeps the dev_id asked for */
 	case UBLK_U_CMD_SET_PARAMS:
-		return -EINVAL; /* so that dn_ublk_create() deletes what it added */
+		/* failing: dn_ublk_create() deletes what it added */
+		return k.params_ok ? 0 : -EINVAL;
+	case UBLK_U_CMD_START_DEV:
+		return 0;
+	case UBLK_U_CMD_STOP_DEV:
+		/* every outstanding FETCH ends: one byte for each */
+		assert_true(k.nr_fetch_tags <= sizeof(fill));
+		assert_int_equal(write(k.fetch_pipe[1], fill, k.nr_fetch_tags), k.nr_fetch_tags);
+		return 0;
+	case UBLK_U_CMD_UPDATE_SIZE:
+		return k.res_update;
 	case UBLK_U_CMD_DEL_DEV_ASYNC:
 		return k.res_async;
 	case UBLK_U_CMD_DEL_DEV:
@@ -148,7 +219,7 @@ static int answer(uint32_t op, uint32_t dev_id)
 			assert_int_equal(pthread_create(&k.racer, NULL, racer, NULL), 0);
 		/* the wait for the number's last reference; a racing ADD_DEV would come in here */
 		sleep_ms(200);
-		record(op, dev_id, true);
+		record(op, dev_id, 0, true);
 		return 0;
 	default:
 		fail_msg("unexpected control command 0x%x", op);
@@ -156,31 +227,67 @@ static int answer(uint32_t op, uint32_t dev_id)
 	}
 }
 
+/*
+ * The commands queued on ring: control commands are answered (res[], in order) and become
+ * NOPs; a queue's FETCH_REQ becomes a read of the pipe. Returns how many control commands.
+ */
+static int fake_kernel(struct io_uring *ring, int res[8])
+{
+	unsigned int mask = *ring->sq.kring_mask, i;
+	unsigned int shift = ring->flags & IORING_SETUP_SQE128 ? 1 : 0;
+	int nr = 0;
+
+	for (i = ring->sq.sqe_head; i != ring->sq.sqe_tail; i++) {
+		struct io_uring_sqe *sqe = &ring->sq.sqes[(i & mask) << shift];
+		const struct ublksrv_ctrl_cmd *c = (const void *)sqe->cmd;
+		uint64_t user_data = sqe->user_data;
+
+		if (sqe->opcode != IORING_OP_URING_CMD)
+			continue;
+		if (fd_is(k.is_cdev, sqe->fd)) {
+			/* no I/O is ever sent: only the FETCHes, which wait until STOP_DEV */
+			assert_int_equal(sqe->cmd_op, UBLK_U_IO_FETCH_REQ);
+			io_uring_prep_read(sqe, k.fetch_pipe[0], k.scratch, 1, 0);
+			sqe->user_data = user_data;
+			pthread_mutex_lock(&k.lock);
+			k.nr_fetch_tags++;
+			pthread_mutex_unlock(&k.lock);
+			continue;
+		}
+		if (!fd_is(k.is_ctrl, sqe->fd))
+			continue;
+		assert_true(ring->flags & IORING_SETUP_SQE128);
+		assert_true(nr < 8);
+		record(sqe->cmd_op, c->dev_id, c->data[0], false);
+		res[nr++] = answer(sqe->cmd_op, c->dev_id);
+		memset(sqe, 0, DN_UBLK_CTRL_SQE_SIZE);
+		sqe->opcode = IORING_OP_NOP;
+		sqe->user_data = user_data;
+	}
+	return nr;
+}
+
+int __real_io_uring_submit_and_wait(struct io_uring *ring, unsigned int wait_nr);
+int __wrap_io_uring_submit_and_wait(struct io_uring *ring, unsigned int wait_nr);
+
+/* the queue threads' loop: nothing for the control device comes this way */
+int __wrap_io_uring_submit_and_wait(struct io_uring *ring, unsigned int wait_nr)
+{
+	int res[8];
+
+	assert_int_equal(fake_kernel(ring, res), 0);
+	return __real_io_uring_submit_and_wait(ring, wait_nr);
+}
+
 int __real_io_uring_submit(struct io_uring *ring);
 int __wrap_io_uring_submit(struct io_uring *ring);
 
 int __wrap_io_uring_submit(struct io_uring *ring)
 {
-	unsigned int mask = *ring->sq.kring_mask, i, head, tail;
-	int res[8], nr = 0, ret, j = 0;
+	unsigned int i, head, tail;
+	int res[8], nr, ret, j = 0;
 
-	for (i = ring->sq.sqe_head; i != ring->sq.sqe_tail; i++) {
-		struct io_uring_sqe *sqe = &ring->sq.sqes[(i & mask) << 1];
-		const struct ublksrv_ctrl_cmd *c = (const void *)sqe->cmd;
-		bool ctrl;
-
-		pthread_mutex_lock(&k.lock);
-		ctrl = sqe->fd >= 0 && sqe->fd < MAX_FDS && k.is_ctrl[sqe->fd];
-		pthread_mutex_unlock(&k.lock);
-		if (sqe->opcode != IORING_OP_URING_CMD || !ctrl)
-			continue;
-		assert_true(ring->flags & IORING_SETUP_SQE128);
-		assert_true(nr < 8);
-		record(sqe->cmd_op, c->dev_id, false);
-		res[nr++] = answer(sqe->cmd_op, c->dev_id);
-		memset(sqe, 0, DN_UBLK_CTRL_SQE_SIZE);
-		sqe->opcode = IORING_OP_NOP;
-	}
+	nr = fake_kernel(ring, res);
 	ret = __real_io_uring_submit(ring);
 	if (ret < 0 || !nr)
 		return ret;
@@ -202,7 +309,12 @@ static int reset(void **state)
 	k.nr = 0;
 	k.race_in_del = false;
 	k.racer_started = false;
+	k.params_ok = false;
+	k.res_update = 0;
+	k.dev = NULL;
+	k.nr_fetch_tags = 0;
 	memset(k.is_ctrl, 0, sizeof(k.is_ctrl));
+	memset(k.is_cdev, 0, sizeof(k.is_cdev));
 	pthread_mutex_unlock(&k.lock);
 	return 0;
 }
@@ -289,6 +401,88 @@ static void test_fallback_holds_off_add(void **state)
 	assert_int_equal(k.nr, 10);
 }
 
+/* Create and start a device of 1 GiB in 4 KiB blocks (the fake's SET_PARAMS succeeds). */
+static struct dn_ublk_dev *started_dev(void)
+{
+	struct dn_ublk_params p = good(FAKE_DEV_ID);
+	struct dn_ublk_dev *dev = NULL;
+
+	k.params_ok = true;
+	assert_int_equal(pipe2(k.fetch_pipe, O_CLOEXEC), 0);
+	assert_int_equal(dn_ublk_create(&p, &ops, NULL, &dev), 0);
+	/* not started yet: no disk to resize (an unpatched 6.16 would dereference it) */
+	assert_int_equal(dn_ublk_update_size(dev, 2ull << 30), -ENODEV);
+	assert_int_equal(dn_ublk_start(dev), 0);
+	pthread_mutex_lock(&k.lock);
+	k.dev = dev;
+	k.nr = 0;
+	pthread_mutex_unlock(&k.lock);
+	return dev;
+}
+
+static void stop_dev(struct dn_ublk_dev *dev)
+{
+	pthread_mutex_lock(&k.lock);
+	k.dev = NULL;
+	pthread_mutex_unlock(&k.lock);
+	dn_ublk_stop_and_delete(dev);
+	assert_int_equal(k.nr_fetch_tags, 4); /* one FETCH per tag, all ended by STOP_DEV */
+	close(k.fetch_pipe[0]);
+	close(k.fetch_pipe[1]);
+}
+
+/*
+ * Resize dev to bytes: the i-th command is UPDATE_SIZE in sectors, sent while the library's own
+ * bound was size_then.
+ */
+static void resize_ok(struct dn_ublk_dev *dev, unsigned int i, uint64_t bytes, uint64_t size_then)
+{
+	assert_int_equal(dn_ublk_update_size(dev, bytes), 0);
+	assert_int_equal(k.nr, i + 1);
+	assert_rec(i, UBLK_U_CMD_UPDATE_SIZE, FAKE_DEV_ID);
+	assert_int_equal(k.recs[i].data0, bytes >> 9);
+	assert_int_equal(k.recs[i].size_then, size_then);
+	assert_int_equal(dn_ublk_size(dev), bytes);
+}
+
+/*
+ * Linux 6.16+: UPDATE_SIZE with the new size in sectors. The size the queue threads check
+ * requests against is the new one before the kernel's disk grows, and the old one until the
+ * kernel's disk has shrunk.
+ */
+static void test_update_size(void **state)
+{
+	struct dn_ublk_dev *dev = started_dev();
+
+	assert_int_equal(dn_ublk_size(dev), 1ull << 30);
+	resize_ok(dev, 0, 2ull << 30, 2ull << 30);   /* grows: the new bound first */
+	resize_ok(dev, 1, 512ull << 20, 2ull << 30); /* shrinks: the old bound meanwhile */
+
+	/* the same size: nothing to ask; not a whole block, or none: refused here */
+	assert_int_equal(dn_ublk_update_size(dev, 512ull << 20), 0);
+	assert_int_equal(dn_ublk_update_size(dev, (1ull << 30) + 512), -EINVAL);
+	assert_int_equal(dn_ublk_update_size(dev, 0), -EINVAL);
+	assert_int_equal(k.nr, 2);
+	assert_int_equal(dn_ublk_size(dev), 512ull << 20);
+	stop_dev(dev);
+}
+
+/* Before Linux 6.16 the opcode is unknown: nothing changes, the caller makes a new device. */
+static void test_update_size_old_kernel(void **state)
+{
+	struct dn_ublk_dev *dev = started_dev();
+
+	k.res_update = -EOPNOTSUPP;
+	assert_int_equal(dn_ublk_update_size(dev, 2ull << 30), -EOPNOTSUPP);
+	assert_int_equal(k.nr, 1);
+	assert_rec(0, UBLK_U_CMD_UPDATE_SIZE, FAKE_DEV_ID);
+	assert_int_equal(dn_ublk_size(dev), 1ull << 30);
+	assert_int_equal(dn_ublk_update_size(dev, 256ull << 20), -EOPNOTSUPP);
+	assert_int_equal(k.recs[1].size_then, 1ull << 30);
+	assert_int_equal(dn_ublk_size(dev), 1ull << 30);
+	stop_dev(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +490,8 @@ int main(void)
 		cmocka_unit_test_setup(test_delete_async_gone, reset),
 		cmocka_unit_test_setup(test_delete_fallback, reset),
 		cmocka_unit_test_setup(test_fallback_holds_off_add, reset),
+		cmocka_unit_test_setup(test_update_size, reset),
+		cmocka_unit_test_setup(test_update_size_old_kernel, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Asynchronous events: the Linux nvmet target gains a namespace, loses one and grows one while
 # the disnvme host is connected; each Namespace Attribute Changed notice makes the host rescan:
-# a new device appears, the removed namespace's device goes, the resized one comes back with
-# its new size. Data on the untouched namespace stays readable throughout.
+# a new device appears, the removed namespace's device goes, the resized one takes its new size
+# (in place from Linux 6.16, as a new device before). Data on the untouched namespace stays readable throughout.
 . "$DISNVME_SRC/tests/vm/lib.sh"
 . "$DISNVME_SRC/tests/vm/host_nvmf_helpers.sh"
 
@@ -59,6 +59,22 @@ for i in $(seq 1 60); do
 done
 [[ $s == $((96 << 20)) ]] || fail "namespace 1 did not grow: $d $s"
 [[ $(blockdev --getsize64 "$d") == $((96 << 20)) ]] || fail "$d has the old size"
+# ublk resizes a live device from Linux 6.16 (UPDATE_SIZE); before, the daemon is told no and
+# makes the device again
+kv=$(uname -r); kmaj=${kv%%.*}; kmin=${kv#*.}; kmin=${kmin%%.*}
+log=/run/disnvme/daemon.log
+if ((kmaj > 6 || (kmaj == 6 && kmin >= 16))); then
+	grep -Eq "namespace 1 resized from [0-9]+ to [0-9]+ blocks: ${dev1} resized in place" $log ||
+		fail "Linux $kv: no in-place resize of $dev1: $(grep 'namespace 1' $log | tail -3)"
+	[[ $d == "$dev1" ]] || fail "Linux $kv: $dev1 resized in place, yet the device is now $d"
+	pass "namespace 1's device $dev1 resized in place"
+else
+	grep -q "${dev1} cannot be resized in place: Operation not supported (ublk resizes from Linux 6.16)" $log ||
+		fail "Linux $kv: the refused live resize was not logged: $(grep 'namespace 1' $log | tail -3)"
+	grep -Eq "namespace 1 changed \(size [0-9]+ -> [0-9]+ blocks\): recreating its device" $log ||
+		fail "Linux $kv: the device was not made again"
+	pass "Linux $kv has no live ublk resize: the daemon was refused and made the device again"
+fi
 # (the guest has no /dev/fd: no process substitution)
 dd if="$d" of=readback.bin bs=1M count=4 iflag=direct status=none || fail "read $d"
 cmp readback.bin pattern.bin || fail "namespace 1 data differs after the resize"
