@@ -4,10 +4,12 @@
  * errno conventions; everything returns 0 or -errno from here on.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/rdma_util.h"
@@ -164,6 +166,22 @@ int dn_ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq)
 	return ibv_get_cq_event(ch, cq, &ctx) ? neg_errno() : 0;
 }
 
+const char *dn_trsvcid_check(const char *trsvcid)
+{
+	unsigned long port;
+	char *end;
+
+	/* NVMF_TRSVCID_SIZE (32) is far more than five digits */
+	if (!*trsvcid || strlen(trsvcid) > 5)
+		return "not a port number 1..65535";
+	errno = 0;
+	port = strtoul(trsvcid, &end, 10);
+	/* strtoul takes blanks, signs and 0x; getaddrinfo takes any number and keeps 16 bits */
+	if (errno || *end || !isdigit((unsigned char)trsvcid[0]) || port == 0 || port > 65535)
+		return "not a port number 1..65535";
+	return NULL;
+}
+
 int dn_sockaddr_parse(const char *traddr, const char *trsvcid, int adrfam,
 		      struct sockaddr_storage *out)
 {
@@ -171,7 +189,7 @@ int dn_sockaddr_parse(const char *traddr, const char *trsvcid, int adrfam,
 	struct addrinfo *res;
 	int ret;
 
-	if (!traddr || !*traddr || !trsvcid || !*trsvcid)
+	if (!traddr || !*traddr || (trsvcid && dn_trsvcid_check(trsvcid)))
 		return -EINVAL;
 	ret = getaddrinfo(traddr, trsvcid, &hints, &res);
 	if (ret)

@@ -82,9 +82,12 @@ static inline int dn_ibv_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
 }
 
 /* ---- addresses and descriptors ---- */
+/* NULL when trsvcid is a port number 1..65535 in decimal; else why not. */
+const char *dn_trsvcid_check(const char *trsvcid);
 /*
  * traddr/trsvcid (as in NVMe-oF port configuration and nvme-cli) to a socket address.
- * adrfam is AF_INET, AF_INET6 or AF_UNSPEC. Returns 0, -EINVAL or -EADDRNOTAVAIL.
+ * adrfam is AF_INET, AF_INET6 or AF_UNSPEC; trsvcid NULL: port 0 (a source to bind).
+ * Returns 0, -EINVAL or -EADDRNOTAVAIL.
  */
 int dn_sockaddr_parse(const char *traddr, const char *trsvcid, int adrfam,
 		      struct sockaddr_storage *out);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/rdma_util.h"
 #include "host/cli.h"
 
 static const struct option long_opts[] = {
@@ -101,7 +102,7 @@ static long nr_cpus(void)
 
 int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, struct dn_err *e)
 {
-	const char *optstr = NULL;
+	const char *optstr = NULL, *why;
 	size_t i;
 	int c;
 
@@ -215,6 +216,9 @@ int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, 
 			return dn_err_set(e, -EINVAL, "%s: -a ADDRESS is required", cmd);
 		if (!a->trsvcid)
 			a->trsvcid = "4420";
+		if ((why = dn_trsvcid_check(a->trsvcid)))
+			return dn_err_set(e, -EINVAL, "%s: --trsvcid: %s (got \"%s\")", cmd, why,
+					  a->trsvcid);
 	}
 	if (!strcmp(cmd, "connect") && !a->subnqn)
 		return dn_err_set(e, -EINVAL, "connect: -n SUBSYSTEM_NQN is required");

@@ -190,7 +190,7 @@ int dn_hq_connect(struct dn_hq *q, const struct dn_hq_opts *o, struct dn_err *e)
 	if (ret)
 		return dn_err_set(e, -EINVAL, "%s is not a valid IP address and port", q->peer);
 	if (o->host_traddr && o->host_traddr[0]) {
-		ret = dn_sockaddr_parse(o->host_traddr, "0", dst.ss_family, &src);
+		ret = dn_sockaddr_parse(o->host_traddr, NULL, dst.ss_family, &src);
 		if (ret)
 			return dn_err_set(e, -EINVAL,
 					  "host address %s is not a valid IP address of the "

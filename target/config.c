@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/rdma_util.h"
 #include "target/config.h"
 #include "target/core_internal.h"
 
@@ -79,20 +80,6 @@ const char *dn_cfg_parse_traddr(const char *traddr, uint8_t *adrfam)
 		return NULL;
 	}
 	return "not an IPv4 or IPv6 address";
-}
-
-const char *dn_cfg_check_trsvcid(const char *trsvcid)
-{
-	char *end;
-	unsigned long port;
-
-	if (!*trsvcid || strlen(trsvcid) >= NVMF_TRSVCID_SIZE)
-		return "empty or too long";
-	errno = 0;
-	port = strtoul(trsvcid, &end, 10);
-	if (errno || *end || !isdigit((unsigned char)trsvcid[0]) || port == 0 || port > 65535)
-		return "not a port number 1..65535";
-	return NULL;
 }
 
 static int dn_hexval(char c)
@@ -245,7 +232,7 @@ int dn_tgt_config_from_args(struct dn_tgt_config *cfg, const char *trtype, const
 	snprintf(port->traddr, sizeof(port->traddr), "%s", traddr);
 	if (!trsvcid)
 		trsvcid = DN_CFG_DEFAULT_TRSVCID;
-	if ((why = dn_cfg_check_trsvcid(trsvcid))) {
+	if ((why = dn_trsvcid_check(trsvcid))) {
 		dn_cfg_error(cfg->source, "-s", "%s", why);
 		goto out_free;
 	}
@@ -438,7 +425,7 @@ static int dn_cfg_port(struct dn_cfg_ctx *c, json_object *obj, size_t idx, struc
 	}
 	if (!trsvcid)
 		trsvcid = DN_CFG_DEFAULT_TRSVCID;
-	if ((why = dn_cfg_check_trsvcid(trsvcid))) {
+	if ((why = dn_trsvcid_check(trsvcid))) {
 		snprintf(c->field + len, sizeof(c->field) - len, ".trsvcid");
 		return dn_cfg_error(c->source, c->field, "%s", why);
 	}

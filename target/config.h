@@ -15,7 +15,6 @@
 /* Each returns NULL when the value is good, else a short description of the problem. */
 const char *dn_cfg_check_nqn(const char *nqn);
 const char *dn_cfg_parse_traddr(const char *traddr, uint8_t *adrfam);
-const char *dn_cfg_check_trsvcid(const char *trsvcid);
 const char *dn_cfg_check_ascii(const char *s, size_t max);
 /* "hex digits" (dashes allowed between them) of exactly n bytes */
 const char *dn_cfg_parse_hex_id(const char *s, uint8_t *out, size_t n);

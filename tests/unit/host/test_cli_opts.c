@@ -115,6 +115,17 @@ static void test_rejections(void **state)
 	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c",
 	       "99999999999999999999");
 	REJECT("--reconnect-delay", "connect", "-t", "rdma", "-a", "1", "-n", "x", "-c", "1e3");
+	/* a port number, not anything getaddrinfo takes (it keeps 16 bits of 70000) */
+	REJECT("--trsvcid: not a port number 1..65535 (got \"70000\")", "connect", "-t", "rdma",
+	       "-a", "1", "-n", "x", "-s", "70000");
+	REJECT("--trsvcid: not a port number", "discover", "-t", "rdma", "-a", "1", "-s", "0");
+	REJECT("--trsvcid: not a port number", "discover", "-t", "rdma", "-a", "1", "-s", "abc");
+	REJECT("--trsvcid: not a port number", "discover", "-t", "rdma", "-a", "1", "-s", " 4420");
+	REJECT("--trsvcid: not a port number", "discover", "-t", "rdma", "-a", "1", "-s", "+4420");
+	REJECT("--trsvcid: not a port number", "discover", "-t", "rdma", "-a", "1", "-s", "0x10");
+	REJECT("--trsvcid: not a port number", "discover", "-t", "rdma", "-a", "1", "-s", "");
+	REJECT("--trsvcid: not a port number", "discover", "-t", "rdma", "-a", "1", "-s",
+	       "000004420");
 	REJECT("--output-format must be normal or json", "list", "-o", "xml");
 	REJECT("unknown or incomplete option", "list", "--frob");
 	REJECT("unknown or incomplete option", "list", "-n", "x"); /* list takes no -n */
