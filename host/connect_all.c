@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * disnvme connect-all: discovery.conf -> discovery logs (and referrals) -> `disnvme connect`
- * for each subsystem not connected yet. Discovery runs in this process, as `disnvme discover`
+ * for each subsystem not connected yet. As with nvme-cli, a discovery controller given on the
+ * command line (`-t rdma -a ADDR [-s PORT] ...`, the options of a discovery.conf line) is used
+ * instead of the file. Discovery runs in this process, as `disnvme discover`
  * does; each connect runs the connect command itself, so the daemon is found (or started) and
  * the devices are made exactly as a user's `disnvme connect` would.
  */
@@ -130,10 +132,18 @@ int dn_ca_set_from_list(struct json_object *reply, struct dn_ca_set *s)
 
 /* ---- one entry ---- */
 
+#define CA_USAGE                                                                         \
+	"usage: disnvme connect-all [--config-file FILE] [--dry-run] [-v]\n"             \
+	"       disnvme connect-all -t rdma -a ADDR [-s PORT] [-q HOSTNQN] [-I HOSTID] " \
+	"[connect options] [--dry-run] [-v]\n"
+
 struct ca_opts {
 	const char *path;
 	bool dry_run;
 	int verbose;
+	/* a discovery controller given on the command line: its options, in order */
+	char *cl_argv[64];
+	int cl_argc;
 	char self[4096]; /* this executable, for the connect commands */
 };
 
@@ -563,13 +573,24 @@ static int run_entry(const struct ca_opts *o, const struct dn_conf_entry *ce,
 	return dn_ca_walk(&ca_ops, &x, ce, x.h.nqn, connected, res);
 }
 
+/* "FILE:LINE " for an entry of the file, "" for the command line's */
+static void entry_label(const struct dn_conf *c, const struct dn_conf_entry *ce, char *buf,
+			size_t len)
+{
+	if (c)
+		snprintf(buf, len, "%s:%u ", dn_conf_name(c), ce->line);
+	else
+		buf[0] = '\0';
+}
+
 static void print_result(const struct dn_conf *c, const struct dn_conf_entry *ce,
 			 const struct dn_ca_result *r)
 {
 	bool v6 = strchr(ce->traddr, ':') != NULL;
+	char label[512];
 
-	printf("%s:%u rdma %s%s%s:%s: ", dn_conf_name(c), ce->line, v6 ? "[" : "", ce->traddr,
-	       v6 ? "]" : "", ce->trsvcid);
+	entry_label(c, ce, label, sizeof(label));
+	printf("%srdma %s%s%s:%s: ", label, v6 ? "[" : "", ce->traddr, v6 ? "]" : "", ce->trsvcid);
 	if (r->discs) {
 		printf("%u subsystem%s", r->subsystems, r->subsystems == 1 ? "" : "s");
 		if (r->discs > 1)
@@ -586,9 +607,10 @@ static void print_result(const struct dn_conf *c, const struct dn_conf_entry *ce
 
 static void print_plan(const struct dn_conf *c, const struct dn_conf_entry *ce)
 {
-	char nq[16], loss[24], fail[24];
+	char nq[16], loss[24], fail[24], label[512];
 	bool v6 = strchr(ce->traddr, ':') != NULL;
 
+	entry_label(c, ce, label, sizeof(label));
 	if (ce->nr_io_queues)
 		snprintf(nq, sizeof(nq), "%d", ce->nr_io_queues);
 	else
@@ -601,12 +623,12 @@ static void print_plan(const struct dn_conf *c, const struct dn_conf_entry *ce)
 		snprintf(fail, sizeof(fail), "off");
 	else
 		snprintf(fail, sizeof(fail), "%d", ce->fast_io_fail_tmo);
-	printf("%s:%u rdma %s%s%s:%s: would read the discovery log of %s as %s, follow its "
+	printf("%srdma %s%s%s:%s: would read the discovery log of %s as %s, follow its "
 	       "referrals and connect each subsystem not connected yet with nr-io-queues %s, "
 	       "queue-size %d, keep-alive-tmo %d, reconnect-delay %d, ctrl-loss-tmo %s, "
 	       "fast_io_fail_tmo %s\n",
-	       dn_conf_name(c), ce->line, v6 ? "[" : "", ce->traddr, v6 ? "]" : "", ce->trsvcid,
-	       ce->subsysnqn, ce->hostnqn[0] ? ce->hostnqn : "this host's NQN", nq, ce->queue_size,
+	       label, v6 ? "[" : "", ce->traddr, v6 ? "]" : "", ce->trsvcid, ce->subsysnqn,
+	       ce->hostnqn[0] ? ce->hostnqn : "this host's NQN", nq, ce->queue_size,
 	       ce->keep_alive_tmo, ce->reconnect_delay, loss, fail);
 }
 
@@ -624,10 +646,15 @@ static void note_unsupported(const struct dn_conf *c, const struct dn_conf_entry
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-		if (ce->given & DN_CONF_GIVEN(opts[i].opt))
-			fprintf(stderr, "%s:%u: warning: %s is not applied: %s\n", dn_conf_name(c),
-				ce->line, opts[i].name, opts[i].why);
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (!(ce->given & DN_CONF_GIVEN(opts[i].opt)))
+			continue;
+		if (c)
+			fprintf(stderr, "%s:%u: ", dn_conf_name(c), ce->line);
+		else
+			fprintf(stderr, "disnvme connect-all: ");
+		fprintf(stderr, "warning: %s is not applied: %s\n", opts[i].name, opts[i].why);
+	}
 }
 
 /*
@@ -673,16 +700,51 @@ static int parse_args(int argc, char **argv, struct ca_opts *o)
 			o->path = argv[++i];
 		} else if (!strncmp(a, "--config-file=", 14) && a[14]) {
 			o->path = a + 14;
+		} else if (o->cl_argc < (int)(sizeof(o->cl_argv) / sizeof(o->cl_argv[0]))) {
+			/* the discovery controller's options: dn_conf_entry_parse() judges them */
+			o->cl_argv[o->cl_argc++] = argv[i];
 		} else {
-			fprintf(stderr,
-				"disnvme connect-all: unexpected argument '%s'\n"
-				"usage: disnvme connect-all [--config-file FILE] [--dry-run] "
-				"[-v]\n",
-				a);
+			fprintf(stderr, "disnvme connect-all: too many arguments\n" CA_USAGE);
 			return -EINVAL;
 		}
 	}
 	return 0;
+}
+
+/*
+ * The discovery controller the command line gives, as the one entry of a discovery.conf would
+ * be, but with `disnvme connect`'s ctrl_loss_tmo default: forever is for entries the timer
+ * keeps coming back to, not for a run by hand.
+ */
+static int cl_entry(const struct ca_opts *o, struct dn_conf_entry *ce)
+{
+	struct dn_conf_diags d = {0};
+	int ret;
+
+	ret = dn_conf_entry_parse(o->cl_argc, o->cl_argv, DN_CONF_PARSE_STRICT, 0, ce, &d);
+	dn_conf_diags_print(&d, "disnvme connect-all", stderr);
+	dn_conf_diags_free(&d);
+	if (ret) {
+		fprintf(stderr, CA_USAGE);
+		return ret;
+	}
+	if (!(ce->given & DN_CONF_GIVEN(DN_CONF_OPT_CTRL_LOSS_TMO)))
+		ce->ctrl_loss_tmo = DN_DEF_CTRL_LOSS_TMO;
+	return 0;
+}
+
+/* Connect what the discovery daemon's list says is not connected yet, through ce */
+static int ca_run_one(const struct ca_opts *o, const struct dn_conf *c,
+		      const struct dn_conf_entry *ce, struct dn_ca_set *connected)
+{
+	struct dn_ca_result res = {0};
+	bool ok;
+
+	note_unsupported(c, ce);
+	ok = run_entry(o, ce, connected, &res) == 0;
+	print_result(c, ce, &res);
+	fflush(stdout);
+	return ok ? 0 : -1;
 }
 
 int dn_cmd_connect_all(int argc, char **argv)
@@ -691,7 +753,8 @@ int dn_cmd_connect_all(int argc, char **argv)
 	struct ca_opts o = {0};
 	struct dn_err e = {0};
 	struct json_object *req, *reply = NULL;
-	struct dn_conf *c;
+	struct dn_conf_entry cl;
+	struct dn_conf *c = NULL;
 	size_t i, failed = 0;
 	int ret, lock = -1;
 	ssize_t n;
@@ -701,6 +764,11 @@ int dn_cmd_connect_all(int argc, char **argv)
 	dn_log_init("disnvme", o.verbose - 1);
 	if (!o.verbose)
 		dn_log_max_level = 0; /* one line per entry; the log lines with -v */
+	if (o.cl_argc) {
+		if (cl_entry(&o, &cl))
+			return DN_EXIT_USAGE;
+		goto run;
+	}
 	ret = dn_conf_load(o.path, &c);
 	if (ret) {
 		fprintf(stderr, "disnvme connect-all: cannot read %s: %s\n", o.path,
@@ -718,10 +786,11 @@ int dn_cmd_connect_all(int argc, char **argv)
 	}
 	failed = dn_conf_nr_errors(c); /* lines configured but not usable: entries that failed */
 
+run:
 	if (o.dry_run) {
-		for (i = 0; i < dn_conf_nr_entries(c); i++) {
-			print_plan(c, dn_conf_get_entry(c, i));
-			note_unsupported(c, dn_conf_get_entry(c, i));
+		for (i = 0; i < (c ? dn_conf_nr_entries(c) : 1); i++) {
+			print_plan(c, c ? dn_conf_get_entry(c, i) : &cl);
+			note_unsupported(c, c ? dn_conf_get_entry(c, i) : &cl);
 		}
 		goto out_summary;
 	}
@@ -756,23 +825,14 @@ int dn_cmd_connect_all(int argc, char **argv)
 	if (ret)
 		goto out_fail;
 
-	for (i = 0; i < dn_conf_nr_entries(c); i++) {
-		const struct dn_conf_entry *ce = dn_conf_get_entry(c, i);
-		struct dn_ca_result res = {0};
-		bool ok;
-
-		note_unsupported(c, ce);
-		ok = run_entry(&o, ce, &connected, &res) == 0;
-		print_result(c, ce, &res);
-		fflush(stdout);
-		failed += !ok;
-	}
+	for (i = 0; i < (c ? dn_conf_nr_entries(c) : 1); i++)
+		failed += ca_run_one(&o, c, c ? dn_conf_get_entry(c, i) : &cl, &connected) != 0;
 	dn_ca_set_free(&connected);
 	if (lock >= 0)
 		close(lock);
 
 out_summary:
-	if (failed)
+	if (failed && c)
 		fprintf(stderr, "disnvme connect-all: %zu of %zu configured entries failed\n",
 			failed, dn_conf_nr_entries(c) + dn_conf_nr_errors(c));
 	dn_conf_free(c);

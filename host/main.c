@@ -34,7 +34,8 @@ static const struct {
 #endif
 #ifdef HAVE_CONNECT_ALL
 	{"connect-all", dn_cmd_connect_all,
-	 "[--config-file FILE] [--dry-run] [-v]  (connects what discovery.conf lists)"},
+	 "[--config-file FILE | -t rdma -a ADDR [-s PORT] ...] [--dry-run] [-v]  (connects what "
+	 "discovery.conf or the discovery controller given lists)"},
 #endif
 };
 

@@ -326,7 +326,7 @@ static void test_walk_depth(void **state)
 /* `disnvme connect-all --config-file conf ARGS...`, stdout and stderr captured */
 static int run(const char *first, ...)
 {
-	char *argv[16];
+	char *argv[32];
 	int argc = 0;
 	const char *a;
 	va_list ap;
@@ -335,8 +335,10 @@ static int run(const char *first, ...)
 	argv[argc++] = "--config-file";
 	argv[argc++] = conf;
 	va_start(ap, first);
-	for (a = first; a; a = va_arg(ap, const char *))
+	for (a = first; a; a = va_arg(ap, const char *)) {
+		assert_true(argc < (int)(sizeof(argv) / sizeof(argv[0])) - 1);
 		argv[argc++] = (char *)a;
+	}
 	va_end(ap);
 	argv[argc] = NULL;
 	return capture_run(dn_cmd_connect_all, argc, argv, &out, &err);
@@ -413,9 +415,62 @@ static void test_usage_and_missing_file(void **state)
 					"controllers are configured\n",
 					conf));
 	assert_int_equal(run("--frob", NULL), 2);
-	assert_string_equal(err, "disnvme connect-all: unexpected argument '--frob'\n"
-				 "usage: disnvme connect-all [--config-file FILE] [--dry-run] "
-				 "[-v]\n");
+	assert_string_equal(err,
+			    "disnvme connect-all: error: unknown option '--frob'\n"
+			    "disnvme connect-all: error: missing --transport (-t)\n"
+			    "disnvme connect-all: error: missing --traddr (-a)\n"
+			    "usage: disnvme connect-all [--config-file FILE] [--dry-run] [-v]\n"
+			    "       disnvme connect-all -t rdma -a ADDR [-s PORT] [-q HOSTNQN] "
+			    "[-I HOSTID] [connect options] [--dry-run] [-v]\n");
+}
+
+/*
+ * As with nvme-cli, a discovery controller on the command line is used instead of the file,
+ * with the options of a discovery.conf line and `disnvme connect`'s ctrl_loss_tmo default.
+ */
+static void test_command_line(void **state)
+{
+	static const char plan[] =
+		"rdma 10.77.0.9:%s: would read the discovery log of "
+		"nqn.2014-08.org.nvmexpress.discovery as %s, follow its referrals and connect each "
+		"subsystem not connected yet with nr-io-queues %s, queue-size 128, keep-alive-tmo "
+		"5, reconnect-delay 10, ctrl-loss-tmo %s, fast_io_fail_tmo off\n";
+	char sock[160];
+
+	/* the file's entries are not used */
+	write_conf("-t rdma -a 10.77.0.1\n-t rdma -a 10.77.0.2\n");
+	assert_int_equal(run("-t", "rdma", "-a", "10.77.0.9", "--dry-run", NULL), 0);
+	assert_string_equal(out, expect(plan, "4420", "this host's NQN", "one per CPU", "600"));
+	assert_string_equal(err, "");
+	assert_int_equal(run("--transport=rdma", "--traddr", "10.77.0.9", "-s", "4421", "-i", "2",
+			     "-l", "-1", "-q", "nqn.2014-08.org.example:h1", "-D", "--dry-run",
+			     NULL),
+			 0);
+	assert_string_equal(out,
+			    expect(plan, "4421", "nqn.2014-08.org.example:h1", "2", "forever"));
+	assert_string_equal(err, "disnvme connect-all: warning: --duplicate-connect is not "
+				 "applied: connect-all stays idempotent (every timer run would add "
+				 "a controller)\n");
+
+	/* a bad discovery controller is a usage error, said before anything is tried */
+	assert_int_equal(run("-t", "rdma", "-a", "10.77.0.9", "-s", "70000", NULL), 2);
+	assert_non_null(strstr(err, "disnvme connect-all: error: "));
+	assert_non_null(strstr(err, "usage: disnvme connect-all"));
+	assert_string_equal(out, "");
+	assert_int_equal(run("-a", "10.77.0.9", NULL), 2);
+	assert_non_null(strstr(err, "disnvme connect-all: error: missing --transport (-t)\n"));
+
+	/* unreachable (127.0.0.1 has no RDMA device): its line says why, and the exit status */
+	snprintf(sock, sizeof(sock), "%s/no-daemon.sock", tmpdir);
+	setenv("DISNVME_SOCKET", sock, 1);
+	assert_int_equal(run("-t", "rdma", "-a", "127.0.0.1", "-s", "9", "-q",
+			     "nqn.2014-08.org.example:h1", "-I",
+			     "1b4e28ba-2fa1-11d2-883f-0016d3cca427", NULL),
+			 1);
+	assert_non_null(strstr(out, "rdma 127.0.0.1:9: discovery at 127.0.0.1:9 FAILED: "));
+	assert_null(strstr(out, "10.77.0.1"));
+	assert_null(strstr(err, "configured entries"));
+	unsetenv("DISNVME_SOCKET");
 }
 
 /*
@@ -512,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_walk_failures),
 		cmocka_unit_test(test_walk_depth),
 		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_command_line),
 		cmocka_unit_test(test_usage_and_missing_file),
 		cmocka_unit_test(test_unreachable_entries),
 		cmocka_unit_test(test_one_run_at_a_time),

@@ -3,8 +3,9 @@
 # nvmet-rdma target: a discovery controller whose log refers to a second port (the referral
 # is followed and both subsystems connect), plus an entry where nothing listens. The first run
 # connects what is reachable, names the failing entry and exits non-zero; once the bad entry
-# is removed, runs report everything as already connected, change nothing and exit 0. nvme-cli
-# reads the same file.
+# is removed, runs report everything as already connected, change nothing and exit 0. Then the
+# discovery controller given on the command line instead of the file. nvme-cli reads the same
+# file.
 . "$DISNVME_SRC/tests/vm/lib.sh"
 
 echo "leak:librxe-rdmav" >"$DISNVME_OUT/lsan.supp"
@@ -78,6 +79,26 @@ must $DISNVME list -o json >list2.json
 python3 -c 'import json,sys; a=json.load(open("list1.json")); b=json.load(open("list2.json")); assert [c["name"] for c in a["controllers"]] == [c["name"] for c in b["controllers"]], (a, b)' ||
 	fail "controllers changed across idempotent runs"
 pass "second and third runs: nothing new, exit 0, same controllers"
+
+# as with nvme-cli, the discovery controller can be given on the command line instead: the
+# subsystem disconnected meanwhile is connected again, with the options given there (-k 7)
+must $DISNVME disconnect -n $nqn2
+$DISNVME connect-all -t rdma -a $TGT_ADDR -s $PORT -k 7 >run4.txt 2>run4.err
+rc=$?
+cat run4.txt run4.err
+[[ $rc == 0 ]] || fail "connect-all from the command line exited $rc"
+grep -q "^rdma $TGT_ADDR:$PORT: 2 subsystems via 2 discovery controllers: 1 connected, 1 already connected; connected $nqn2 at $TGT_ADDR:4421 (/dev/ublkb" run4.txt ||
+	fail "connect-all from the command line: $(cat run4.txt)"
+must $DISNVME list -o json >list3.json
+python3 - "$nqn1" "$nqn2" <<'PY' || fail "list after connect-all -t -a: $(cat list3.json)"
+import json, sys
+d = json.load(open("list3.json"))
+c = {c["subsysnqn"]: c for c in d["controllers"]}
+assert sorted(c) == sorted(sys.argv[1:3]), c
+assert c[sys.argv[2]]["kato"] == 7 and c[sys.argv[2]]["state"] == "live", c[sys.argv[2]]
+assert c[sys.argv[1]]["kato"] == 5, c[sys.argv[1]]
+PY
+pass "connect-all -t rdma -a $TGT_ADDR -s $PORT -k 7: the disconnected subsystem back, with KATO 7"
 
 # the file is nvme-cli's format for real: the Linux host (netns hst) discovers through it
 mkdir -p /etc/nvme
