@@ -110,7 +110,17 @@ static nvme_status_t mem_copy(struct dn_tgt_ns *ns, bool read, void *dst, const 
 	sigjmp_buf jb;
 
 	if (sigsetjmp(jb, 0)) {
+		sigset_t bus;
+
 		mem_copy_jb = NULL;
+		/*
+		 * Not saving the mask keeps a system call off every copy; the handler runs with
+		 * SIGBUS unblocked (SA_NODEFER), but a runtime that wraps handlers (TSan's) may
+		 * not, and a second SIGBUS while it is blocked would kill the process.
+		 */
+		sigemptyset(&bus);
+		sigaddset(&bus, SIGBUS);
+		pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
 		if (!atomic_exchange(&ns->mem_fault_logged, true))
 			dn_err("namespace %u: %s is shorter than the namespace now (truncated?): "
 			       "failing I/O past its end",

@@ -41,9 +41,9 @@ set +e
 rc=${PIPESTATUS[0]}
 set -e
 
-# ThreadSanitizer: the scenarios where the daemon's or the target's threads share state, run
-# again with a TSan build (a data race is reported in their logs and fails them). No second
-# try here: a race seen once is a race.
+# ThreadSanitizer: the unit programs, and the scenarios where the daemon's or the target's
+# threads share state, run again with a TSan build (a data race is reported in their output or
+# logs and fails them). No second try here: a race seen once is a race.
 tsan_build=$build-tsan
 echo "=== build (gcc, ThreadSanitizer) and threaded test-VM scenarios: $tsan_build"
 cmake -S . -B "$tsan_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDISNVME_WERROR=ON \
