@@ -3,9 +3,9 @@
  * disnvme connect-all: discovery.conf -> discovery logs (and referrals) -> `disnvme connect`
  * for each subsystem not connected yet. As with nvme-cli, a discovery controller given on the
  * command line (`-t rdma -a ADDR [-s PORT] ...`, the options of a discovery.conf line) is used
- * instead of the file. Discovery runs in this process, as `disnvme discover`
- * does; each connect runs the connect command itself, so the daemon is found (or started) and
- * the devices are made exactly as a user's `disnvme connect` would.
+ * instead of the file, which is then not read. Discovery runs in this process, as
+ * `disnvme discover` does; each connect runs the connect command itself, so the daemon is
+ * found (or started) and the devices are made exactly as a user's `disnvme connect` would.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -733,7 +733,7 @@ static int cl_entry(const struct ca_opts *o, struct dn_conf_entry *ce)
 	return 0;
 }
 
-/* Connect what the discovery daemon's list says is not connected yet, through ce */
+/* One entry: what it asks for that is not applied, its walk and connects, its line. 0 or -1. */
 static int ca_run_one(const struct ca_opts *o, const struct dn_conf *c,
 		      const struct dn_conf_entry *ce, struct dn_ca_set *connected)
 {
@@ -745,6 +745,18 @@ static int ca_run_one(const struct ca_opts *o, const struct dn_conf *c,
 	print_result(c, ce, &res);
 	fflush(stdout);
 	return ok ? 0 : -1;
+}
+
+/* The entries to run: the file's, or the command line's one (c NULL) */
+static size_t nr_entries(const struct dn_conf *c)
+{
+	return c ? dn_conf_nr_entries(c) : 1;
+}
+
+static const struct dn_conf_entry *entry_at(const struct dn_conf *c, const struct dn_conf_entry *cl,
+					    size_t i)
+{
+	return c ? dn_conf_get_entry(c, i) : cl;
 }
 
 int dn_cmd_connect_all(int argc, char **argv)
@@ -788,9 +800,9 @@ int dn_cmd_connect_all(int argc, char **argv)
 
 run:
 	if (o.dry_run) {
-		for (i = 0; i < (c ? dn_conf_nr_entries(c) : 1); i++) {
-			print_plan(c, c ? dn_conf_get_entry(c, i) : &cl);
-			note_unsupported(c, c ? dn_conf_get_entry(c, i) : &cl);
+		for (i = 0; i < nr_entries(c); i++) {
+			print_plan(c, entry_at(c, &cl, i));
+			note_unsupported(c, entry_at(c, &cl, i));
 		}
 		goto out_summary;
 	}
@@ -825,8 +837,8 @@ run:
 	if (ret)
 		goto out_fail;
 
-	for (i = 0; i < (c ? dn_conf_nr_entries(c) : 1); i++)
-		failed += ca_run_one(&o, c, c ? dn_conf_get_entry(c, i) : &cl, &connected) != 0;
+	for (i = 0; i < nr_entries(c); i++)
+		failed += ca_run_one(&o, c, entry_at(c, &cl, i), &connected) != 0;
 	dn_ca_set_free(&connected);
 	if (lock >= 0)
 		close(lock);

@@ -617,21 +617,24 @@ static uint64_t ns_blocks(const struct dn_ns_dev *d)
  */
 static bool resize_ns(struct dn_ctrl *c, struct dn_ns_dev *d, const struct dn_ns_info *info)
 {
-	uint64_t old = ns_blocks(d);
 	struct dn_err e = {0};
+	uint64_t old;
 	int ret = 0;
 
 	pthread_mutex_lock(&attach_lock);
-	if (ns_blocks(d) != info->nsze)
+	old = ns_blocks(d);
+	if (old != info->nsze)
 		ret = dn_ns_dev_resize(d, info->nsze, &e);
 	pthread_mutex_unlock(&attach_lock);
 	if (ret) {
 		dn_notice("%s namespace %u: %s", c->o.subnqn, info->nsid, e.msg);
 		return false;
 	}
-	dn_notice("%s namespace %u resized from %llu to %llu blocks: /dev/ublkb%d resized in place",
-		  c->o.subnqn, info->nsid, (unsigned long long)old, (unsigned long long)info->nsze,
-		  d->dev_id);
+	if (old != info->nsze)
+		dn_notice("%s namespace %u resized from %llu to %llu blocks: /dev/ublkb%d resized "
+			  "in place",
+			  c->o.subnqn, info->nsid, (unsigned long long)old,
+			  (unsigned long long)info->nsze, d->dev_id);
 	return true;
 }
 
