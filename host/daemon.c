@@ -177,9 +177,7 @@ struct json_object *dn_daemon_ctrl_json(struct dn_ctrl *c)
 		snprintf(path, sizeof(path), "/dev/ublkb%d", n->dev_id);
 		json_object_object_add(j, "nsid", json_object_new_int64(n->info.nsid));
 		json_object_object_add(j, "device", json_object_new_string(path));
-		json_object_object_add(
-			j, "size",
-			json_object_new_uint64(__atomic_load_n(&n->params.size, __ATOMIC_ACQUIRE)));
+		json_object_object_add(j, "size", json_object_new_uint64(dn_ns_dev_bytes(n)));
 		json_object_object_add(j, "lba_size", json_object_new_int(1 << n->info.lbs_shift));
 		json_object_object_add(j, "read_only", json_object_new_boolean(n->info.read_only));
 		json_object_object_add(j, "paths", json_object_new_int(n->nr_paths));

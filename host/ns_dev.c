@@ -1159,6 +1159,10 @@ int dn_ns_dev_resize(struct dn_ns_dev *d, uint64_t nsze, struct dn_err *e)
 				  ret == -EOPNOTSUPP ? " (ublk resizes from Linux 6.16)" : "");
 	/* read by `list` without the scan's lock */
 	__atomic_store_n(&d->info.nsze, nsze, __ATOMIC_RELEASE);
-	__atomic_store_n(&d->params.size, nsze << d->info.lbs_shift, __ATOMIC_RELEASE);
 	return 0;
+}
+
+uint64_t dn_ns_dev_bytes(const struct dn_ns_dev *d)
+{
+	return __atomic_load_n(&d->info.nsze, __ATOMIC_ACQUIRE) << d->info.lbs_shift;
 }

@@ -81,6 +81,8 @@ bool dn_ns_dev_remove_path(struct dn_ns_dev *d, struct dn_ctrl *c);
  * Fails (-EOPNOTSUPP before Linux 6.16) with the device unchanged: make a new one then.
  */
 int dn_ns_dev_resize(struct dn_ns_dev *d, uint64_t nsze, struct dn_err *e);
+/* Any thread: the device's size now (params holds what it was created with). */
+uint64_t dn_ns_dev_bytes(const struct dn_ns_dev *d);
 /* Any thread: have every queue of the device look at its controller's state again. */
 void dn_ns_dev_notify(struct dn_ns_dev *d);
 

@@ -1122,19 +1122,19 @@ static void test_resize(void **state)
 	assert_int_equal(dn_ns_dev_resize(dev, 2 * NLBAS, &e), 0);
 	assert_int_equal(update_size_bytes, (uint64_t)2 * NLBAS << SHIFT);
 	assert_int_equal(dev->info.nsze, 2 * NLBAS);
-	assert_int_equal(dev->params.size, (uint64_t)2 * NLBAS << SHIFT);
+	assert_int_equal(dn_ns_dev_bytes(dev), (uint64_t)2 * NLBAS << SHIFT);
 
 	assert_int_equal(dn_ns_dev_resize(dev, NLBAS / 2, &e), 0);
 	assert_int_equal(update_size_bytes, (uint64_t)NLBAS / 2 << SHIFT);
 	assert_int_equal(dev->info.nsze, NLBAS / 2);
-	assert_int_equal(dev->params.size, (uint64_t)NLBAS / 2 << SHIFT);
+	assert_int_equal(dn_ns_dev_bytes(dev), (uint64_t)NLBAS / 2 << SHIFT);
 
 	update_size_ret = -EOPNOTSUPP;
 	assert_int_equal(dn_ns_dev_resize(dev, 4 * NLBAS, &e), -EOPNOTSUPP);
 	assert_non_null(strstr(e.msg, "/dev/ublkb5 cannot be resized in place"));
 	assert_non_null(strstr(e.msg, "Linux 6.16"));
 	assert_int_equal(dev->info.nsze, NLBAS / 2);
-	assert_int_equal(dev->params.size, (uint64_t)NLBAS / 2 << SHIFT);
+	assert_int_equal(dn_ns_dev_bytes(dev), (uint64_t)NLBAS / 2 << SHIFT);
 }
 
 int main(void)
