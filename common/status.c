@@ -52,6 +52,9 @@ int nvme_status_to_errno(nvme_status_t st)
 			return -EROFS;
 		case NVME_SC_LBA_RANGE:
 			return -ERANGE;
+		case NVME_SC_RESERVATION_CONFLICT:
+			/* as the Linux host: the block layer's reservation conflict */
+			return -EBADE;
 		case NVME_SC_CMD_INTERRUPTED:
 		case NVME_SC_TRAN_TPORT_ERROR:
 		case NVME_SC_ABORT_REQ:
@@ -105,6 +108,10 @@ const char *nvme_status_str(nvme_status_t st)
 		return "namespace write protected";
 	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_TRAN_TPORT_ERROR):
 		return "transient transport error";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_RESERVATION_CONFLICT):
+		return "reservation conflict";
+	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_HOSTID_FORMAT):
+		return "host identifier inconsistent format";
 	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_LBA_RANGE):
 		return "LBA out of range";
 	case NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_CAP_EXCEEDED):

@@ -76,8 +76,8 @@ static void dn_identify_ctrl(struct dn_tgt_req *req, struct nvme_id_ctrl *id)
 	id->cqes = 4 << 4 | 4;
 	id->nn = htole32(DN_TGT_MAX_NSID);
 	id->mnan = htole32(DN_TGT_MAX_NSID);
-	id->oncs =
-		htole16(NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES);
+	id->oncs = htole16(NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM |
+			   NVME_CTRL_ONCS_WRITE_ZEROES | NVME_CTRL_ONCS_RESERVATIONS);
 	id->vwc = NVME_CTRL_VWC_PRESENT;
 }
 
@@ -90,6 +90,10 @@ static void dn_identify_ns(const struct dn_tgt_ns *ns, struct nvme_id_ns *id)
 	id->nlbaf = 0;
 	id->flbas = 0;
 	id->nmic = NVME_NS_NMIC_SHARED;
+	/* every type; no persistence through power loss; IEKEY as NVMe 1.3 defines it */
+	id->rescap = NVME_NS_RESCAP_WE | NVME_NS_RESCAP_EA | NVME_NS_RESCAP_WERO |
+		     NVME_NS_RESCAP_EARO | NVME_NS_RESCAP_WEAR | NVME_NS_RESCAP_EAAR |
+		     NVME_NS_RESCAP_IEK_13;
 	id->dlfeat = ns->dlfeat;
 	id->nsattr = ns->read_only ? 1 : 0;
 	memcpy(id->nguid, ns->nguid, sizeof(id->nguid));
@@ -339,6 +343,20 @@ static nvme_status_t dn_log_cmd_effects(struct dn_tgt_req *req)
 	log.iocs[nvme_cmd_write] = htole32(NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC);
 	log.iocs[nvme_cmd_write_zeroes] = htole32(NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC);
 	log.iocs[nvme_cmd_dsm] = htole32(NVME_CMD_EFFECTS_CSUPP | NVME_CMD_EFFECTS_LBCC);
+	log.iocs[nvme_cmd_resv_register] = htole32(NVME_CMD_EFFECTS_CSUPP);
+	log.iocs[nvme_cmd_resv_report] = htole32(NVME_CMD_EFFECTS_CSUPP);
+	log.iocs[nvme_cmd_resv_acquire] = htole32(NVME_CMD_EFFECTS_CSUPP);
+	log.iocs[nvme_cmd_resv_release] = htole32(NVME_CMD_EFFECTS_CSUPP);
+	return dn_log_copy(req, &log, sizeof(log));
+}
+
+static nvme_status_t dn_log_reservation(struct dn_tgt_req *req)
+{
+	struct nvme_resv_notification_log log;
+
+	pthread_mutex_lock(&dn_tgt.lock);
+	dn_tgt_pr_log_read(req->queue->ctrl, dn_sqe_cdw(req->sqe, 10) & (1u << 15), &log);
+	pthread_mutex_unlock(&dn_tgt.lock);
 	return dn_log_copy(req, &log, sizeof(log));
 }
 
@@ -363,6 +381,9 @@ static void dn_exec_get_log(struct dn_tgt_req *req)
 	case NVME_LOG_LID_CMD_EFFECTS:
 		st = dn_log_cmd_effects(req);
 		break;
+	case NVME_LOG_LID_RESERVATION:
+		st = dn_log_reservation(req);
+		break;
 	default:
 		st = NVME_STATUS_DNR(NVME_SCT_CMD_SPECIFIC, NVME_SC_INVALID_LOG_PAGE);
 		break;
@@ -379,6 +400,30 @@ static nvme_status_t dn_parse_get_log(struct dn_tgt_req *req)
 /* ---- Features ---- */
 
 #define DN_FEAT_HOST_ID 0x81
+
+/* The namespace-scoped reservation features (pr.c keeps them). */
+static void dn_exec_pr_features(struct dn_tgt_req *req)
+{
+	struct dn_tgt_subsys *s = req->queue->ctrl->subsys;
+	uint32_t nsid = le32toh(req->sqe->common.nsid), cdw11 = dn_sqe_cdw(req->sqe, 11);
+	bool set = req->sqe->opcode == nvme_admin_set_features;
+	uint32_t result = 0;
+	nvme_status_t st;
+
+	if ((dn_sqe_cdw(req->sqe, 10) & 0xff) == NVME_FEAT_FID_RESV_MASK) {
+		st = set ? dn_tgt_pr_set_notify_mask(s, nsid, cdw11)
+			 : dn_tgt_pr_get_notify_mask(s, nsid, &result);
+		if (set && !st)
+			result = cdw11;
+	} else if (!dn_tgt_ns_lookup(s, nsid)) {
+		st = NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_NS);
+	} else {
+		/* Reservation Persistence: registrations do not survive the process (PTPL 0) */
+		st = set && (cdw11 & 1) ? DN_STATUS_INVALID_FIELD : 0;
+	}
+	req->cqe->result.u32 = htole32(result);
+	dn_req_complete(req, st);
+}
 
 nvme_status_t dn_tgt_parse_features(struct dn_tgt_req *req, bool discovery)
 {
@@ -402,6 +447,12 @@ nvme_status_t dn_tgt_parse_features(struct dn_tgt_req *req, bool discovery)
 		if (discovery)
 			return DN_STATUS_INVALID_FIELD;
 		break;
+	case NVME_FEAT_FID_RESV_MASK:
+	case NVME_FEAT_FID_RESV_PERSIST:
+		if (discovery)
+			return DN_STATUS_INVALID_FIELD;
+		req->execute = dn_exec_pr_features;
+		return 0;
 	case DN_FEAT_HOST_ID:
 		if (discovery)
 			return DN_STATUS_INVALID_FIELD;

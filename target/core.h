@@ -65,6 +65,17 @@ struct dn_tgt_transport_ops {
 	void (*disc_tsas)(const struct dn_tgt_port *port, union nvmf_tsas *tsas);
 };
 
+/*
+ * Work to run once at the end of the loop iteration that queued it, after every completion of
+ * that round was dispatched: a queue posts all the work requests it gathered in one call
+ * (one doorbell). Queuing an already queued item does nothing. Group thread.
+ */
+struct dn_pg_deferred {
+	struct dn_pg_deferred *next;
+	void (*fn)(struct dn_pg_deferred *d);
+	bool queued;
+};
+
 /* Embedded in the transport's queue object. */
 struct dn_tgt_queue {
 	const struct dn_tgt_transport_ops *ops;
@@ -90,6 +101,11 @@ struct dn_tgt_req {
 	enum dn_xfer_dir dir;	  /* set by dn_req_init() */
 	struct nvme_sgl_info sgl; /* decoded DPTR, set by dn_req_init() */
 	void (*execute)(struct dn_tgt_req *req);
+	/* owned by the core: the namespace's in-flight slot this command counts in, and a
+	 * Reservation Acquire (Preempt and Abort) waiting for older commands (pr.c) */
+	uint8_t ns_slot;
+	int8_t pr_drain_slot;
+	struct dn_pg_deferred pr_wait;
 	/* backend I/O state, owned by the backend while the request is with it */
 	struct dn_event be_ev;
 	struct iovec iov;
@@ -136,5 +152,6 @@ struct dn_tgt_backend_ops {
 struct io_uring *dn_pg_ring(struct dn_poll_group *pg);
 /* Run fn(arg) on the poll group's thread (an eventfd-driven message queue). */
 int dn_pg_send_msg(struct dn_poll_group *pg, void (*fn)(void *arg), void *arg);
+void dn_pg_defer(struct dn_poll_group *pg, struct dn_pg_deferred *d);
 
 #endif

@@ -34,6 +34,24 @@
 
 struct dn_tgt_subsys;
 
+/* Reservations (pr.c): one namespace's registrants and reservation, under lock. */
+#define DN_TGT_PR_MAX_REGS 64 /* hosts registered with one namespace */
+struct dn_tgt_pr_reg {
+	uint8_t hostid[16];
+	uint64_t rkey;
+};
+struct dn_tgt_pr {
+	pthread_mutex_t lock;
+	/* 0: no reservation; read by the I/O path without the lock, written under it */
+	_Atomic uint8_t rtype;
+	int holder; /* index in regs of the holder (any registrant for All Registrants types) */
+	unsigned int nr_regs;
+	struct dn_tgt_pr_reg regs[DN_TGT_PR_MAX_REGS];
+	uint32_t gen;		      /* Reservation Report's generation */
+	bool draining;		      /* a Preempt and Abort is waiting for an epoch to drain */
+	_Atomic uint32_t notify_mask; /* Set Features Reservation Notification Mask */
+};
+
 /* A namespace: one backend object. Counters are updated by poll-group threads. */
 struct dn_tgt_ns {
 	struct dn_tgt_subsys *subsys;
@@ -55,10 +73,16 @@ struct dn_tgt_ns {
 	size_t mem_len;
 	_Atomic bool mem_fault_logged;
 	uint32_t pt_nsid; /* passthrough: the device's namespace id */
+	struct dn_tgt_pr pr;
 	uint8_t nguid[16];
 	uint8_t uuid[16];
 	uint8_t eui64[8];
-	_Atomic unsigned int inflight;	/* I/O commands holding req->ns */
+	/*
+	 * I/O commands holding req->ns, counted in two slots by epoch: a Reservation Acquire
+	 * (Preempt and Abort) moves the epoch on and waits for the old slot to drain (pr.c).
+	 */
+	_Atomic unsigned int inflight[2];
+	_Atomic unsigned int inflight_epoch;
 	struct dn_tgt_ns *retired_next; /* removed by reload, freed once idle */
 	uint64_t retired_ms;
 	/* SMART counters */
@@ -80,6 +104,19 @@ struct dn_tgt_subsys {
 	struct dn_tgt_ctrl *ctrls;	    /* under dn_tgt.lock */
 	struct dn_tgt_subsys *retired_next; /* removed by reload, freed once no controller */
 	uint16_t next_cntlid;
+};
+
+/* Reservation notifications waiting for Get Log Page 0x80, oldest first. */
+#define DN_TGT_PR_LOG_SLOTS 16
+struct dn_tgt_pr_log_entry {
+	uint64_t count;
+	uint8_t type; /* NVME_RESV_NOTIFY_RNLPT_* */
+	uint32_t nsid;
+};
+struct dn_tgt_pr_log {
+	uint64_t count; /* Log Page Count of the last notification made */
+	unsigned int head, nr;
+	struct dn_tgt_pr_log_entry ent[DN_TGT_PR_LOG_SLOTS];
 };
 
 struct dn_tgt_err_entry {
@@ -118,6 +155,7 @@ struct dn_tgt_ctrl {
 	unsigned int nr_aen_pending;
 	uint32_t aen_masked; /* 1 << log page id: sent, until that log is read */
 	uint32_t changed_ns[DN_TGT_MAX_NSID];
+	struct dn_tgt_pr_log pr_log;
 	unsigned int nr_changed_ns; /* > DN_TGT_MAX_NSID: overflowed */
 	/* errors, any thread, under err_lock (errors are rare, the I/O path does not lock) */
 	pthread_mutex_t err_lock;
@@ -177,6 +215,15 @@ nvme_status_t dn_tgt_parse_fabrics(struct dn_tgt_req *req);
 nvme_status_t dn_tgt_parse_admin(struct dn_tgt_req *req);
 nvme_status_t dn_tgt_parse_io(struct dn_tgt_req *req);
 nvme_status_t dn_tgt_parse_discovery_admin(struct dn_tgt_req *req);
+
+/* pr.c */
+void dn_tgt_pr_init(struct dn_tgt_pr *pr);
+void dn_tgt_pr_destroy(struct dn_tgt_pr *pr);
+nvme_status_t dn_tgt_pr_parse(struct dn_tgt_req *req);
+nvme_status_t dn_tgt_pr_check(struct dn_tgt_req *req, bool write);
+nvme_status_t dn_tgt_pr_set_notify_mask(struct dn_tgt_subsys *s, uint32_t nsid, uint32_t mask);
+nvme_status_t dn_tgt_pr_get_notify_mask(struct dn_tgt_subsys *s, uint32_t nsid, uint32_t *mask);
+void dn_tgt_pr_log_read(struct dn_tgt_ctrl *ctrl, bool rae, struct nvme_resv_notification_log *log);
 
 /* admin_cmd.c, shared with discovery_ctrl.c */
 void dn_tgt_fill_id_ctrl_common(struct dn_tgt_req *req, struct nvme_id_ctrl *id);

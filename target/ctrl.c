@@ -47,6 +47,13 @@ static nvme_status_t dn_req_map_data(struct dn_tgt_req *req, uint32_t incapsule_
 	 */
 	if (req->sgl.length > req->data_len && req->queue->qid && req->sqe->opcode == nvme_cmd_dsm)
 		req->data_len = req->sgl.length;
+	/*
+	 * Reservation Release's data is CRKEY alone, but the Linux host's block-layer release
+	 * sends the 16 bytes of Register's and Acquire's structure: take them, use the first 8.
+	 */
+	if (req->sgl.length == 16 && req->data_len == 8 && req->queue->qid &&
+	    req->sqe->opcode == nvme_cmd_resv_release)
+		req->data_len = 16;
 	if (req->sgl.length != req->data_len)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA);
 	return 0;
@@ -142,7 +149,15 @@ void dn_req_complete(struct dn_tgt_req *req, nvme_status_t status)
 		 * Connect that got as far as executing was logged with its reason already */
 		if (NVME_STATUS_SC(status) != NVME_SC_ABORT_REQ ||
 		    NVME_STATUS_SCT(status) != NVME_SCT_GENERIC) {
-			if (!connect || !req->execute)
+			/* a fenced host's refused I/O is the reservation working, not an error */
+			bool conflict = NVME_STATUS_SCT(status) == NVME_SCT_GENERIC &&
+					NVME_STATUS_SC(status) == NVME_SC_RESERVATION_CONFLICT;
+
+			if (conflict)
+				dn_dbg("%s qid %u cid %u opcode 0x%02x: reservation conflict",
+				       q->peer_addr, q->qid, le16toh(req->sqe->cid),
+				       req->sqe->opcode);
+			else if (!connect || !req->execute)
 				dn_warn("%s qid %u cid %u opcode 0x%02x%s: %s (status 0x%04x)",
 					q->peer_addr, q->qid, le16toh(req->sqe->cid),
 					req->sqe->opcode,
@@ -152,7 +167,8 @@ void dn_req_complete(struct dn_tgt_req *req, nvme_status_t status)
 		}
 	}
 	if (req->ns)
-		atomic_fetch_sub_explicit(&req->ns->inflight, 1, memory_order_release);
+		atomic_fetch_sub_explicit(&req->ns->inflight[req->ns_slot], 1,
+					  memory_order_release);
 	q->ops->queue_response(req);
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * NVM I/O commands: validation of Read, Write, Compare, Flush, Write Zeroes and Dataset
- * Management (namespace, write protection, LBA range, MDTS, data length) before the
- * namespace's backend runs them. No allocation, no locks: this is the I/O path.
+ * Management (namespace, write protection, LBA range, MDTS, data length, reservations) before
+ * the namespace's backend runs them; the Reservation commands are in pr.c. No allocation, no locks:
+ * this is the I/O path.
  */
 #include <string.h>
 
@@ -109,12 +110,44 @@ static nvme_status_t (*const dn_io_parsers[256])(struct dn_tgt_req *req) = {
 	[nvme_cmd_compare] = dn_io_parse_compare,
 	[nvme_cmd_write_zeroes] = dn_io_parse_write_zeroes,
 	[nvme_cmd_dsm] = dn_io_parse_dsm,
+	[nvme_cmd_resv_register] = dn_tgt_pr_parse,
+	[nvme_cmd_resv_report] = dn_tgt_pr_parse,
+	[nvme_cmd_resv_acquire] = dn_tgt_pr_parse,
+	[nvme_cmd_resv_release] = dn_tgt_pr_parse,
 };
+
+/* The reservation command groups: 1 Read, 2 Write (the Reservation commands check themselves). */
+static const uint8_t dn_io_pr_group[256] = {
+	[nvme_cmd_read] = 1,  [nvme_cmd_compare] = 1,	   [nvme_cmd_write] = 2,
+	[nvme_cmd_flush] = 2, [nvme_cmd_write_zeroes] = 2, [nvme_cmd_dsm] = 2,
+};
+
+/*
+ * Count the command in the namespace's current epoch. Sequentially consistent, and in this
+ * order, against pr.c's Preempt and Abort (reservation changed, epoch moved on, old slot
+ * drained): a command either counts in the slot that is drained or sees the new reservation
+ * in its check. If the epoch moved between the load and the count, count again.
+ */
+static void dn_io_ns_get(struct dn_tgt_req *req, struct dn_tgt_ns *ns)
+{
+	unsigned int e = atomic_load(&ns->inflight_epoch), now;
+
+	for (;;) {
+		atomic_fetch_add(&ns->inflight[e & 1], 1);
+		now = atomic_load(&ns->inflight_epoch);
+		if (now == e)
+			break;
+		atomic_fetch_sub(&ns->inflight[e & 1], 1);
+		e = now;
+	}
+	req->ns_slot = e & 1;
+}
 
 nvme_status_t dn_tgt_parse_io(struct dn_tgt_req *req)
 {
 	nvme_status_t (*parse)(struct dn_tgt_req * req) = dn_io_parsers[req->sqe->opcode];
 	struct dn_tgt_ns *ns;
+	nvme_status_t st;
 
 	if (!parse)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_OPCODE);
@@ -122,8 +155,14 @@ nvme_status_t dn_tgt_parse_io(struct dn_tgt_req *req)
 	if (!ns)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_NS);
 	/* a reload may retire the namespace: it stays open while commands hold it */
-	atomic_fetch_add_explicit(&ns->inflight, 1, memory_order_relaxed);
+	dn_io_ns_get(req, ns);
 	req->ns = ns;
 	req->execute = dn_io_execute;
+	/* as nvmet: a reservation conflict comes before the command's own checks */
+	if (dn_io_pr_group[req->sqe->opcode]) {
+		st = dn_tgt_pr_check(req, dn_io_pr_group[req->sqe->opcode] == 2);
+		if (st)
+			return st;
+	}
 	return parse(req);
 }

@@ -34,17 +34,7 @@ int dn_pg_poll_add(struct dn_poll_group *pg, int fd, unsigned int mask, struct d
 /* Cancel a poll added with ev; its CQE still arrives (res -ECANCELED). Group thread. */
 int dn_pg_poll_cancel(struct dn_poll_group *pg, struct dn_event *ev);
 
-/*
- * Work to run once at the end of the loop iteration that queued it, after every completion of
- * that round was dispatched: a queue posts all the work requests it gathered in one call
- * (one doorbell). Queuing an already queued item does nothing. Group thread.
- */
-struct dn_pg_deferred {
-	struct dn_pg_deferred *next;
-	void (*fn)(struct dn_pg_deferred *d);
-	bool queued;
-};
-void dn_pg_defer(struct dn_poll_group *pg, struct dn_pg_deferred *d);
+/* dn_pg_defer() and struct dn_pg_deferred: target/core.h (the core defers work too) */
 
 /* Load accounting, for placing new queues on the least busy group. Any thread. */
 void dn_pg_load_get(struct dn_poll_group *pg);

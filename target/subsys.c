@@ -114,6 +114,7 @@ const struct dn_tgt_backend_ops *dn_tgt_backend_for(const char *path)
 static void dn_tgt_ns_free(struct dn_tgt_ns *ns)
 {
 	ns->be->close(ns);
+	dn_tgt_pr_destroy(&ns->pr);
 	free(ns->path);
 	free(ns);
 }
@@ -136,6 +137,7 @@ static int dn_tgt_ns_create(struct dn_tgt_subsys *s, const struct dn_tgt_ns_conf
 	ns->nsid = nc->nsid;
 	ns->read_only = nc->read_only;
 	ns->fd = ns->fd_buffered = -1;
+	dn_tgt_pr_init(&ns->pr);
 	dn_tgt_derive_ids(s->nqn, nc->nsid, ns->nguid, ns->uuid, ns->eui64);
 	if (nc->has_nguid)
 		memcpy(ns->nguid, nc->nguid, sizeof(ns->nguid));
@@ -157,6 +159,7 @@ static int dn_tgt_ns_create(struct dn_tgt_subsys *s, const struct dn_tgt_ns_conf
 	return 0;
 out_free_path:
 	free(ns->path);
+	dn_tgt_pr_destroy(&ns->pr);
 out_free_ns:
 	free(ns);
 	return ret;
@@ -330,9 +333,11 @@ void dn_tgt_reap_retired(bool all)
 
 		/*
 		 * The grace period covers a poll-group thread that loaded the pointer just
-		 * before it was cleared and has not counted itself in inflight yet.
+		 * before it was cleared and has not counted itself in inflight yet (or is
+		 * moving between its two slots, dn_io_ns_get()).
 		 */
-		if (all || (!atomic_load(&ns->inflight) && now - ns->retired_ms > 2000)) {
+		if (all || (!atomic_load(&ns->inflight[0]) && !atomic_load(&ns->inflight[1]) &&
+			    now - ns->retired_ms > 2000)) {
 			*pn = ns->retired_next;
 			dn_notice("namespace %u of %s closed: %s", ns->nsid, ns->subsys->nqn,
 				  ns->path);

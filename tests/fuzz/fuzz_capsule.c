@@ -48,6 +48,30 @@ int dn_pg_send_msg(struct dn_poll_group *g, void (*fn)(void *arg), void *arg)
 	return 0;
 }
 
+/* Deferred work (a Preempt and Abort waiting for older commands): run by fz_run's loop. */
+static struct dn_pg_deferred *deferred;
+
+void dn_pg_defer(struct dn_poll_group *g, struct dn_pg_deferred *d)
+{
+	(void)g;
+	if (d->queued)
+		return;
+	d->queued = true;
+	d->next = deferred;
+	deferred = d;
+}
+
+static void fz_run_deferred(void)
+{
+	while (deferred) {
+		struct dn_pg_deferred *d = deferred;
+
+		deferred = d->next;
+		d->queued = false;
+		d->fn(d);
+	}
+}
+
 static void fz_queue_response(struct dn_tgt_req *req)
 {
 	(void)req;
@@ -94,8 +118,10 @@ static void fz_run(struct dn_tgt_queue *q, const struct nvme_sqe *in, const uint
 	dn_req_execute(&req);
 	for (;;) {
 		struct io_uring_cqe *c;
-		int n = io_uring_submit(&pg.ring);
+		int n;
 
+		fz_run_deferred();
+		n = io_uring_submit(&pg.ring);
 		if (n > 0)
 			submitted += (unsigned int)n;
 		if (done || submitted == completed)

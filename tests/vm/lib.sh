@@ -219,6 +219,66 @@ khost_ns_dev() {
 	return 1
 }
 
+# two_khosts_up NQN HOSTNQN1 HOSTNQN2 BACKING SIZE [target args...]: disnvme-target exports
+# BACKING (a fresh sparse file of SIZE) as NQN on both hosts' addresses, and the Linux host in
+# netns hst (HOSTNQN1) and in hst2 (HOSTNQN2) connect, each with its own host ID (the kernel
+# refuses one host ID under two NQNs) and, with multipath off, its own block device.
+# Sets TLOG, KDEV1, KDEV2 (the block devices) and KCTRL1, KCTRL2 (their controllers).
+two_khosts_up() {
+	local nqn=$1 h1=$2 h2=$3 backing=$4 size=$5
+	shift 5
+	modprobe nvme_core multipath=N || fail "modprobe nvme_core multipath=N"
+	[[ $(cat /sys/module/nvme_core/parameters/multipath) == N ]] || fail "multipath still on"
+	topo_up
+	topo_up_second_host
+	data_dir
+	sparse_file "$size" "$backing"
+	cat >two-hosts.json <<EOF
+{
+  "ports": [
+    { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "$PORT" },
+    { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR2", "trsvcid": "$PORT" }
+  ],
+  "subsystems": [ {
+    "nqn": "$nqn", "allow_any_host": true,
+    "namespaces": [ { "nsid": 1, "path": "$backing" } ]
+  } ]
+}
+EOF
+	TLOG=$DISNVME_OUT/target.log
+	: >"$TLOG"
+	dtgt_start "$TLOG" --config two-hosts.json "$@"
+	load_modules nvme-rdma
+	in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n "$nqn" --hostnqn="$h1" \
+		--hostid="$(cat /proc/sys/kernel/random/uuid)" || fail "$h1: nvme connect"
+	on_exit "in_host nvme disconnect -n $nqn"
+	in_host2 nvme connect -t rdma -a $TGT_ADDR2 -s $PORT -n "$nqn" --hostnqn="$h2" \
+		--hostid="$(cat /proc/sys/kernel/random/uuid)" || fail "$h2: nvme connect"
+	on_exit "in_host2 nvme disconnect -n $nqn"
+	KDEV1=$(khost_ns_dev_of "$nqn" "$h1") || fail "no block device for $h1"
+	KDEV2=$(khost_ns_dev_of "$nqn" "$h2") || fail "no block device for $h2"
+	[[ $KDEV1 != "$KDEV2" ]] || fail "both hosts got the same device $KDEV1"
+	KCTRL1=/dev/$(basename "$(readlink -f "/sys/block/${KDEV1#/dev/}/device")")
+	KCTRL2=/dev/$(basename "$(readlink -f "/sys/block/${KDEV2#/dev/}/device")")
+}
+
+# khost_ns_dev_of NQN HOSTNQN: the namespace block device of the kernel host's controller of
+# subsystem NQN that HOSTNQN owns (several hosts in one kernel, multipath off: one per controller)
+khost_ns_dev_of() {
+	local nqn=$1 hostnqn=$2 c n i
+	for i in $(seq 1 40); do
+		for c in /sys/class/nvme/nvme*; do
+			[[ $(cat "$c/subsysnqn" 2>/dev/null) == "$nqn" ]] || continue
+			[[ $(cat "$c/hostnqn" 2>/dev/null) == "$hostnqn" ]] || continue
+			for n in "$c"/nvme*n*; do
+				[[ -e $n/size && $(cat "$n/size") != 0 ]] && { echo "/dev/$(basename "$n")"; return 0; }
+			done
+		done
+		sleep 0.5
+	done
+	return 1
+}
+
 # fio_verify DEV [extra fio args...]: random writes 4k..128k then verify, direct I/O
 fio_verify() {
 	local dev=$1; shift

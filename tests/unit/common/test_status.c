@@ -28,6 +28,9 @@ static void test_status_to_errno(void **state)
 	assert_int_equal(nvme_status_to_errno(0x4184), -EACCES);
 	assert_int_equal(nvme_status_to_errno(0x0281), -EIO);
 	assert_int_equal(nvme_status_to_errno(0x0285), -EILSEQ);
+	/* a fenced host's I/O: what the block layer calls a reservation conflict */
+	assert_int_equal(nvme_status_to_errno(0x4083), -EBADE);
+	assert_string_equal(nvme_status_str(0x4083), "reservation conflict");
 	/* round trip for the codes a backend produces */
 	assert_int_equal(nvme_status_to_errno(errno_to_nvme_status(-ENOSPC)), -ENOSPC);
 	assert_int_equal(nvme_status_to_errno(errno_to_nvme_status(-EROFS)), -EROFS);

@@ -31,6 +31,23 @@ unsigned int fake_pg_run_deferred(void)
 	return n;
 }
 
+unsigned int fake_pg_run_deferred_once(void)
+{
+	struct dn_pg_deferred *d = deferred;
+	unsigned int n = 0;
+
+	deferred = NULL;
+	while (d) {
+		struct dn_pg_deferred *next = d->next;
+
+		d->queued = false;
+		d->fn(d);
+		n++;
+		d = next;
+	}
+	return n;
+}
+
 bool fake_pg_deferred_pending(void)
 {
 	return deferred != NULL;

@@ -13,6 +13,8 @@
 
 /* Run the deferred work, including work deferred while it runs; returns how much ran. */
 unsigned int fake_pg_run_deferred(void);
+/* One iteration of the group's loop: run what is queued now; what it defers again waits. */
+unsigned int fake_pg_run_deferred_once(void);
 bool fake_pg_deferred_pending(void);
 /* Forget queued work (a test's setup: what the last test left is not run). */
 void fake_pg_deferred_reset(void);

@@ -78,6 +78,7 @@ const char *h_ns_dir = "/tmp";
 uint32_t h_max_io_size;
 uint16_t h_max_queue_depth;
 const char *h_ns_device;
+const uint8_t *h_hostid;
 
 static void h_queue_response(struct dn_tgt_req *req)
 {
@@ -202,6 +203,24 @@ static void h_sgl_common(struct nvme_sqe *sqe)
 	sqe->flags = (sqe->flags & ~NVME_CMD_PSDT_MASK) | NVME_CMD_PSDT_SGL_MPTR_CONTIG;
 }
 
+struct nvme_sqe h_admin_sqe(uint8_t opcode, uint32_t nsid, uint32_t cdw10, uint32_t cdw11,
+			    uint32_t len)
+{
+	struct nvme_sqe sqe;
+
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = opcode;
+	sqe.cid = htole16(9);
+	sqe.common.nsid = htole32(nsid);
+	sqe.common.cdw10 = htole32(cdw10);
+	sqe.common.cdw11 = htole32(cdw11);
+	if (len)
+		h_sgl_keyed(&sqe, len);
+	else
+		nvme_sgl_set_null(&sqe.common.dptr);
+	return sqe;
+}
+
 void h_sgl_keyed(struct nvme_sqe *sqe, uint32_t len)
 {
 	h_sgl_common(sqe);
@@ -260,6 +279,7 @@ void h_target_up(const char *const *hosts, size_t nr_hosts)
 	h_send_from_ret = -EOPNOTSUPP;
 	h_sent_from = NULL;
 	h_send_from_calls = 0;
+	h_hostid = NULL;
 	if (h_ns_device) {
 		snprintf(h_ns_path, sizeof(h_ns_path), "%s", h_ns_device);
 	} else {
@@ -348,7 +368,10 @@ void h_connect_data(struct nvmf_connect_data *d, const char *subnqn, const char 
 		    uint16_t cntlid)
 {
 	memset(d, 0, sizeof(*d));
-	memset(d->hostid, 0x11, sizeof(d->hostid));
+	if (h_hostid)
+		memcpy(d->hostid, h_hostid, sizeof(d->hostid));
+	else
+		memset(d->hostid, 0x11, sizeof(d->hostid));
 	d->cntlid = htole16(cntlid);
 	snprintf(d->subsysnqn, sizeof(d->subsysnqn), "%s", subnqn);
 	snprintf(d->hostnqn, sizeof(d->hostnqn), "%s", hostnqn);

@@ -70,7 +70,17 @@ struct nvme_sqe h_rw_sqe(uint8_t opcode, uint32_t nsid, uint64_t slba, uint32_t 
  * in the capsule or keyed. */
 struct nvme_sqe h_dsm_sqe(uint32_t nsid, uint32_t nr_ranges, uint32_t data_len, bool inline_data);
 
+/* An admin command (CID 9): nsid, CDW10, CDW11, and len bytes of keyed data, or none. */
+struct nvme_sqe h_admin_sqe(uint8_t opcode, uint32_t nsid, uint32_t cdw10, uint32_t cdw11,
+			    uint32_t len);
+
 struct nvme_sqe h_connect_sqe(uint16_t qid, uint16_t sqsize, uint32_t kato);
+/*
+ * The host identifier every Connect carries (h_connect_data, so h_admin_up and h_io_connect):
+ * 16 bytes of 0x11 while NULL; tests of several hosts point it at their own 16 bytes.
+ * h_target_up() sets it back to NULL.
+ */
+extern const uint8_t *h_hostid;
 void h_connect_data(struct nvmf_connect_data *d, const char *subnqn, const char *hostnqn,
 		    uint16_t cntlid);
 /* Connect + enable (CC.EN) an admin queue; returns the cntlid. */

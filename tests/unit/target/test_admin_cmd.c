@@ -28,27 +28,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct nvme_sqe admin_sqe(uint8_t opcode, uint32_t nsid, uint32_t cdw10, uint32_t cdw11,
-				 uint32_t len)
-{
-	struct nvme_sqe sqe;
-
-	memset(&sqe, 0, sizeof(sqe));
-	sqe.opcode = opcode;
-	sqe.cid = htole16(9);
-	sqe.common.nsid = htole32(nsid);
-	sqe.common.cdw10 = htole32(cdw10);
-	sqe.common.cdw11 = htole32(cdw11);
-	if (len)
-		h_sgl_keyed(&sqe, len);
-	else
-		nvme_sgl_set_null(&sqe.common.dptr);
-	return sqe;
-}
-
 static struct h_result identify(uint8_t cns, uint32_t nsid, uint8_t csi)
 {
-	struct nvme_sqe sqe = admin_sqe(nvme_admin_identify, nsid, cns, (uint32_t)csi << 24, 4096);
+	struct nvme_sqe sqe =
+		h_admin_sqe(nvme_admin_identify, nsid, cns, (uint32_t)csi << 24, 4096);
 
 	return h_submit(admin, &sqe, NULL, 0);
 }
@@ -57,8 +40,8 @@ static struct h_result get_log(uint8_t lid, uint32_t nsid, uint32_t len, uint64_
 {
 	uint32_t numd = len / 4 - 1;
 	struct nvme_sqe sqe =
-		admin_sqe(nvme_admin_get_log_page, nsid,
-			  lid | (rae ? 1u << 15 : 0) | (numd & 0xffff) << 16, numd >> 16, len);
+		h_admin_sqe(nvme_admin_get_log_page, nsid,
+			    lid | (rae ? 1u << 15 : 0) | (numd & 0xffff) << 16, numd >> 16, len);
 
 	sqe.common.cdw12 = htole32((uint32_t)off);
 	sqe.common.cdw13 = htole32((uint32_t)(off >> 32));
@@ -96,7 +79,7 @@ static void test_identify_ctrl(void **state)
 	assert_int_equal(id->cqes, 0x44);
 	assert_int_equal(le16toh(id->maxcmd), 128);
 	assert_int_equal(le32toh(id->nn), 1024);
-	assert_int_equal(le16toh(id->oncs), 0x0d); /* compare, DSM, write zeroes */
+	assert_int_equal(le16toh(id->oncs), 0x2d); /* compare, DSM, write zeroes, reservations */
 	assert_int_equal(id->vwc, 1);
 	/* SGLs: supported, keyed data blocks, offsets (in-capsule data) */
 	assert_int_equal(le32toh(id->sgls), 1 | 1 << 2 | 1 << 20);
@@ -217,7 +200,7 @@ static void test_identify_lists(void **state)
 
 static void test_identify_transfer_length(void **state)
 {
-	struct nvme_sqe sqe = admin_sqe(nvme_admin_identify, 0, 1, 0, 2048);
+	struct nvme_sqe sqe = h_admin_sqe(nvme_admin_identify, 0, 1, 0, 2048);
 
 	assert_int_equal(h_submit(admin, &sqe, NULL, 0).status, 0x400f);
 }
@@ -257,8 +240,8 @@ static void test_log_pages(void **state)
 	assert_int_equal(get_log(0x0d, 0, 512, 0, false).status, 0x4109);
 	/* more than MDTS */
 	{
-		struct nvme_sqe sqe = admin_sqe(nvme_admin_get_log_page, 0,
-						NVME_LOG_LID_SMART | 0xffffu << 16, 0xffff, 4096);
+		struct nvme_sqe sqe = h_admin_sqe(nvme_admin_get_log_page, 0,
+						  NVME_LOG_LID_SMART | 0xffffu << 16, 0xffff, 4096);
 
 		assert_int_equal(h_submit(admin, &sqe, NULL, 0).status, 0x4002);
 	}
@@ -282,8 +265,8 @@ static void test_error_log(void **state)
 
 static struct h_result feature(bool set, uint8_t fid, uint32_t cdw11, uint32_t len)
 {
-	struct nvme_sqe sqe = admin_sqe(set ? nvme_admin_set_features : nvme_admin_get_features, 0,
-					fid, cdw11, len);
+	struct nvme_sqe sqe = h_admin_sqe(set ? nvme_admin_set_features : nvme_admin_get_features,
+					  0, fid, cdw11, len);
 
 	return h_submit(admin, &sqe, NULL, 0);
 }
@@ -322,8 +305,8 @@ static void test_features(void **state)
 	assert_int_equal(feature(true, 0x81, 1, 16).status, 0x400c);
 	/* saving is not supported; unknown features are invalid */
 	{
-		struct nvme_sqe sqe = admin_sqe(nvme_admin_set_features, 0,
-						NVME_FEAT_FID_KATO | 1u << 31, 1000, 0);
+		struct nvme_sqe sqe = h_admin_sqe(nvme_admin_set_features, 0,
+						  NVME_FEAT_FID_KATO | 1u << 31, 1000, 0);
 
 		assert_int_equal(h_submit(admin, &sqe, NULL, 0).status, 0x410d);
 	}
@@ -333,13 +316,13 @@ static void test_features(void **state)
 
 static void test_unsupported_admin(void **state)
 {
-	struct nvme_sqe sqe = admin_sqe(nvme_admin_format_nvm, 1, 0, 0, 0);
+	struct nvme_sqe sqe = h_admin_sqe(nvme_admin_format_nvm, 1, 0, 0, 0);
 
 	assert_int_equal(h_submit(admin, &sqe, NULL, 0).status, 0x4001);
-	sqe = admin_sqe(nvme_admin_create_sq, 0, 0, 0, 0);
+	sqe = h_admin_sqe(nvme_admin_create_sq, 0, 0, 0, 0);
 	assert_int_equal(h_submit(admin, &sqe, NULL, 0).status, 0x4001);
 	/* Abort: nothing to abort, DW0 bit 0 says so */
-	sqe = admin_sqe(nvme_admin_abort_cmd, 0, 5, 0, 0);
+	sqe = h_admin_sqe(nvme_admin_abort_cmd, 0, 5, 0, 0);
 	{
 		struct h_result r = h_submit(admin, &sqe, NULL, 0);
 
@@ -350,7 +333,7 @@ static void test_unsupported_admin(void **state)
 
 static void test_aer_limit_and_abort(void **state)
 {
-	struct nvme_sqe sqe = admin_sqe(nvme_admin_async_event, 0, 0, 0, 0);
+	struct nvme_sqe sqe = h_admin_sqe(nvme_admin_async_event, 0, 0, 0, 0);
 	struct h_result r;
 	int i;
 
@@ -375,7 +358,7 @@ static void test_aer_limit_and_abort(void **state)
 
 static void test_aen_namespace_added(void **state)
 {
-	struct nvme_sqe sqe = admin_sqe(nvme_admin_async_event, 0, 0, 0, 0);
+	struct nvme_sqe sqe = h_admin_sqe(nvme_admin_async_event, 0, 0, 0, 0);
 	struct dn_tgt_config cfg;
 	const char *paths[2] = {h_ns_path, h_ns_path};
 	const uint32_t *list = (const void *)h_data;
@@ -404,7 +387,7 @@ static void test_aen_namespace_added(void **state)
 
 static void test_keep_alive_expiry(void **state)
 {
-	struct nvme_sqe ka = admin_sqe(nvme_admin_keep_alive, 0, 0, 0, 0);
+	struct nvme_sqe ka = h_admin_sqe(nvme_admin_keep_alive, 0, 0, 0, 0);
 	struct dn_tgt_ctrl *ctrl = admin->q.ctrl;
 
 	assert_int_equal(h_submit(admin, &ka, NULL, 0).status, 0);

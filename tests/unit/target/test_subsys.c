@@ -106,14 +106,14 @@ static void test_reload_namespaces(void **state)
 	{
 		struct dn_tgt_ns *ns2 = dn_tgt_ns_lookup(s, 2);
 
-		atomic_fetch_add(&ns2->inflight, 1);
+		atomic_fetch_add(&ns2->inflight[0], 1);
 		assert_int_equal(dn_tgt_reload(&cfg), 0);
 		assert_null(dn_tgt_ns_lookup(s, 2));
 		assert_ptr_equal(dn_tgt.retired_ns, ns2);
 		ns2->retired_ms -= 10000;
 		dn_tgt_reap_retired(false);
 		assert_ptr_equal(dn_tgt.retired_ns, ns2); /* still in flight */
-		atomic_fetch_sub(&ns2->inflight, 1);
+		atomic_fetch_sub(&ns2->inflight[0], 1);
 		dn_tgt_reap_retired(false);
 		assert_null(dn_tgt.retired_ns);
 	}

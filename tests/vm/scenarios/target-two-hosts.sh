@@ -4,63 +4,11 @@
 # what one writes the other reads back exactly, in both directions.
 . "$DISNVME_SRC/tests/vm/lib.sh"
 
-# one block device per controller (no multipath merging of the two hosts' paths)
-modprobe nvme_core multipath=N || fail "modprobe nvme_core multipath=N"
-[[ $(cat /sys/module/nvme_core/parameters/multipath) == N ]] || fail "multipath still on"
-
 nqn=nqn.2014-08.org.disnvme:two-hosts
 h1=nqn.2014-08.org.disnvme:host-one
 h2=nqn.2014-08.org.disnvme:host-two
-topo_up
-topo_up_second_host
-data_dir
-backing=$DATA/two.img
-sparse_file 128M "$backing"
-cat >two.json <<EOF
-{
-  "ports": [
-    { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "$PORT" },
-    { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR2", "trsvcid": "$PORT" }
-  ],
-  "subsystems": [ {
-    "nqn": "$nqn", "allow_any_host": true,
-    "namespaces": [ { "nsid": 1, "path": "$backing" } ]
-  } ]
-}
-EOF
-tlog=$DISNVME_OUT/target.log
-: >"$tlog"
-dtgt_start "$tlog" --config two.json -v
-load_modules nvme-rdma
-
-# the kernel refuses one host ID under two host NQNs: each host gets its own
-id1=$(cat /proc/sys/kernel/random/uuid)
-id2=$(cat /proc/sys/kernel/random/uuid)
-in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n $nqn --hostnqn=$h1 --hostid=$id1 ||
-	fail "host one: nvme connect"
-on_exit "in_host nvme disconnect -n $nqn"
-in_host2 nvme connect -t rdma -a $TGT_ADDR2 -s $PORT -n $nqn --hostnqn=$h2 --hostid=$id2 ||
-	fail "host two: nvme connect"
-on_exit "in_host2 nvme disconnect -n $nqn"
-
-# the namespace block device of the controller that host NQN $1 owns
-dev_of_host() {
-	local c n i
-	for i in $(seq 1 40); do
-		for c in /sys/class/nvme/nvme*; do
-			[[ $(cat "$c/subsysnqn" 2>/dev/null) == "$nqn" ]] || continue
-			[[ $(cat "$c/hostnqn" 2>/dev/null) == "$1" ]] || continue
-			for n in "$c"/nvme*n*; do
-				[[ -e $n/size && $(cat "$n/size") != 0 ]] && { echo "/dev/$(basename "$n")"; return 0; }
-			done
-		done
-		sleep 0.5
-	done
-	return 1
-}
-d1=$(dev_of_host $h1) || fail "no block device for host one"
-d2=$(dev_of_host $h2) || fail "no block device for host two"
-[[ $d1 != "$d2" ]] || fail "both hosts got the same device $d1"
+two_khosts_up $nqn $h1 $h2 "$DATA/two.img" 128M -v
+tlog=$TLOG d1=$KDEV1 d2=$KDEV2
 c1=$(grep -c "controller .* created.*$h1\|$h1.*controller .* created" "$tlog")
 c2=$(grep -c "controller .* created.*$h2\|$h2.*controller .* created" "$tlog")
 [[ $c1 -ge 1 && $c2 -ge 1 ]] || { cat "$tlog"; fail "target did not log a controller per host"; }
@@ -89,8 +37,7 @@ fio --name=w --filename="$d2" --ioengine=libaio --direct=1 --rw=randwrite --bsra
 pass "fio crc32c: written through host one, verified through host two"
 
 # by controller: disconnecting by NQN would end both hosts' controllers (one kernel)
-ctl2=$(basename "$(readlink -f "/sys/block/${d2#/dev/}/device")")
-nvme disconnect -d "$ctl2" >/dev/null || fail "host two: disconnect $ctl2"
+nvme disconnect -d "${KCTRL2#/dev/}" >/dev/null || fail "host two: disconnect $KCTRL2"
 dd if="$d1" of=/dev/null bs=1M count=4 iflag=direct status=none ||
 	fail "host one lost its device when host two disconnected"
 pass "host two left, host one still works"
