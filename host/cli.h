@@ -39,8 +39,31 @@ struct dn_cli_args {
 #define DN_DEF_CTRL_LOSS_TMO	  600
 #define DN_MAX_IO_QUEUES	  64
 
+/* -o/--output-format's value: 0, or -EINVAL when it is neither normal nor json */
+int dn_out_fmt_parse(const char *s, enum dn_out_fmt *fmt);
 /* cmd: "discover", "connect", "list", "disconnect", "disconnect-all". argv[0] is the command. */
 int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, struct dn_err *e);
+
+/* disnvme resv-register / resv-acquire / resv-release / resv-report (cli_resv.c) */
+#define DN_RESV_REPORT_MAX 4096u
+struct dn_resv_args {
+	const char *cmd, *device;
+	uint8_t opcode;	      /* nvme_cmd_resv_* */
+	uint32_t nsid;	      /* -n: 0 when not given (the device says which) */
+	uint64_t crkey, key2; /* key2: NRKEY (register) or PRKEY (acquire) */
+	uint8_t rtype, action, cptpl;
+	bool iekey, eds;
+	uint32_t numd; /* report: dwords - 1 */
+	enum dn_out_fmt fmt;
+};
+/* argv[0] is the command; options as nvme-cli spells them; one device, /dev/ublkbN */
+int dn_resv_parse(int argc, char **argv, struct dn_resv_args *a, struct dn_err *e);
+/* The command's CDW10/CDW11 and data (keys, little-endian; len bytes, or the report's size) */
+void dn_resv_cdws(const struct dn_resv_args *a, uint32_t *cdw10, uint32_t *cdw11, uint8_t data[16],
+		  uint32_t *len);
+/* A Reservation Report (len bytes, extended or not) as nvme-cli prints it; -EPROTO if short */
+int dn_resv_report_print(FILE *out, const void *buf, uint32_t len, bool eds, enum dn_out_fmt fmt);
+int dn_cmd_resv(int argc, char **argv);
 
 /* Formatters (pure: testable) */
 int dn_disc_log_print(FILE *out, const void *log, uint32_t len, enum dn_out_fmt fmt);

@@ -100,6 +100,17 @@ static long nr_cpus(void)
 	return n > DN_MAX_IO_QUEUES ? DN_MAX_IO_QUEUES : n;
 }
 
+int dn_out_fmt_parse(const char *s, enum dn_out_fmt *fmt)
+{
+	if (!strcmp(s, "json"))
+		*fmt = DN_OUT_JSON;
+	else if (!strcmp(s, "normal"))
+		*fmt = DN_OUT_NORMAL;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, struct dn_err *e)
 {
 	const char *optstr = NULL, *why;
@@ -187,11 +198,7 @@ int dn_cli_parse(const char *cmd, int argc, char **argv, struct dn_cli_args *a, 
 			a->duplicate_connect = true;
 			break;
 		case 'o':
-			if (!strcmp(optarg, "json"))
-				a->fmt = DN_OUT_JSON;
-			else if (!strcmp(optarg, "normal"))
-				a->fmt = DN_OUT_NORMAL;
-			else
+			if (dn_out_fmt_parse(optarg, &a->fmt))
 				bad = "--output-format must be normal or json";
 			break;
 		default:

@@ -298,6 +298,43 @@ void dn_ctrl_disconnect(struct dn_ctrl *c)
 	c->id = NULL;
 }
 
+int dn_ctrl_io_exec(struct dn_ctrl *c, struct nvme_sqe *sqe, void *data, uint32_t len, bool to_ctrl,
+		    struct nvme_cqe *cqe, nvme_status_t *st, struct dn_err *e)
+{
+	struct dn_hq_opts ho = {
+		.traddr = c->o.traddr,
+		.trsvcid = c->o.trsvcid,
+		.host_traddr = c->o.host_traddr,
+		.depth = 2, /* the smallest queue: one command and the slot NVMe/RDMA keeps free */
+		.data_len = DN_CTRL_IO_EXEC_MAX,
+		.timeout_ms = ADMIN_TIMEOUT_MS,
+	};
+	struct dn_hq q;
+	int ret, qid;
+
+	if (len > DN_CTRL_IO_EXEC_MAX)
+		return dn_err_set(e, -EINVAL, "%u bytes of data, at most %u", len,
+				  DN_CTRL_IO_EXEC_MAX);
+	if (dn_ctrl_state(c) != DN_CTRL_LIVE)
+		return dn_err_set(e, -EAGAIN, "%s at %s:%s is %s, not live", c->o.subnqn,
+				  c->o.traddr, c->o.trsvcid, dn_ctrl_state_str(dn_ctrl_state(c)));
+	qid = dn_ctrl_alloc_qid(c);
+	if (qid < 0)
+		return dn_err_set(e, -EBUSY, "%s granted no I/O queue beyond those its devices use",
+				  c->o.subnqn);
+	ho.qid = (uint16_t)qid;
+	ret = dn_hq_connect(&q, &ho, e);
+	if (ret)
+		goto out_free_qid;
+	ret = dn_ctrl_fabrics_connect(c, &q, 0, e);
+	if (!ret)
+		ret = dn_hq_exec(&q, sqe, data, len, to_ctrl, cqe, st, ADMIN_TIMEOUT_MS, e);
+	dn_hq_destroy(&q);
+out_free_qid:
+	dn_ctrl_free_qid(c, qid);
+	return ret;
+}
+
 int dn_ctrl_get_discovery_log(struct dn_ctrl *c, void **log, uint32_t *len, struct dn_err *e)
 {
 	struct nvmf_discovery_log hdr;

@@ -49,6 +49,7 @@ enum dn_ctrl_state { DN_CTRL_NEW, DN_CTRL_LIVE, DN_CTRL_RESETTING, DN_CTRL_DEAD,
 struct dn_ctrl {
 	struct dn_ctrl_opts o;
 	int instance;
+	int table_holds; /* requests using it outside the daemon's table lock (daemon.c) */
 	struct dn_hq admin;
 	uint16_t cntlid; /* the controller thread writes it, other threads: dn_ctrl_cntlid() */
 	uint64_t cap;
@@ -107,6 +108,17 @@ void dn_ctrl_disconnect(struct dn_ctrl *c);
 
 /* Discovery controllers: the whole discovery log, malloc'd, in *log / *len. */
 int dn_ctrl_get_discovery_log(struct dn_ctrl *c, void **log, uint32_t *len, struct dn_err *e);
+
+/*
+ * Any thread, on a live I/O controller: one command of the I/O command set that is not the
+ * data path's (Reservation Register, Acquire, Release, Report) on an I/O queue of its own,
+ * connected for it and gone after it, so the ublk queues' threads are not involved. Data of
+ * up to DN_CTRL_IO_EXEC_MAX bytes through a keyed SGL. 0 with *st the NVMe status, or -errno
+ * with e set (-EBUSY: no I/O queue ID free; -EAGAIN: not live).
+ */
+#define DN_CTRL_IO_EXEC_MAX 4096u
+int dn_ctrl_io_exec(struct dn_ctrl *c, struct nvme_sqe *sqe, void *data, uint32_t len, bool to_ctrl,
+		    struct nvme_cqe *cqe, nvme_status_t *st, struct dn_err *e);
 
 /* I/O controllers: create a ublk device per active namespace, then start the thread. */
 int dn_ctrl_start(struct dn_ctrl *c, struct dn_err *e);

@@ -33,6 +33,7 @@
 #include "host/ctrl.h"
 #include "host/daemon.h"
 #include "host/hostid.h"
+#include "host/nvmf_cmd.h"
 
 #define REQ_MAX (64u << 10)
 /* an auto-started daemon that never got a controller gives up after this long */
@@ -86,6 +87,21 @@ static int jint(struct json_object *o, const char *key, int def)
 	return json_object_is_type(v, json_type_int) ? json_object_get_int(v) : INT_MIN;
 }
 
+/* A 32-bit field (command dwords); false when absent, not an integer or out of range */
+static bool ju32(struct json_object *o, const char *key, uint32_t *out)
+{
+	struct json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	n = json_object_get_int64(v);
+	if (n < 0 || n > UINT32_MAX)
+		return false;
+	*out = (uint32_t)n;
+	return true;
+}
+
 static bool jbool(struct json_object *o, const char *key)
 {
 	struct json_object *v;
@@ -101,8 +117,10 @@ static void reply_error(struct json_object *reply, const struct dn_err *e)
 			       json_object_new_string(e->msg[0] ? e->msg : strerror(-e->code)));
 }
 
-static void delete_ctrl(struct dn_ctrl *c)
+/* c is out of the table: once no request holds it, it goes */
+static void delete_ctrl(struct dn_ctrl_table *t, struct dn_ctrl *c)
 {
+	dn_table_wait_unheld(t, c);
 	dn_info("disconnecting %s at %s:%s", c->o.subnqn, c->o.traddr, c->o.trsvcid);
 	dn_ctrl_delete(c);
 	free(c);
@@ -298,9 +316,10 @@ void dn_table_release(struct dn_ctrl_table *t, struct dn_ctrl *c)
 	pthread_mutex_unlock(&t->lock);
 }
 
-static bool ctrl_has_dev(struct dn_ctrl *c, const char *dev)
+/* c serves device dev: its namespace ID, else 0 */
+static uint32_t ctrl_dev_nsid(struct dn_ctrl *c, const char *dev)
 {
-	bool found = false;
+	uint32_t nsid = 0;
 	int i;
 
 	pthread_mutex_lock(&c->lock);
@@ -309,10 +328,55 @@ static bool ctrl_has_dev(struct dn_ctrl *c, const char *dev)
 
 		snprintf(path, sizeof(path), "/dev/ublkb%d", c->ns_devs[i]->dev_id);
 		if (!strcmp(path, dev))
-			found = true;
+			nsid = c->ns_devs[i]->info.nsid;
 	}
 	pthread_mutex_unlock(&c->lock);
+	return nsid;
+}
+
+static bool ctrl_has_dev(struct dn_ctrl *c, const char *dev)
+{
+	return ctrl_dev_nsid(c, dev) != 0;
+}
+
+struct dn_ctrl *dn_table_hold_dev(struct dn_ctrl_table *t, const char *dev, uint32_t *nsid)
+{
+	struct dn_ctrl *found = NULL;
+	int i;
+
+	pthread_mutex_lock(&t->lock);
+	/* one namespace over several paths: any live one serves */
+	for (i = 0; i < t->nr_ctrls; i++) {
+		struct dn_ctrl *c = t->ctrls[i];
+		uint32_t id = ctrl_dev_nsid(c, dev);
+
+		if (!id || (found && dn_ctrl_state(c) != DN_CTRL_LIVE))
+			continue;
+		found = c;
+		*nsid = id;
+		if (dn_ctrl_state(c) == DN_CTRL_LIVE)
+			break;
+	}
+	if (found)
+		found->table_holds++;
+	pthread_mutex_unlock(&t->lock);
 	return found;
+}
+
+void dn_table_unhold(struct dn_ctrl_table *t, struct dn_ctrl *c)
+{
+	pthread_mutex_lock(&t->lock);
+	if (!--c->table_holds)
+		pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void dn_table_wait_unheld(struct dn_ctrl_table *t, struct dn_ctrl *c)
+{
+	pthread_mutex_lock(&t->lock);
+	while (c->table_holds)
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
 }
 
 int dn_table_take(struct dn_ctrl_table *t, bool all, const char *subnqn, const char *dev,
@@ -505,7 +569,7 @@ static void handle_disconnect(struct daemon *d, struct json_object *req, struct 
 
 	n = dn_table_take(&d->t, all, nqn, dev, taken, &nr_cancelled);
 	for (i = 0; i < n; i++)
-		delete_ctrl(taken[i]);
+		delete_ctrl(&d->t, taken[i]);
 	/* the cancelled connects delete what they made: done once this answers */
 	if (nr_cancelled)
 		dn_table_wait_cancelled(&d->t);
@@ -519,6 +583,84 @@ static void handle_disconnect(struct daemon *d, struct json_object *req, struct 
 	}
 	json_object_object_add(reply, "status", json_object_new_int(0));
 	json_object_object_add(reply, "disconnected", json_object_new_int(n + nr_cancelled));
+}
+
+static bool resv_opcode(int op)
+{
+	return op == nvme_cmd_resv_register || op == nvme_cmd_resv_report ||
+	       op == nvme_cmd_resv_acquire || op == nvme_cmd_resv_release;
+}
+
+/*
+ * A Reservation command for the namespace behind a device (disnvme resv-*): untrusted, so only
+ * the four reservation opcodes, at most 16 bytes to the controller (Register's and Acquire's
+ * two keys, Release's one) and at most DN_CTRL_IO_EXEC_MAX from it (Report). The data travels
+ * as hex; the reply carries the NVMe status, CQE DW0 and what Report returned.
+ */
+static void handle_resv(struct daemon *d, struct json_object *req, struct json_object *reply)
+{
+	const char *dev = jstr(req, "device"), *hex = jstr(req, "data");
+	int op = jint(req, "opcode", -1), len = jint(req, "len", 0);
+	uint8_t buf[DN_CTRL_IO_EXEC_MAX];
+	struct dn_err e = {0};
+	struct nvme_sqe sqe;
+	struct nvme_cqe cqe;
+	struct dn_ctrl *c;
+	nvme_status_t st;
+	bool to_ctrl = op != nvme_cmd_resv_report;
+	uint32_t nsid, cdw10, cdw11;
+	size_t i;
+
+	if (!dev || !resv_opcode(op) || !ju32(req, "cdw10", &cdw10) ||
+	    !ju32(req, "cdw11", &cdw11) ||
+	    (to_ctrl && (!hex || strlen(hex) > 32 || strlen(hex) % 2)) ||
+	    (!to_ctrl && (len < 4 || len > (int)DN_CTRL_IO_EXEC_MAX || len % 4))) {
+		dn_err_set(&e, -EINVAL, "malformed reservation request");
+		goto out_error;
+	}
+	memset(buf, 0, sizeof(buf));
+	if (to_ctrl) {
+		len = (int)strlen(hex) / 2;
+		for (i = 0; i < (size_t)len; i++)
+			if (sscanf(hex + 2 * i, "%2hhx", &buf[i]) != 1) {
+				dn_err_set(&e, -EINVAL, "malformed reservation data");
+				goto out_error;
+			}
+	}
+	c = dn_table_hold_dev(&d->t, dev, &nsid);
+	if (!c) {
+		dn_err_set(&e, -ENOENT, "%s is not a disnvme device", dev);
+		goto out_error;
+	}
+	/* -n names the namespace too (nvme-cli's habit): it must be the device's */
+	if (json_object_object_get_ex(req, "nsid", NULL) &&
+	    (!ju32(req, "nsid", &cdw11) || cdw11 != nsid)) {
+		dn_table_unhold(&d->t, c);
+		dn_err_set(&e, -EINVAL, "%s is namespace %u, not the one -n names", dev, nsid);
+		goto out_error;
+	}
+	ju32(req, "cdw11", &cdw11);
+	/* Report's NUMD is what the reply has room for */
+	dn_sqe_resv(&sqe, (uint8_t)op, nsid, to_ctrl ? cdw10 : (uint32_t)len / 4 - 1, cdw11);
+	if (dn_ctrl_io_exec(c, &sqe, buf, (uint32_t)len, to_ctrl, &cqe, &st, &e)) {
+		dn_table_unhold(&d->t, c);
+		goto out_error;
+	}
+	dn_table_unhold(&d->t, c);
+	json_object_object_add(reply, "status", json_object_new_int(0));
+	json_object_object_add(reply, "nvme_status", json_object_new_int(st));
+	json_object_object_add(reply, "result", json_object_new_int64(le32toh(cqe.result.u32)));
+	if (!to_ctrl && !st) {
+		char out[2 * DN_CTRL_IO_EXEC_MAX + 1];
+
+		for (i = 0; i < (size_t)len; i++)
+			snprintf(out + 2 * i, 3, "%02x", buf[i]);
+		json_object_object_add(reply, "data", json_object_new_string(out));
+	}
+	return;
+out_error:
+	dn_err("%s: %s", dev ? dev : "reservation", e.msg);
+	reply_error(reply, &e);
 }
 
 /* true when a request was answered (a bare connect-and-close, as a liveness probe, is not) */
@@ -552,6 +694,8 @@ static bool handle_request(struct daemon *d, int fd)
 		handle_disconnect(d, req, reply, false);
 	} else if (!strcmp(cmd, "disconnect-all")) {
 		handle_disconnect(d, req, reply, true);
+	} else if (!strcmp(cmd, "resv")) {
+		handle_resv(d, req, reply);
 	} else {
 		struct dn_err e = {0};
 
@@ -758,7 +902,7 @@ int dn_cmd_daemon(int argc, char **argv)
 			/* past ctrl_loss_tmo: the devices go, as the kernel host's do */
 			nr_dead = dn_table_take_dead(&d.t, dead);
 			for (i = 0; i < nr_dead; i++)
-				delete_ctrl(dead[i]);
+				delete_ctrl(&d.t, dead[i]);
 			if (nr_dead && d.auto_exit)
 				dn_table_close_if_empty(&d.t);
 			continue; /* an exit decided here or by a request is seen at the top */
@@ -783,7 +927,7 @@ int dn_cmd_daemon(int argc, char **argv)
 	dn_table_close(&d.t);
 	n = dn_table_take(&d.t, true, NULL, NULL, taken, &i);
 	for (i = 0; i < n; i++)
-		delete_ctrl(taken[i]);
+		delete_ctrl(&d.t, taken[i]);
 	pthread_mutex_lock(&d.t.lock);
 	while (d.nr_requests)
 		pthread_cond_wait(&d.requests_cond, &d.t.lock);

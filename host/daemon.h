@@ -28,7 +28,7 @@ struct json_object *dn_daemon_ctrl_json(struct dn_ctrl *c);
  */
 struct dn_ctrl_table {
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* a cancelled connect has ended */
+	pthread_cond_t cond; /* a cancelled connect has ended; a hold was let go */
 	struct dn_ctrl *ctrls[DN_DAEMON_MAX_CTRLS];
 	int nr_ctrls;
 	struct dn_ctrl *connecting[DN_DAEMON_MAX_CTRLS];
@@ -59,6 +59,15 @@ void dn_table_release(struct dn_ctrl_table *t, struct dn_ctrl *c);
  */
 int dn_table_take(struct dn_ctrl_table *t, bool all, const char *subnqn, const char *dev,
 		  struct dn_ctrl **out, int *nr_cancelled);
+/*
+ * A request that uses a listed controller without the lock holds it: found by a device it
+ * serves (a live one first), with that device's namespace ID. NULL when no listed controller
+ * serves dev. Whoever takes a held controller out waits for dn_table_unhold() before deleting
+ * it (dn_table_wait_unheld()).
+ */
+struct dn_ctrl *dn_table_hold_dev(struct dn_ctrl_table *t, const char *dev, uint32_t *nsid);
+void dn_table_unhold(struct dn_ctrl_table *t, struct dn_ctrl *c);
+void dn_table_wait_unheld(struct dn_ctrl_table *t, struct dn_ctrl *c);
 /* Take the controllers that gave up (DEAD) out of the table, as dn_table_take(). */
 int dn_table_take_dead(struct dn_ctrl_table *t, struct dn_ctrl **out);
 /* Wait until every cancelled connect has ended (its devices are gone). */

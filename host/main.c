@@ -26,6 +26,11 @@ static const struct {
 	{"list", dn_cmd_list, "[-o normal|json]"},
 	{"disconnect", dn_cmd_disconnect, "-n SUBNQN | -d /dev/ublkbN"},
 	{"disconnect-all", dn_cmd_disconnect_all, ""},
+	{"resv-register", dn_cmd_resv,
+	 "/dev/ublkbN [-c CRKEY] [-k NRKEY] [-r RREGA] [-p CPTPL] [-i]  (as nvme-cli)"},
+	{"resv-acquire", dn_cmd_resv, "/dev/ublkbN -c CRKEY [-p PRKEY] -t RTYPE [-a RACQA] [-i]"},
+	{"resv-release", dn_cmd_resv, "/dev/ublkbN -c CRKEY -t RTYPE [-a RRELA] [-i]"},
+	{"resv-report", dn_cmd_resv, "/dev/ublkbN [-d NUMD] [-e] [-o normal|json]"},
 	{"daemon", dn_cmd_daemon,
 	 "[--auto-exit] [-v]   (serves the devices; normally started "
 	 "by connect or systemd)"},

@@ -121,6 +121,14 @@ void dn_sqe_dsm_deallocate(struct nvme_sqe *c, uint32_t nsid, uint32_t nr)
 	c->common.cdw11 = htole32(NVME_DSMGMT_AD);
 }
 
+void dn_sqe_resv(struct nvme_sqe *c, uint8_t opcode, uint32_t nsid, uint32_t cdw10, uint32_t cdw11)
+{
+	cmd_init(c, opcode);
+	c->common.nsid = htole32(nsid);
+	c->common.cdw10 = htole32(cdw10);
+	c->common.cdw11 = htole32(cdw11);
+}
+
 void dn_dsm_range_set(struct nvme_dsm_range *r, uint64_t slba, uint32_t nlb)
 {
 	memset(r, 0, sizeof(*r));

@@ -33,6 +33,8 @@ void dn_sqe_write_zeroes(struct nvme_sqe *c, uint32_t nsid, uint64_t slba, uint3
 /* Dataset Management, deallocate, nr ranges (1-based) */
 void dn_sqe_dsm_deallocate(struct nvme_sqe *c, uint32_t nsid, uint32_t nr);
 void dn_dsm_range_set(struct nvme_dsm_range *r, uint64_t slba, uint32_t nlb);
+/* Reservation Register, Acquire, Release or Report with its two command dwords */
+void dn_sqe_resv(struct nvme_sqe *c, uint8_t opcode, uint32_t nsid, uint32_t cdw10, uint32_t cdw11);
 
 /* Number of Queues feature: cdw11 for n I/O queues, and the count granted in a result */
 uint32_t dn_num_queues_cdw11(uint16_t n);

@@ -368,6 +368,71 @@ static void test_table_take_dead(void **state)
 	free(b);
 }
 
+/* A request holding a controller (disnvme resv-*) keeps a disconnect from deleting it */
+struct unhold_arg {
+	struct dn_ctrl_table *t;
+	struct dn_ctrl *c;
+	bool done;
+};
+
+static void *unhold_later(void *arg)
+{
+	struct unhold_arg *u = arg;
+
+	usleep(100000);
+	u->done = true;
+	dn_table_unhold(u->t, u->c);
+	return NULL;
+}
+
+static void test_table_hold_dev(void **state)
+{
+	struct dn_ctrl *a = table_ctrl("nqn.a", "4420"), *b = table_ctrl("nqn.a", "4421");
+	struct dn_ns_dev ns = {.info = {.nsid = 7}, .dev_id = 3};
+	struct dn_ctrl *taken[DN_DAEMON_MAX_CTRLS];
+	struct dn_ctrl_table t;
+	struct dn_err e = {0};
+	struct unhold_arg u;
+	uint32_t nsid = 0;
+	pthread_t th;
+	int nc;
+
+	dn_table_init(&t);
+	assert_int_equal(dn_table_reserve(&t, a, false, &e), 0);
+	assert_int_equal(dn_table_reserve(&t, b, false, &e), 0);
+	/* two paths of one device: the live one serves */
+	a->ns_devs[0] = b->ns_devs[0] = &ns;
+	a->nr_ns_devs = b->nr_ns_devs = 1;
+	a->state = DN_CTRL_RESETTING;
+	b->state = DN_CTRL_LIVE;
+	assert_null(dn_table_hold_dev(&t, "/dev/ublkb3", &nsid)); /* not listed yet */
+	assert_true(dn_table_publish(&t, a));
+	assert_true(dn_table_publish(&t, b));
+	assert_null(dn_table_hold_dev(&t, "/dev/ublkb4", &nsid));
+	assert_ptr_equal(dn_table_hold_dev(&t, "/dev/ublkb3", &nsid), b);
+	assert_int_equal(nsid, 7);
+	assert_int_equal(b->table_holds, 1);
+	dn_table_unhold(&t, b);
+	/* no live path: a path that is not live still answers (the target will say) */
+	b->state = DN_CTRL_RESETTING;
+	assert_non_null(dn_table_hold_dev(&t, "/dev/ublkb3", &nsid));
+	dn_table_unhold(&t, a->table_holds ? a : b);
+	b->state = DN_CTRL_LIVE;
+
+	/* a disconnect takes it out, and waits for the hold before it may delete it */
+	assert_ptr_equal(dn_table_hold_dev(&t, "/dev/ublkb3", &nsid), b);
+	assert_int_equal(dn_table_take(&t, false, "nqn.a", NULL, taken, &nc), 2);
+	u = (struct unhold_arg){.t = &t, .c = b};
+	assert_int_equal(pthread_create(&th, NULL, unhold_later, &u), 0);
+	dn_table_wait_unheld(&t, a); /* not held: at once */
+	dn_table_wait_unheld(&t, b);
+	assert_true(u.done);
+	assert_int_equal(b->table_holds, 0);
+	pthread_join(th, NULL);
+	free(a);
+	free(b);
+}
+
 /* Auto-exit: decided only on an empty table, and no connect gets in after the decision */
 static void test_table_close_if_empty(void **state)
 {
@@ -406,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_table_disconnect_all_during_connect),
 		cmocka_unit_test(test_table_disconnect_match),
 		cmocka_unit_test(test_table_take_dead),
+		cmocka_unit_test(test_table_hold_dev),
 		cmocka_unit_test(test_table_close_if_empty),
 	};
 

@@ -122,6 +122,11 @@ static void test_io(void **state)
 	ASSERT_SQE(&c, {0, 0x09}, {1, 0x40}, {4, 1}, {44, 0x04});
 	dn_dsm_range_set(&r, 0x0102030405060708ull, 16);
 	assert_memory_equal(&r, want_range, 16);
+	/* Reservation Acquire, preempt, Write Exclusive; Report, EDS */
+	dn_sqe_resv(&c, nvme_cmd_resv_acquire, 1, 1 | 1 << 8, 0);
+	ASSERT_SQE(&c, {0, 0x11}, {1, 0x40}, {4, 1}, {40, 1}, {41, 1});
+	dn_sqe_resv(&c, nvme_cmd_resv_report, 3, 1023, 1);
+	ASSERT_SQE(&c, {0, 0x0e}, {1, 0x40}, {4, 3}, {40, 0xff}, {41, 0x03}, {44, 1});
 }
 
 static void test_num_queues(void **state)
