@@ -608,9 +608,12 @@ static void handle_resv(struct daemon *d, struct json_object *req, struct json_o
 	struct dn_ctrl *c;
 	nvme_status_t st;
 	bool to_ctrl = op != nvme_cmd_resv_report;
-	uint32_t nsid, cdw10, cdw11;
+	uint32_t nsid, cdw10, cdw11, named = 0;
 	size_t i;
 
+	/* -n names the namespace too (nvme-cli's habit): then it must be the device's */
+	if (json_object_object_get_ex(req, "nsid", NULL) && (!ju32(req, "nsid", &named) || !named))
+		op = -1;
 	if (!dev || !resv_opcode(op) || !ju32(req, "cdw10", &cdw10) ||
 	    !ju32(req, "cdw11", &cdw11) ||
 	    (to_ctrl && (!hex || strlen(hex) > 32 || strlen(hex) % 2)) ||
@@ -632,14 +635,12 @@ static void handle_resv(struct daemon *d, struct json_object *req, struct json_o
 		dn_err_set(&e, -ENOENT, "%s is not a disnvme device", dev);
 		goto out_error;
 	}
-	/* -n names the namespace too (nvme-cli's habit): it must be the device's */
-	if (json_object_object_get_ex(req, "nsid", NULL) &&
-	    (!ju32(req, "nsid", &cdw11) || cdw11 != nsid)) {
+	if (named && named != nsid) {
 		dn_table_unhold(&d->t, c);
-		dn_err_set(&e, -EINVAL, "%s is namespace %u, not the one -n names", dev, nsid);
+		dn_err_set(&e, -EINVAL, "%s is namespace %u, not the namespace %u -n names", dev,
+			   nsid, named);
 		goto out_error;
 	}
-	ju32(req, "cdw11", &cdw11);
 	/* Report's NUMD is what the reply has room for */
 	dn_sqe_resv(&sqe, (uint8_t)op, nsid, to_ctrl ? cdw10 : (uint32_t)len / 4 - 1, cdw11);
 	if (dn_ctrl_io_exec(c, &sqe, buf, (uint32_t)len, to_ctrl, &cqe, &st, &e)) {

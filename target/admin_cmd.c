@@ -90,10 +90,10 @@ static void dn_identify_ns(const struct dn_tgt_ns *ns, struct nvme_id_ns *id)
 	id->nlbaf = 0;
 	id->flbas = 0;
 	id->nmic = NVME_NS_NMIC_SHARED;
-	/* every type; no persistence through power loss; IEKEY as NVMe 1.3 defines it */
+	/* every type; IEKEY as NVMe 1.3 defines it; PTPL with a ptpl_file */
 	id->rescap = NVME_NS_RESCAP_WE | NVME_NS_RESCAP_EA | NVME_NS_RESCAP_WERO |
 		     NVME_NS_RESCAP_EARO | NVME_NS_RESCAP_WEAR | NVME_NS_RESCAP_EAAR |
-		     NVME_NS_RESCAP_IEK_13;
+		     NVME_NS_RESCAP_IEK_13 | (ns->pr.ptpl_file ? NVME_NS_RESCAP_PTPL : 0);
 	id->dlfeat = ns->dlfeat;
 	id->nsattr = ns->read_only ? 1 : 0;
 	memcpy(id->nguid, ns->nguid, sizeof(id->nguid));
@@ -417,9 +417,13 @@ static void dn_exec_pr_features(struct dn_tgt_req *req)
 			result = cdw11;
 	} else if (!dn_tgt_ns_lookup(s, nsid)) {
 		st = NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_NS);
+	} else if (set) {
+		/* Reservation Persistence: on only for a namespace with a ptpl_file */
+		st = dn_tgt_pr_set_ptpl(dn_tgt_ns_lookup(s, nsid), cdw11 & 1);
+		result = cdw11 & 1;
 	} else {
-		/* Reservation Persistence: registrations do not survive the process (PTPL 0) */
-		st = set && (cdw11 & 1) ? DN_STATUS_INVALID_FIELD : 0;
+		st = 0;
+		result = dn_tgt_pr_get_ptpl(dn_tgt_ns_lookup(s, nsid));
 	}
 	req->cqe->result.u32 = htole32(result);
 	dn_req_complete(req, st);

@@ -132,8 +132,10 @@ void dn_tgt_config_free(struct dn_tgt_config *cfg)
 	for (i = 0; i < cfg->nr_subsys; i++) {
 		struct dn_tgt_subsys_config *s = &cfg->subsys[i];
 
-		for (j = 0; j < s->nr_ns; j++)
+		for (j = 0; j < s->nr_ns; j++) {
 			free(s->ns[j].path);
+			free(s->ns[j].ptpl_file);
+		}
 		free(s->ns);
 		free(s->hosts);
 	}
@@ -141,6 +143,33 @@ void dn_tgt_config_free(struct dn_tgt_config *cfg)
 	free(cfg->ports);
 	free(cfg->source);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Two namespaces keeping their reservations in one file would overwrite each other's. */
+static int dn_cfg_ptpl_unique(const struct dn_tgt_config *cfg)
+{
+	size_t i, j, k, l;
+	char field[96];
+
+	for (i = 0; i < cfg->nr_subsys; i++)
+		for (j = 0; j < cfg->subsys[i].nr_ns; j++) {
+			const char *f = cfg->subsys[i].ns[j].ptpl_file;
+
+			for (k = 0; f && k <= i; k++)
+				for (l = 0; l < cfg->subsys[k].nr_ns && (k < i || l < j); l++) {
+					const char *g = cfg->subsys[k].ns[l].ptpl_file;
+
+					if (!g || strcmp(f, g))
+						continue;
+					snprintf(field, sizeof(field),
+						 "subsystems[%zu].namespaces[%zu].ptpl_file", i, j);
+					return dn_cfg_error(
+						cfg->source, field,
+						"%s is subsystems[%zu].namespaces[%zu]'s too", f, k,
+						l);
+				}
+		}
+	return 0;
 }
 
 int dn_cfg_finish(struct dn_tgt_config *cfg)
@@ -193,7 +222,7 @@ int dn_cfg_finish(struct dn_tgt_config *cfg)
 							    "NSID %u used twice", s->ns[j].nsid);
 				}
 	}
-	return 0;
+	return dn_cfg_ptpl_unique(cfg);
 }
 
 int dn_tgt_config_from_args(struct dn_tgt_config *cfg, const char *trtype, const char *traddr,
@@ -456,8 +485,8 @@ static int dn_cfg_ns(struct dn_cfg_ctx *c, json_object *obj, size_t si, size_t i
 		     struct dn_tgt_ns_config *ns)
 {
 	static const char *const keys[] = {"nsid", "path",  "read_only", "nguid",
-					   "uuid", "eui64", NULL};
-	const char *path;
+					   "uuid", "eui64", "ptpl_file", NULL};
+	const char *path, *ptpl;
 	uint64_t nsid;
 	bool present;
 
@@ -480,8 +509,18 @@ static int dn_cfg_ns(struct dn_cfg_ctx *c, json_object *obj, size_t si, size_t i
 	if (dn_json_bool(c, obj, "read_only", &ns->read_only, NULL) ||
 	    dn_cfg_hex_field(c, obj, "nguid", ns->nguid, 16, &ns->has_nguid) ||
 	    dn_cfg_hex_field(c, obj, "uuid", ns->uuid, 16, &ns->has_uuid) ||
-	    dn_cfg_hex_field(c, obj, "eui64", ns->eui64, 8, &ns->has_eui64))
+	    dn_cfg_hex_field(c, obj, "eui64", ns->eui64, 8, &ns->has_eui64) ||
+	    dn_json_string(c, obj, "ptpl_file", false, &ptpl))
 		return -EINVAL;
+	if (ptpl && ptpl[0] != '/') {
+		strncat(c->field, ".ptpl_file", sizeof(c->field) - strlen(c->field) - 1);
+		return dn_cfg_error(c->source, c->field, "must be an absolute path");
+	}
+	if (ptpl) {
+		ns->ptpl_file = strdup(ptpl);
+		if (!ns->ptpl_file)
+			return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -49,6 +49,8 @@ struct dn_tgt_pr {
 	struct dn_tgt_pr_reg regs[DN_TGT_PR_MAX_REGS];
 	uint32_t gen;		      /* Reservation Report's generation */
 	bool draining;		      /* a Preempt and Abort is waiting for an epoch to drain */
+	char *ptpl_file;	      /* where they persist (config ptpl_file), or NULL */
+	bool ptpl;		      /* Persist Through Power Loss: kept in ptpl_file */
 	_Atomic uint32_t notify_mask; /* Set Features Reservation Notification Mask */
 };
 
@@ -219,6 +221,11 @@ nvme_status_t dn_tgt_parse_discovery_admin(struct dn_tgt_req *req);
 /* pr.c */
 void dn_tgt_pr_init(struct dn_tgt_pr *pr);
 void dn_tgt_pr_destroy(struct dn_tgt_pr *pr);
+/* Main thread, opening a namespace: its reservations from ptpl_file (NULL: none kept). */
+int dn_tgt_pr_load(struct dn_tgt_ns *ns, const char *ptpl_file);
+/* Reservation Persistence (Get/Set Features 83h) */
+bool dn_tgt_pr_get_ptpl(struct dn_tgt_ns *ns);
+nvme_status_t dn_tgt_pr_set_ptpl(struct dn_tgt_ns *ns, bool on);
 nvme_status_t dn_tgt_pr_parse(struct dn_tgt_req *req);
 nvme_status_t dn_tgt_pr_check(struct dn_tgt_req *req, bool write);
 nvme_status_t dn_tgt_pr_set_notify_mask(struct dn_tgt_subsys *s, uint32_t nsid, uint32_t mask);

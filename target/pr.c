@@ -6,14 +6,22 @@
  * event). What GFS2/OCFS2-style clusters use to fence a node off a shared namespace.
  *
  * Registrations belong to hosts (the 128-bit host identifier of Connect), not controllers:
- * a host's controllers share them, and they outlive its controllers. They do not outlive
- * the target process (no Persist Through Power Loss: RESCAP.PTPL is 0).
+ * a host's controllers share them, and they outlive its controllers. They outlive the target
+ * process only for a namespace configured with a ptpl_file, and while Persist Through Power
+ * Loss is on: then every change is in that file before it is answered.
  *
  * Locking: a namespace's reservation state is under its own pr.lock; the I/O path reads
  * pr.rtype without it and only takes the lock when a reservation is held. Notifications take
  * dn_tgt.lock inside pr.lock (never the other way round).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <json-c/json.h>
 
 #include "common/log.h"
 #include "target/core_internal.h"
@@ -41,6 +49,7 @@ void dn_tgt_pr_init(struct dn_tgt_pr *pr)
 
 void dn_tgt_pr_destroy(struct dn_tgt_pr *pr)
 {
+	free(pr->ptpl_file);
 	pthread_mutex_destroy(&pr->lock);
 }
 
@@ -185,9 +194,9 @@ static nvme_status_t dn_pr_register(struct dn_tgt_ns *ns, const uint8_t hostid[1
 	int i = dn_pr_find(pr, hostid);
 
 	/*
-	 * CPTPL: 01b is reserved. 11b asks for persistence through power loss, which RESCAP says
-	 * we do not offer; Linux hosts send it with every block-layer register, and nvmet ignores
-	 * it too. Reservation Report's PTPLS stays 0.
+	 * CPTPL: 01b is reserved; 10b and 11b turn persistence off and on once the register
+	 * succeeds (dn_pr_exec). Without a ptpl_file, RESCAP says it is not offered and 11b is
+	 * taken and ignored, as nvmet does: Linux hosts send it with every block-layer register.
 	 */
 	if (cptpl == 1)
 		return DN_PR_INVALID;
@@ -323,6 +332,245 @@ static nvme_status_t dn_pr_release(struct dn_tgt_ns *ns, const uint8_t hostid[16
 	return 0;
 }
 
+/* ---- persistence through power loss (a restart of the target) ---- */
+
+/*
+ * The file: {"ptpl": true, "gen": N, "rtype": T, "holder": I, "registrants": [{"hostid":
+ * "32 hex digits", "rkey": "16 hex digits"}, ...]}. Written whole to FILE.tmp, synced and
+ * renamed over FILE, so a crash leaves the old state or the new one. Caller holds pr->lock.
+ */
+static int dn_pr_save(struct dn_tgt_ns *ns)
+{
+	struct dn_tgt_pr *pr = &ns->pr;
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	char tmp[4096], hex[33], key[17];
+	unsigned int i, j;
+	const char *text;
+	int fd, ret = 0;
+	ssize_t n;
+
+	json_object_object_add(o, "ptpl", json_object_new_boolean(pr->ptpl));
+	json_object_object_add(o, "gen", json_object_new_int64(pr->gen));
+	json_object_object_add(o, "rtype", json_object_new_int(atomic_load(&pr->rtype)));
+	json_object_object_add(o, "holder", json_object_new_int(pr->holder));
+	for (i = 0; i < pr->nr_regs; i++) {
+		struct json_object *r = json_object_new_object();
+
+		for (j = 0; j < 16; j++)
+			snprintf(hex + 2 * j, 3, "%02x", pr->regs[i].hostid[j]);
+		snprintf(key, sizeof(key), "%016" PRIx64, pr->regs[i].rkey);
+		json_object_object_add(r, "hostid", json_object_new_string(hex));
+		json_object_object_add(r, "rkey", json_object_new_string(key));
+		json_object_array_add(arr, r);
+	}
+	json_object_object_add(o, "registrants", arr);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", pr->ptpl_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	n = write(fd, text, strlen(text));
+	if (n != (ssize_t)strlen(text))
+		ret = n < 0 ? -errno : -EIO;
+	if (!ret && fsync(fd))
+		ret = -errno;
+	close(fd);
+	if (!ret && rename(tmp, pr->ptpl_file))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+out:
+	if (ret)
+		dn_err("namespace %u of %s: cannot keep its reservations in %s: %s", ns->nsid,
+		       ns->subsys->nqn, pr->ptpl_file, strerror(-ret));
+	json_object_put(o);
+	return ret;
+}
+
+/* What a change may have to be undone to (when it cannot be kept in the file). */
+struct dn_pr_snap {
+	uint8_t rtype;
+	int holder;
+	unsigned int nr_regs;
+	uint32_t gen;
+	bool ptpl;
+	struct dn_tgt_pr_reg regs[DN_TGT_PR_MAX_REGS];
+};
+
+static void dn_pr_snap_take(const struct dn_tgt_pr *pr, struct dn_pr_snap *s)
+{
+	s->rtype = atomic_load(&((struct dn_tgt_pr *)pr)->rtype);
+	s->holder = pr->holder;
+	s->nr_regs = pr->nr_regs;
+	s->gen = pr->gen;
+	s->ptpl = pr->ptpl;
+	memcpy(s->regs, pr->regs, pr->nr_regs * sizeof(pr->regs[0]));
+}
+
+static void dn_pr_snap_restore(struct dn_tgt_pr *pr, const struct dn_pr_snap *s)
+{
+	memcpy(pr->regs, s->regs, s->nr_regs * sizeof(pr->regs[0]));
+	pr->nr_regs = s->nr_regs;
+	pr->gen = s->gen;
+	pr->ptpl = s->ptpl;
+	dn_pr_set(pr, s->rtype, s->holder);
+}
+
+static int dn_pr_load_error(struct dn_tgt_ns *ns, const char *file, const char *why)
+{
+	dn_err("namespace %u of %s: reservations file %s: %s", ns->nsid, ns->subsys->nqn, file,
+	       why);
+	return -EINVAL;
+}
+
+static bool dn_pr_hex(const char *s, uint8_t *out, size_t n)
+{
+	size_t i;
+
+	if (!s || strlen(s) != 2 * n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (sscanf(s + 2 * i, "%2hhx", &out[i]) != 1)
+			return false;
+	return true;
+}
+
+static const char *dn_pr_json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool dn_pr_json_int(struct json_object *o, const char *key, int64_t min, int64_t max,
+			   int64_t *out)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_int64(v);
+	return *out >= min && *out <= max;
+}
+
+/* Untrusted as any input: every field checked, nothing half loaded. */
+static int dn_pr_parse(struct dn_tgt_ns *ns, const char *file, struct json_object *o)
+{
+	struct dn_tgt_pr *pr = &ns->pr;
+	struct json_object *v, *arr;
+	int64_t gen, rtype, holder;
+	uint8_t key[8];
+	size_t i, n;
+
+	if (!json_object_is_type(o, json_type_object))
+		return dn_pr_load_error(ns, file, "not a JSON object");
+	if (!json_object_object_get_ex(o, "ptpl", &v) || !json_object_is_type(v, json_type_boolean))
+		return dn_pr_load_error(ns, file, "\"ptpl\" must be true or false");
+	pr->ptpl = json_object_get_boolean(v);
+	if (!pr->ptpl)
+		return 0; /* persistence was off: the reservations ended with the last run */
+	if (!dn_pr_json_int(o, "gen", 0, UINT32_MAX, &gen) ||
+	    !dn_pr_json_int(o, "rtype", 0, NVME_RESERVATION_RTYPE_EAAR, &rtype) ||
+	    !json_object_object_get_ex(o, "registrants", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return dn_pr_load_error(ns, file,
+					"\"gen\", \"rtype\" or \"registrants\" missing or bad");
+	n = json_object_array_length(arr);
+	if (n > DN_TGT_PR_MAX_REGS)
+		return dn_pr_load_error(ns, file, "more registrants than a namespace takes");
+	if (!dn_pr_json_int(o, "holder", -1, (int64_t)n - 1, &holder) ||
+	    (rtype && !dn_pr_all_regs((uint8_t)rtype) && holder < 0) || (!rtype && holder >= 0))
+		return dn_pr_load_error(ns, file, "\"holder\" does not fit the reservation");
+	for (i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(arr, i);
+		struct dn_tgt_pr_reg *reg = &pr->regs[i];
+		size_t j;
+
+		if (!json_object_is_type(r, json_type_object) ||
+		    !dn_pr_hex(dn_pr_json_str(r, "hostid"), reg->hostid, 16) ||
+		    !dn_pr_hex(dn_pr_json_str(r, "rkey"), key, 8))
+			return dn_pr_load_error(ns, file, "a registrant without hostid and rkey");
+		reg->rkey = 0;
+		for (j = 0; j < 8; j++)
+			reg->rkey = reg->rkey << 8 | key[j];
+		for (j = 0; j < i; j++)
+			if (!memcmp(pr->regs[j].hostid, reg->hostid, 16))
+				return dn_pr_load_error(ns, file, "a host registered twice");
+	}
+	pr->nr_regs = (unsigned int)n;
+	pr->gen = (uint32_t)gen;
+	dn_pr_set(pr, (uint8_t)rtype, (int)holder);
+	return 0;
+}
+
+int dn_tgt_pr_load(struct dn_tgt_ns *ns, const char *ptpl_file)
+{
+	struct dn_tgt_pr *pr = &ns->pr;
+	struct json_object *o;
+	int ret;
+
+	if (!ptpl_file)
+		return 0;
+	pr->ptpl_file = strdup(ptpl_file);
+	if (!pr->ptpl_file)
+		return -ENOMEM;
+	if (access(ptpl_file, F_OK)) {
+		if (errno != ENOENT)
+			return dn_pr_load_error(ns, ptpl_file, strerror(errno));
+		return 0; /* nothing kept yet */
+	}
+	o = json_object_from_file(ptpl_file);
+	if (!o)
+		return dn_pr_load_error(ns, ptpl_file, "cannot be read as JSON");
+	ret = dn_pr_parse(ns, ptpl_file, o);
+	json_object_put(o);
+	if (ret) {
+		pr->nr_regs = 0;
+		pr->gen = 0;
+		pr->ptpl = false;
+		dn_pr_set(pr, 0, -1);
+		return ret;
+	}
+	if (pr->nr_regs)
+		dn_notice("namespace %u of %s: %u registrants and reservation type %u kept in %s",
+			  ns->nsid, ns->subsys->nqn, pr->nr_regs, atomic_load(&pr->rtype),
+			  ptpl_file);
+	return 0;
+}
+
+bool dn_tgt_pr_get_ptpl(struct dn_tgt_ns *ns)
+{
+	bool on;
+
+	pthread_mutex_lock(&ns->pr.lock);
+	on = ns->pr.ptpl;
+	pthread_mutex_unlock(&ns->pr.lock);
+	return on;
+}
+
+nvme_status_t dn_tgt_pr_set_ptpl(struct dn_tgt_ns *ns, bool on)
+{
+	struct dn_tgt_pr *pr = &ns->pr;
+	nvme_status_t st = 0;
+	bool was;
+
+	if (!pr->ptpl_file)
+		return on ? DN_PR_INVALID : 0; /* RESCAP.PTPL is 0: only "off" */
+	pthread_mutex_lock(&pr->lock);
+	was = pr->ptpl;
+	pr->ptpl = on;
+	if (dn_pr_save(ns)) {
+		pr->ptpl = was;
+		st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL);
+	}
+	pthread_mutex_unlock(&pr->lock);
+	return st;
+}
+
 /* ---- commands ---- */
 
 /*
@@ -376,12 +624,15 @@ static void dn_pr_exec(struct dn_tgt_req *req)
 	uint32_t cdw10 = dn_sqe_cdw(req->sqe, 10);
 	struct dn_pr_keys k = {0, 0};
 	uint8_t op = req->sqe->opcode;
+	struct dn_pr_snap snap;
 	nvme_status_t st;
 
 	memcpy(&k, req->data, req->data_len < sizeof(k) ? req->data_len : sizeof(k));
 	k.crkey = le64toh(k.crkey);
 	k.key2 = le64toh(k.key2);
 	pthread_mutex_lock(&ns->pr.lock);
+	if (ns->pr.ptpl_file)
+		dn_pr_snap_take(&ns->pr, &snap);
 	if (op == nvme_cmd_resv_register)
 		st = dn_pr_register(ns, hostid, cdw10, &k);
 	else if (op == nvme_cmd_resv_acquire)
@@ -394,6 +645,16 @@ static void dn_pr_exec(struct dn_tgt_req *req)
 	     (op == nvme_cmd_resv_acquire && (cdw10 & 7) != NVME_RESERVATION_RACQA_ACQUIRE) ||
 	     (op == nvme_cmd_resv_release && (cdw10 & 7) == NVME_RESERVATION_RRELA_CLEAR)))
 		ns->pr.gen++;
+	/* a successful Register sets Persist Through Power Loss as CPTPL says */
+	if (!st && op == nvme_cmd_resv_register && cdw10 >> 30 == 2)
+		ns->pr.ptpl = false;
+	if (!st && op == nvme_cmd_resv_register && cdw10 >> 30 == 3 && ns->pr.ptpl_file)
+		ns->pr.ptpl = true;
+	/* kept before it is answered; a change that cannot be kept does not happen */
+	if (!st && ns->pr.ptpl_file && dn_pr_save(ns)) {
+		dn_pr_snap_restore(&ns->pr, &snap);
+		st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_INTERNAL);
+	}
 	pthread_mutex_unlock(&ns->pr.lock);
 	if (!st && op == nvme_cmd_resv_acquire &&
 	    (cdw10 & 7) == NVME_RESERVATION_RACQA_PREEMPT_AND_ABORT) {
@@ -418,6 +679,7 @@ static void dn_pr_exec_report(struct dn_tgt_req *req)
 	rtype = atomic_load_explicit(&pr->rtype, memory_order_relaxed);
 	st->gen = htole32(pr->gen);
 	st->rtype = rtype;
+	st->ptpls = pr->ptpl;
 	st->regctl[0] = pr->nr_regs & 0xff;
 	st->regctl[1] = pr->nr_regs >> 8;
 	for (i = 0; i < pr->nr_regs && i < room; i++) {

@@ -145,6 +145,10 @@ static int dn_tgt_ns_create(struct dn_tgt_subsys *s, const struct dn_tgt_ns_conf
 		memcpy(ns->uuid, nc->uuid, sizeof(ns->uuid));
 	if (nc->has_eui64)
 		memcpy(ns->eui64, nc->eui64, sizeof(ns->eui64));
+	/* before the backend opens: a reservations file that does not load stops it here */
+	ret = dn_tgt_pr_load(ns, nc->ptpl_file);
+	if (ret)
+		goto out_free_path;
 	ns->be = dn_tgt_backend_for(nc->path);
 	ret = ns->be->open(ns, nc->path, nc->read_only);
 	if (ret) {
@@ -408,6 +412,9 @@ static bool dn_ns_unchanged(const struct dn_tgt_ns *ns, const struct dn_tgt_ns_c
 		memcpy(uuid, nc->uuid, 16);
 	if (nc->has_eui64)
 		memcpy(eui64, nc->eui64, 8);
+	if (!ns->pr.ptpl_file != !nc->ptpl_file ||
+	    (nc->ptpl_file && strcmp(ns->pr.ptpl_file, nc->ptpl_file)))
+		return false;
 	return !strcmp(ns->path, nc->path) && ns->read_only == nc->read_only &&
 	       !memcmp(ns->nguid, nguid, 16) && !memcmp(ns->uuid, uuid, 16) &&
 	       !memcmp(ns->eui64, eui64, 8);

@@ -50,6 +50,11 @@ struct dn_tgt_ns_config {
 	uint32_t nsid;
 	char *path; /* regular file, block device, or /dev/ngXnY (passthrough) */
 	bool read_only;
+	/*
+	 * Optional: where the namespace's reservations are kept so that they persist through a
+	 * restart (Persist Through Power Loss), as SPDK's ptpl_file. NULL: they do not.
+	 */
+	char *ptpl_file;
 	/* identifiers: when not configured (has_* false), derived from subsystem NQN + nsid */
 	bool has_nguid, has_uuid, has_eui64;
 	uint8_t nguid[16];

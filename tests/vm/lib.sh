@@ -223,7 +223,8 @@ khost_ns_dev() {
 # BACKING (a fresh sparse file of SIZE) as NQN on both hosts' addresses, and the Linux host in
 # netns hst (HOSTNQN1) and in hst2 (HOSTNQN2) connect, each with its own host ID (the kernel
 # refuses one host ID under two NQNs) and, with multipath off, its own block device.
-# Sets TLOG, KDEV1, KDEV2 (the block devices) and KCTRL1, KCTRL2 (their controllers).
+# Sets TLOG, KDEV1, KDEV2 (the block devices) and KCTRL1, KCTRL2 (their controllers). The
+# hosts reconnect after 1 s. TWO_HOSTS_NS_EXTRA: more fields for the namespace's JSON object.
 two_khosts_up() {
 	local nqn=$1 h1=$2 h2=$3 backing=$4 size=$5
 	shift 5
@@ -241,7 +242,7 @@ two_khosts_up() {
   ],
   "subsystems": [ {
     "nqn": "$nqn", "allow_any_host": true,
-    "namespaces": [ { "nsid": 1, "path": "$backing" } ]
+    "namespaces": [ { "nsid": 1, "path": "$backing"${TWO_HOSTS_NS_EXTRA:-} } ]
   } ]
 }
 EOF
@@ -249,10 +250,10 @@ EOF
 	: >"$TLOG"
 	dtgt_start "$TLOG" --config two-hosts.json "$@"
 	load_modules nvme-rdma
-	in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n "$nqn" --hostnqn="$h1" \
+	in_host nvme connect -t rdma -a $TGT_ADDR -s $PORT -n "$nqn" --hostnqn="$h1" -c 1 \
 		--hostid="$(cat /proc/sys/kernel/random/uuid)" || fail "$h1: nvme connect"
 	on_exit "in_host nvme disconnect -n $nqn"
-	in_host2 nvme connect -t rdma -a $TGT_ADDR2 -s $PORT -n "$nqn" --hostnqn="$h2" \
+	in_host2 nvme connect -t rdma -a $TGT_ADDR2 -s $PORT -n "$nqn" --hostnqn="$h2" -c 1 \
 		--hostid="$(cat /proc/sys/kernel/random/uuid)" || fail "$h2: nvme connect"
 	on_exit "in_host2 nvme disconnect -n $nqn"
 	KDEV1=$(khost_ns_dev_of "$nqn" "$h1") || fail "no block device for $h1"

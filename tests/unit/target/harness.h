@@ -47,6 +47,11 @@ extern void *h_sent_from;
 extern unsigned int h_send_from_calls;
 /* When set, h_target_up() exports this path as the namespace instead of a fresh file. */
 extern const char *h_ns_device;
+/* When set, h_target_up() keeps the namespace's reservations in this file (ptpl_file). */
+extern const char *h_ns_ptpl_file;
+/* When set, h_target_up() returns with h_setup_result instead of asserting dn_tgt_setup() is 0 */
+extern bool h_setup_may_fail;
+extern int h_setup_result;
 
 /* Target with one subsystem H_SUBNQN, one namespace (a fresh temp file, or h_ns_device), hosts
  * as given. */

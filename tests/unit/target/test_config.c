@@ -28,6 +28,7 @@ static void test_full(void **state)
 		"    \"model\": \"Model A\", \"hosts\": [ \"nqn.2014-08.org.nvmexpress:uuid:1\" ],"
 		"    \"namespaces\": [ { \"path\": \"/tmp/a\" },"
 		"      { \"nsid\": 9, \"path\": \"/tmp/b\", \"read_only\": true,"
+		"        \"ptpl_file\": \"/var/lib/disnvme/b.resv\","
 		"        \"nguid\": \"00112233-4455-6677-8899-aabbccddeeff\","
 		"        \"uuid\": \"8d0b6f2c-0000-4000-8000-000000000001\","
 		"        \"eui64\": \"0011223344556677\" } ] },"
@@ -53,6 +54,8 @@ static void test_full(void **state)
 	assert_int_equal(s->nr_ns, 2);
 	assert_int_equal(s->ns[0].nsid, 1);
 	assert_false(s->ns[0].has_nguid);
+	assert_null(s->ns[0].ptpl_file);
+	assert_string_equal(s->ns[1].ptpl_file, "/var/lib/disnvme/b.resv");
 	assert_int_equal(s->ns[1].nsid, 9);
 	assert_true(s->ns[1].read_only);
 	assert_true(s->ns[1].has_nguid);
@@ -128,6 +131,15 @@ static void test_malformed(void **state)
 		   "[ { \"path\": \"/x\", \"read_only\": \"yes\" } ] } ] }");
 	expect_bad("{ " PORT ", \"subsystems\": [ { \"nqn\": \"nqn.a\", \"namespaces\": "
 		   "[ { \"path\": \"/x\", \"bogus\": 1 } ] } ] }");
+	/* reservations kept: an absolute path, one namespace's alone */
+	expect_bad("{ " PORT ", \"subsystems\": [ { \"nqn\": \"nqn.a\", \"namespaces\": "
+		   "[ { \"path\": \"/x\", \"ptpl_file\": \"x.resv\" } ] } ] }");
+	expect_bad("{ " PORT ", \"subsystems\": [ { \"nqn\": \"nqn.a\", \"namespaces\": "
+		   "[ { \"path\": \"/x\", \"ptpl_file\": 5 } ] } ] }");
+	expect_bad("{ " PORT ", \"subsystems\": [ { \"nqn\": \"nqn.a\", \"namespaces\": "
+		   "[ { \"path\": \"/x\", \"ptpl_file\": \"/r\" } ] }, "
+		   "{ \"nqn\": \"nqn.b\", \"namespaces\": "
+		   "[ { \"path\": \"/y\", \"ptpl_file\": \"/r\" } ] } ] }");
 }
 
 static void test_data_buffers_mib(void **state)

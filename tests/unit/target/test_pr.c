@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "fake_pg_defer.h"
@@ -101,6 +102,38 @@ static int teardown(void **state)
 {
 	h_target_down();
 	return 0;
+}
+
+/* ---- persistence through power loss: the namespace keeps its reservations in a file ---- */
+
+static char ptpl_path[64];
+
+static int setup_ptpl(void **state)
+{
+	snprintf(ptpl_path, sizeof(ptpl_path), "/tmp/dn-test-ptpl-%d.json", (int)getpid());
+	unlink(ptpl_path);
+	h_ns_ptpl_file = ptpl_path;
+	return setup(state);
+}
+
+static int teardown_ptpl(void **state)
+{
+	h_target_down();
+	h_ns_ptpl_file = NULL;
+	h_setup_may_fail = false;
+	unlink(ptpl_path);
+	return 0;
+}
+
+/* The target goes and comes back with the same configuration; the hosts connect again. */
+static void restart(void)
+{
+	unsigned int i;
+
+	h_target_down();
+	h_target_up(NULL, 0);
+	for (i = 0; i < 3; i++)
+		host_connect(&hosts[i], h_q(), h_q());
 }
 
 /* ---- commands ---- */
@@ -1138,6 +1171,147 @@ static void test_persistence_feature(void **state)
 	assert_int_equal(feature(A, true, NVME_FEAT_FID_RESV_PERSIST, 2, 0).status, INVALID_NS);
 }
 
+static uint8_t ptpls(void)
+{
+	assert_int_equal(report(A, 4096, true).status, 0);
+	return rs()->ptpls;
+}
+
+static uint8_t rescap(void)
+{
+	struct nvme_sqe sqe = h_admin_sqe(nvme_admin_identify, 1, NVME_IDENTIFY_CNS_NS, 0, 4096);
+
+	assert_int_equal(h_submit(A->admin, &sqe, NULL, 0).status, 0);
+	return ((const struct nvme_id_ns *)h_data)->rescap;
+}
+
+static void test_ptpl_restart(void **state)
+{
+	uint32_t gen;
+
+	assert_int_equal(rescap(), 0xff); /* PTPL offered */
+	assert_int_equal(ptpls(), 0);
+	/* CPTPL 11b: on; every change is in the file before it is answered */
+	assert_int_equal(reg(A, REGISTER | 3u << 30, 0, A->key), 0);
+	assert_int_equal(ptpls(), 1);
+	reg_ok(B);
+	acq_ok(A, WE);
+	gen = generation();
+	restart();
+	assert_int_equal(held_rtype(), WE);
+	assert_int_equal(nr_registrants(), 2);
+	assert_int_equal(generation(), gen);
+	assert_int_equal(ptpls(), 1);
+	assert_int_equal(report(A, 4096, true).status, 0);
+	expect_entry(A, ROOM, true, A->key);
+	expect_entry(B, ROOM, false, B->key);
+	/* fenced from the first command after the restart */
+	expect_access(B, 0, CONFLICT);
+	expect_access(C, 0, CONFLICT);
+	expect_access(A, 0, 0);
+	assert_int_equal(acq(B, PREEMPT, EA, B->key, A->key), 0);
+	restart();
+	assert_int_equal(held_rtype(), EA);
+	assert_int_equal(nr_registrants(), 1);
+	expect_access(A, CONFLICT, CONFLICT);
+
+	/* Set Features 83h reads it and turns it off: the next restart starts empty */
+	assert_int_equal(
+		le32toh(feature(A, false, NVME_FEAT_FID_RESV_PERSIST, 1, 0).cqe.result.u32), 1);
+	assert_int_equal(feature(A, true, NVME_FEAT_FID_RESV_PERSIST, 1, 0).status, 0);
+	assert_int_equal(
+		le32toh(feature(A, false, NVME_FEAT_FID_RESV_PERSIST, 1, 0).cqe.result.u32), 0);
+	restart();
+	assert_int_equal(held_rtype(), 0);
+	assert_int_equal(nr_registrants(), 0);
+	/* and on again; CPTPL 10b of a later Register turns it off */
+	assert_int_equal(feature(A, true, NVME_FEAT_FID_RESV_PERSIST, 1, 1).status, 0);
+	reg_ok(A);
+	restart();
+	assert_int_equal(nr_registrants(), 1);
+	assert_int_equal(reg(B, REGISTER | 2u << 30, 0, B->key), 0);
+	assert_int_equal(ptpls(), 0);
+	restart();
+	assert_int_equal(nr_registrants(), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_ptpl_bad_file(void **state)
+{
+	static const char *const bad[] = {
+		"not json",
+		"[]",
+		"{\"gen\": 1}",
+		"{\"ptpl\": 1}",
+		"{\"ptpl\": true, \"gen\": 1, \"rtype\": 7, \"holder\": -1, \"registrants\": []}",
+		"{\"ptpl\": true, \"gen\": 1, \"rtype\": 1, \"holder\": 0, \"registrants\": []}",
+		"{\"ptpl\": true, \"gen\": 1, \"rtype\": 1, \"holder\": -1, \"registrants\": "
+		"[{\"hostid\": \"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\", \"rkey\": "
+		"\"00000000000000a0\"}]}",
+		"{\"ptpl\": true, \"gen\": -1, \"rtype\": 0, \"holder\": -1, \"registrants\": []}",
+		"{\"ptpl\": true, \"gen\": 1, \"rtype\": 0, \"holder\": -1, \"registrants\": "
+		"[{\"hostid\": \"a0a1\", \"rkey\": \"00000000000000a0\"}]}",
+		"{\"ptpl\": true, \"gen\": 1, \"rtype\": 0, \"holder\": -1, \"registrants\": "
+		"[{\"hostid\": \"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\", \"rkey\": \"zz\"}]}",
+		"{\"ptpl\": true, \"gen\": 1, \"rtype\": 0, \"holder\": -1, \"registrants\": "
+		"[{\"hostid\": \"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\", \"rkey\": "
+		"\"0000000000000001\"},"
+		" {\"hostid\": \"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\", \"rkey\": "
+		"\"0000000000000002\"}]}",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		h_target_down();
+		write_file(ptpl_path, bad[i]);
+		h_setup_may_fail = true;
+		h_target_up(NULL, 0);
+		if (!h_setup_result)
+			fail_msg("the target started with reservations file %s", bad[i]);
+	}
+	/* a good one: A holds Write Exclusive with key a0 */
+	h_target_down();
+	write_file(ptpl_path,
+		   "{\"ptpl\": true, \"gen\": 9, \"rtype\": 1, \"holder\": 0, \"registrants\": "
+		   "[{\"hostid\": \"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\", \"rkey\": "
+		   "\"1122334455667788\"}]}");
+	h_setup_may_fail = false;
+	restart();
+	assert_int_equal(held_rtype(), WE);
+	assert_int_equal(generation(), 9);
+	assert_int_equal(report(A, 4096, true).status, 0);
+	expect_entry(A, ROOM, true, 0x1122334455667788ull);
+	expect_access(B, 0, CONFLICT);
+	/* persistence was off when it was written: nothing of it is loaded */
+	h_target_down();
+	write_file(ptpl_path, "{\"ptpl\": false, \"gen\": 9, \"rtype\": 1, \"holder\": 0}");
+	restart();
+	assert_int_equal(held_rtype(), 0);
+	assert_int_equal(nr_registrants(), 0);
+}
+
+static void test_ptpl_cannot_keep(void **state)
+{
+	/* a file that cannot be written: the change does not happen */
+	h_target_down();
+	h_ns_ptpl_file = "/nonexistent-dn-dir/resv.json";
+	restart();
+	assert_int_equal(reg(A, REGISTER | 3u << 30, 0, A->key), NO_ROOM);
+	assert_int_equal(nr_registrants(), 0);
+	assert_int_equal(ptpls(), 0);
+	assert_int_equal(feature(A, true, NVME_FEAT_FID_RESV_PERSIST, 1, 1).status, NO_ROOM);
+	assert_int_equal(
+		le32toh(feature(A, false, NVME_FEAT_FID_RESV_PERSIST, 1, 0).cqe.result.u32), 0);
+}
+
 static void test_identify(void **state)
 {
 	const struct nvme_id_ctrl *ctrl;
@@ -1195,6 +1369,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_persistence_feature, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ptpl_restart, setup_ptpl, teardown_ptpl),
+		cmocka_unit_test_setup_teardown(test_ptpl_bad_file, setup_ptpl, teardown_ptpl),
+		cmocka_unit_test_setup_teardown(test_ptpl_cannot_keep, setup_ptpl, teardown_ptpl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,9 @@ nqn=nqn.2014-08.org.disnvme:resv
 h1=nqn.2014-08.org.disnvme:node-one
 h2=nqn.2014-08.org.disnvme:node-two
 backing=$DATA/resv.img
+# the namespace keeps its reservations through a restart (Persist Through Power Loss)
+ptpl=$DATA/resv.ptpl.json
+TWO_HOSTS_NS_EXTRA=", \"ptpl_file\": \"$ptpl\""
 two_khosts_up $nqn $h1 $h2 "$backing" 64M
 tlog=$TLOG d1=$KDEV1 d2=$KDEV2 c1=$KCTRL1
 log "node one: $d1 ($c1), node two: $d2"
@@ -19,8 +22,8 @@ json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[
 oncs=$(nvme id-ctrl "$d1" -o json | json_field oncs) || fail "id-ctrl"
 rescap=$(nvme id-ns "$d1" -o json | json_field rescap) || fail "id-ns"
 (( oncs & 0x20 )) || fail "Identify Controller ONCS $oncs: no reservations"
-[[ $rescap == 254 ]] || fail "Identify Namespace RESCAP $rescap, expected 0xfe"
-pass "ONCS advertises reservations, RESCAP 0xfe (all six types, no PTPL)"
+[[ $rescap == 255 ]] || fail "Identify Namespace RESCAP $rescap, expected 0xff"
+pass "ONCS advertises reservations, RESCAP 0xff (all six types, IEKEY, PTPL with a ptpl_file)"
 
 # One 4 KiB block through a node's device: stamp writes the node's name and the block number,
 # the reads check what a block holds. Direct I/O, so the answer is the target's.
@@ -28,15 +31,16 @@ stamp() { printf '%-4096s' "$1 block $2" | dd of="$3" bs=4k seek="$2" oflag=dire
 holds() { [[ $(dd if="$3" bs=4k skip="$2" count=1 iflag=direct status=none 2>/dev/null | tr -d ' ') == "$1block$2" ]]; }
 can_read() { dd if="$1" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; }
 report() { nvme resv-report "$1" -n 1 --eds -o json; }
-# report_is DEV RTYPE NREGS: the Reservation Report as the node sees it
+# report_is DEV RTYPE NREGS [PTPLS]: the Reservation Report as the node sees it
 report_is() {
 	local r
 	r=$(report "$1") || fail "resv-report on $1"
-	python3 - "$2" "$3" "$r" <<'PY' || fail "reservation report on $1: $r"
+	python3 - "$2" "$3" "${4:-}" "$r" <<'PY' || fail "reservation report on $1: $r"
 import json, sys
-r = json.loads(sys.argv[3])
+r = json.loads(sys.argv[4])
 assert r["rtype"] == int(sys.argv[1]), r["rtype"]
 assert r["regctl"] == int(sys.argv[2]), r["regctl"]
+assert not sys.argv[3] or r["ptpls"] == int(sys.argv[3]), r["ptpls"]
 PY
 }
 resv_gen() { report "$1" | json_field gen; }
@@ -183,6 +187,27 @@ assert clear(two, 0x2222) == 0, "clear"
 print(f"node one wrote {before} blocks in 1 s before the Preempt and Abort")
 PY
 pass "block-layer IOC_PR_* (register/replace, reserve EA, preempt to WE, release, preempt and abort under writes, clear) as the kernel sends them"
+
+# -- the reservations outlive a restart of the target (ptpl_file): a fenced node stays fenced
+nvme resv-register "$d1" -n 1 --nrkey=0xc1 --rrega=0 --cptpl=3 >/dev/null ||
+	fail "node one: register, persist through power loss"
+nvme resv-register "$d2" -n 1 --nrkey=0xc2 --rrega=0 >/dev/null || fail "node two: register"
+nvme resv-acquire "$d1" -n 1 --crkey=0xc1 --rtype=1 --racqa=0 >/dev/null || fail "node one: WE"
+report_is "$d2" 1 2 1
+g0=$(resv_gen "$d2")
+dtgt_stop TERM || fail "disnvme-target exited $? on SIGTERM"
+dtgt_start "$tlog" --config two-hosts.json
+for i in $(seq 1 60); do
+	report "$d1" >/dev/null 2>&1 && report "$d2" >/dev/null 2>&1 && break
+	sleep 0.5
+done
+report_is "$d2" 1 2 1
+[[ $(resv_gen "$d2") == "$g0" ]] || fail "the generation changed across the restart"
+grep -q "2 registrants and reservation type 1 kept in $ptpl" "$tlog" || fail "no log line of what was kept"
+stamp two 6 "$d2" && fail "node two wrote after the restart: the reservation was lost"
+stamp one 6 "$d1" && holds one 6 "$d2" || fail "the holder after the restart"
+nvme resv-release "$d1" -n 1 --crkey=0xc1 --rtype=1 --rrela=1 >/dev/null || fail "clear"
+pass "registrations and Write Exclusive kept across a target restart (PTPLS 1): node two still refused"
 
 # a refused command is the reservation working: the target does not log each one as an error
 grep -qi "reservation conflict" "$tlog" && fail "target logged reservation conflicts as errors"
