@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * NVM I/O commands: validation of Read, Write, Compare, Flush, Write Zeroes and Dataset
- * Management (namespace, write protection, LBA range, MDTS, data length, reservations) before
- * the namespace's backend runs them; the Reservation commands are in pr.c. No allocation, no locks:
- * this is the I/O path.
+ * Management (namespace, reservations, write protection, LBA range, MDTS, data length) before
+ * the namespace's backend runs them; the Reservation commands themselves are in pr.c. This is
+ * the I/O path: no allocation, and no lock unless a reservation is held (pr.c's check).
  */
 #include <string.h>
 
