@@ -223,6 +223,8 @@ void dn_tgt_pr_init(struct dn_tgt_pr *pr);
 void dn_tgt_pr_destroy(struct dn_tgt_pr *pr);
 /* Main thread, opening a namespace: its reservations from ptpl_file (NULL: none kept). */
 int dn_tgt_pr_load(struct dn_tgt_ns *ns, const char *ptpl_file);
+/* The same from the file's text (untrusted: every field checked; a fuzz target's entry) */
+int dn_tgt_pr_load_text(struct dn_tgt_ns *ns, const char *file, const char *text, size_t len);
 /* Reservation Persistence (Get/Set Features 83h) */
 bool dn_tgt_pr_get_ptpl(struct dn_tgt_ns *ns);
 nvme_status_t dn_tgt_pr_set_ptpl(struct dn_tgt_ns *ns, bool on);

@@ -507,39 +507,70 @@ static int dn_pr_parse(struct dn_tgt_ns *ns, const char *file, struct json_objec
 	return 0;
 }
 
+int dn_tgt_pr_load_text(struct dn_tgt_ns *ns, const char *file, const char *text, size_t len)
+{
+	struct dn_tgt_pr *pr = &ns->pr;
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o = NULL;
+	size_t end = 0;
+	int ret;
+
+	if (!tok)
+		return -ENOMEM;
+	if (len <= INT32_MAX)
+		o = json_tokener_parse_ex(tok, text, (int)len);
+	if (o && json_tokener_get_error(tok) == json_tokener_success)
+		end = json_tokener_get_parse_end(tok);
+	while (end && end < len && strchr(" \t\r\n", text[end]) && text[end])
+		end++;
+	/* one whole JSON value and nothing after it but white space */
+	if (o && end == len) {
+		ret = dn_pr_parse(ns, file, o);
+	} else {
+		ret = dn_pr_load_error(ns, file, "not one JSON value");
+	}
+	json_object_put(o);
+	json_tokener_free(tok);
+	if (ret) {
+		pr->nr_regs = 0;
+		pr->gen = 0;
+		pr->ptpl = false;
+		dn_pr_set(pr, 0, -1);
+	}
+	return ret;
+}
+
 int dn_tgt_pr_load(struct dn_tgt_ns *ns, const char *ptpl_file)
 {
 	struct dn_tgt_pr *pr = &ns->pr;
-	struct json_object *o;
-	int ret;
+	char text[64 << 10];
+	ssize_t n;
+	int fd, ret;
 
 	if (!ptpl_file)
 		return 0;
 	pr->ptpl_file = strdup(ptpl_file);
 	if (!pr->ptpl_file)
 		return -ENOMEM;
-	if (access(ptpl_file, F_OK)) {
+	fd = open(ptpl_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		if (errno != ENOENT)
 			return dn_pr_load_error(ns, ptpl_file, strerror(errno));
 		return 0; /* nothing kept yet */
 	}
-	o = json_object_from_file(ptpl_file);
-	if (!o)
-		return dn_pr_load_error(ns, ptpl_file, "cannot be read as JSON");
-	ret = dn_pr_parse(ns, ptpl_file, o);
-	json_object_put(o);
-	if (ret) {
-		pr->nr_regs = 0;
-		pr->gen = 0;
-		pr->ptpl = false;
-		dn_pr_set(pr, 0, -1);
-		return ret;
-	}
-	if (pr->nr_regs)
+	/* 64 registrants take about 8 KiB: a file that fills the buffer is not ours */
+	n = read(fd, text, sizeof(text));
+	close(fd);
+	if (n < 0)
+		return dn_pr_load_error(ns, ptpl_file, strerror(errno));
+	if (n == (ssize_t)sizeof(text))
+		return dn_pr_load_error(ns, ptpl_file, "too large");
+	ret = dn_tgt_pr_load_text(ns, ptpl_file, text, (size_t)n);
+	if (!ret && pr->nr_regs)
 		dn_notice("namespace %u of %s: %u registrants and reservation type %u kept in %s",
 			  ns->nsid, ns->subsys->nqn, pr->nr_regs, atomic_load(&pr->rtype),
 			  ptpl_file);
-	return 0;
+	return ret;
 }
 
 bool dn_tgt_pr_get_ptpl(struct dn_tgt_ns *ns)

@@ -7,28 +7,6 @@
 #include "target/config.h"
 #include "target/core.h"
 
-/* The core library comes along for its identifier derivation; no poll group is ever used. */
-struct io_uring *dn_pg_ring(struct dn_poll_group *pg)
-{
-	(void)pg;
-	abort();
-}
-
-int dn_pg_send_msg(struct dn_poll_group *pg, void (*fn)(void *arg), void *arg)
-{
-	(void)pg;
-	(void)fn;
-	(void)arg;
-	abort();
-}
-
-void dn_pg_defer(struct dn_poll_group *pg, struct dn_pg_deferred *d)
-{
-	(void)pg;
-	(void)d;
-	abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len);
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
