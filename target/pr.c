@@ -151,6 +151,8 @@ static void dn_pr_unregister_one(struct dn_tgt_ns *ns, int i)
 		/* an All Registrants reservation ends with its last registrant */
 		if (!pr->nr_regs)
 			dn_pr_set(pr, 0, -1);
+		else if (pr->holder >= (int)pr->nr_regs)
+			pr->holder = 0; /* any of them holds it */
 		return;
 	}
 	dn_pr_set(pr, 0, -1);
@@ -352,7 +354,10 @@ static int dn_pr_save(struct dn_tgt_ns *ns)
 	json_object_object_add(o, "ptpl", json_object_new_boolean(pr->ptpl));
 	json_object_object_add(o, "gen", json_object_new_int64(pr->gen));
 	json_object_object_add(o, "rtype", json_object_new_int(atomic_load(&pr->rtype)));
-	json_object_object_add(o, "holder", json_object_new_int(pr->holder));
+	/* every registrant holds an All Registrants reservation: no index to keep */
+	json_object_object_add(
+		o, "holder",
+		json_object_new_int(dn_pr_all_regs(atomic_load(&pr->rtype)) ? -1 : pr->holder));
 	for (i = 0; i < pr->nr_regs; i++) {
 		struct json_object *r = json_object_new_object();
 
@@ -365,7 +370,10 @@ static int dn_pr_save(struct dn_tgt_ns *ns)
 	}
 	json_object_object_add(o, "registrants", arr);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", pr->ptpl_file);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", pr->ptpl_file) >= (int)sizeof(tmp)) {
+		ret = -ENAMETOOLONG;
+		goto out;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;

@@ -1235,6 +1235,25 @@ static void test_ptpl_restart(void **state)
 	assert_int_equal(nr_registrants(), 0);
 }
 
+/* An All Registrants reservation whose last-listed registrant left is kept, and loads again */
+static void test_ptpl_all_registrants(void **state)
+{
+	assert_int_equal(reg(A, REGISTER | 3u << 30, 0, A->key), 0);
+	reg_ok(B);
+	reg_ok(C);
+	assert_int_equal(acq(C, ACQUIRE, WEAR, C->key, 0), 0);
+	assert_int_equal(reg(C, UNREGISTER, C->key, 0), 0);
+	assert_int_equal(held_rtype(), WEAR);
+	restart();
+	assert_int_equal(held_rtype(), WEAR);
+	assert_int_equal(nr_registrants(), 2);
+	assert_int_equal(report(A, 4096, true).status, 0);
+	expect_entry(A, ROOM, true, A->key);
+	expect_entry(B, ROOM, true, B->key);
+	expect_access(C, 0, CONFLICT);
+	expect_access(B, 0, 0);
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -1371,6 +1390,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_identify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ptpl_restart, setup_ptpl, teardown_ptpl),
 		cmocka_unit_test_setup_teardown(test_ptpl_bad_file, setup_ptpl, teardown_ptpl),
+		cmocka_unit_test_setup_teardown(test_ptpl_all_registrants, setup_ptpl,
+						teardown_ptpl),
 		cmocka_unit_test_setup_teardown(test_ptpl_cannot_keep, setup_ptpl, teardown_ptpl),
 	};
 
