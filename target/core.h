@@ -98,6 +98,7 @@ struct dn_tgt_req {
 	void *data; /* transport-owned data buffer, data_cap bytes */
 	uint32_t data_cap;
 	uint32_t data_len;	  /* set by dn_req_init(): bytes to move */
+	uint32_t data_max;	  /* a parser's: a longer SGL up to this is taken whole */
 	enum dn_xfer_dir dir;	  /* set by dn_req_init() */
 	struct nvme_sgl_info sgl; /* decoded DPTR, set by dn_req_init() */
 	void (*execute)(struct dn_tgt_req *req);

@@ -41,19 +41,9 @@ static nvme_status_t dn_req_map_data(struct dn_tgt_req *req, uint32_t incapsule_
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_TYPE);
 	if (req->sgl.kind == NVME_SGL_KIND_INLINE && req->dir != DN_XFER_H2C)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_TYPE);
-	/*
-	 * Dataset Management names its ranges in NR but the Linux host always sends a buffer
-	 * for all 256 (devices that ignore NR must not read past it): take at least NR + 1.
-	 */
-	if (req->sgl.length > req->data_len && req->queue->qid && req->sqe->opcode == nvme_cmd_dsm)
+	/* a command that takes more than it uses (data_max, set by its parser) gets it all */
+	if (req->sgl.length > req->data_len && req->sgl.length <= req->data_max)
 		req->data_len = req->sgl.length;
-	/*
-	 * Reservation Release's data is CRKEY alone, but the Linux host's block-layer release
-	 * sends the 16 bytes of Register's and Acquire's structure: take them, use the first 8.
-	 */
-	if (req->sgl.length == 16 && req->data_len == 8 && req->queue->qid &&
-	    req->sqe->opcode == nvme_cmd_resv_release)
-		req->data_len = 16;
 	if (req->sgl.length != req->data_len)
 		return NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_SGL_INVALID_DATA);
 	return 0;
@@ -67,6 +57,7 @@ bool dn_req_init(struct dn_tgt_req *req, struct dn_tgt_queue *q, uint32_t incaps
 	req->queue = q;
 	req->ns = NULL;
 	req->data_len = 0;
+	req->data_max = 0;
 	req->dir = DN_XFER_NONE;
 	req->execute = NULL;
 	memset(&req->sgl, 0, sizeof(req->sgl));

@@ -100,6 +100,8 @@ static nvme_status_t dn_io_parse_dsm(struct dn_tgt_req *req)
 	req->dir = DN_XFER_H2C;
 	req->data_len =
 		((dn_sqe_cdw(req->sqe, 10) & 0xff) + 1) * (uint32_t)sizeof(struct nvme_dsm_range);
+	/* NR names the ranges, but the Linux host always sends room for all 256: take it */
+	req->data_max = 256 * (uint32_t)sizeof(struct nvme_dsm_range);
 	return 0;
 }
 

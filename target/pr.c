@@ -744,8 +744,10 @@ nvme_status_t dn_tgt_pr_parse(struct dn_tgt_req *req)
 		req->data_len = 16;
 		return 0;
 	case nvme_cmd_resv_release:
+		/* CRKEY alone, but the Linux block layer sends Register's 16 bytes: take them */
 		req->dir = DN_XFER_H2C;
 		req->data_len = 8;
+		req->data_max = 16;
 		return 0;
 	}
 	/* Report: NUMD dwords; host identifiers are 128-bit, so only the extended format */

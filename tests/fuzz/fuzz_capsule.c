@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "target/core_internal.h"
+#include "tests/unit/target/fake_pg_defer.h"
 
 struct dn_poll_group {
 	struct io_uring ring;
@@ -46,30 +47,6 @@ int dn_pg_send_msg(struct dn_poll_group *g, void (*fn)(void *arg), void *arg)
 	msgs[nr_msgs].arg = arg;
 	nr_msgs++;
 	return 0;
-}
-
-/* Deferred work (a Preempt and Abort waiting for older commands): run by fz_run's loop. */
-static struct dn_pg_deferred *deferred;
-
-void dn_pg_defer(struct dn_poll_group *g, struct dn_pg_deferred *d)
-{
-	(void)g;
-	if (d->queued)
-		return;
-	d->queued = true;
-	d->next = deferred;
-	deferred = d;
-}
-
-static void fz_run_deferred(void)
-{
-	while (deferred) {
-		struct dn_pg_deferred *d = deferred;
-
-		deferred = d->next;
-		d->queued = false;
-		d->fn(d);
-	}
 }
 
 static void fz_queue_response(struct dn_tgt_req *req)
@@ -120,7 +97,7 @@ static void fz_run(struct dn_tgt_queue *q, const struct nvme_sqe *in, const uint
 		struct io_uring_cqe *c;
 		int n;
 
-		fz_run_deferred();
+		fake_pg_run_deferred(); /* a Preempt and Abort waiting for older commands */
 		n = io_uring_submit(&pg.ring);
 		if (n > 0)
 			submitted += (unsigned int)n;
