@@ -49,6 +49,7 @@ struct dn_tgt_pr {
 	struct dn_tgt_pr_reg regs[DN_TGT_PR_MAX_REGS];
 	uint32_t gen;		      /* Reservation Report's generation */
 	bool draining;		      /* a Preempt and Abort is waiting for an epoch to drain */
+	bool handed_over;	      /* a reload gave these to the namespace's successor */
 	char *ptpl_file;	      /* where they persist (config ptpl_file), or NULL */
 	bool ptpl;		      /* Persist Through Power Loss: kept in ptpl_file */
 	_Atomic uint32_t notify_mask; /* Set Features Reservation Notification Mask */
@@ -225,6 +226,12 @@ void dn_tgt_pr_destroy(struct dn_tgt_pr *pr);
 int dn_tgt_pr_load(struct dn_tgt_ns *ns, const char *ptpl_file);
 /* The same from the file's text (untrusted: every field checked; a fuzz target's entry) */
 int dn_tgt_pr_load_text(struct dn_tgt_ns *ns, const char *file, const char *text, size_t len);
+/*
+ * Main thread, reload, before `to` is published in from's place: from's registrations and
+ * reservation move to `to`; from refuses Reservation commands from now on (Namespace Not
+ * Ready, retryable), so only `to` changes them or writes their ptpl_file.
+ */
+void dn_tgt_pr_hand_over(struct dn_tgt_ns *from, struct dn_tgt_ns *to);
 /* Reservation Persistence (Get/Set Features 83h) */
 bool dn_tgt_pr_get_ptpl(struct dn_tgt_ns *ns);
 nvme_status_t dn_tgt_pr_set_ptpl(struct dn_tgt_ns *ns, bool on);

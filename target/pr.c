@@ -581,6 +581,25 @@ int dn_tgt_pr_load(struct dn_tgt_ns *ns, const char *ptpl_file)
 	return ret;
 }
 
+void dn_tgt_pr_hand_over(struct dn_tgt_ns *from, struct dn_tgt_ns *to)
+{
+	struct dn_tgt_pr *a = &from->pr, *b = &to->pr;
+
+	/* `to` is not published yet: nothing else takes its lock, so the order cannot invert */
+	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&b->lock);
+	atomic_store(&b->rtype, atomic_load(&a->rtype));
+	b->holder = a->holder;
+	b->nr_regs = a->nr_regs;
+	memcpy(b->regs, a->regs, sizeof(b->regs));
+	b->gen = a->gen;
+	b->ptpl = a->ptpl && b->ptpl_file;
+	atomic_store(&b->notify_mask, atomic_load(&a->notify_mask));
+	a->handed_over = true;
+	pthread_mutex_unlock(&b->lock);
+	pthread_mutex_unlock(&a->lock);
+}
+
 bool dn_tgt_pr_get_ptpl(struct dn_tgt_ns *ns)
 {
 	bool on;
@@ -670,6 +689,12 @@ static void dn_pr_exec(struct dn_tgt_req *req)
 	k.crkey = le64toh(k.crkey);
 	k.key2 = le64toh(k.key2);
 	pthread_mutex_lock(&ns->pr.lock);
+	/* looked up before a reload replaced the namespace: the successor holds them now */
+	if (ns->pr.handed_over) {
+		pthread_mutex_unlock(&ns->pr.lock);
+		dn_req_complete(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY));
+		return;
+	}
 	if (ns->pr.ptpl_file)
 		dn_pr_snap_take(&ns->pr, &snap);
 	if (op == nvme_cmd_resv_register)

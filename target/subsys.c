@@ -366,16 +366,21 @@ void dn_tgt_reap_retired(bool all)
 	}
 }
 
-static void dn_tgt_ns_retire(struct dn_tgt_subsys *s, uint32_t nsid)
+/* nsid's namespace leaves s; repl (or nothing) takes its place at once. */
+static void dn_tgt_ns_retire(struct dn_tgt_subsys *s, uint32_t nsid, struct dn_tgt_ns *repl)
 {
-	struct dn_tgt_ns *ns = atomic_exchange(&s->ns[nsid], NULL);
+	struct dn_tgt_ns *ns = atomic_exchange(&s->ns[nsid], repl);
 
 	if (!ns)
 		return;
 	ns->retired_ms = dn_now_ms();
 	ns->retired_next = dn_tgt.retired_ns;
 	dn_tgt.retired_ns = ns;
-	dn_notice("namespace %u removed from %s (%s)", nsid, s->nqn, ns->path);
+	if (repl)
+		dn_notice("namespace %u of %s replaced (was %s)%s", nsid, s->nqn, ns->path,
+			  ns->pr.handed_over ? ": registrations and reservation kept" : "");
+	else
+		dn_notice("namespace %u removed from %s (%s)", nsid, s->nqn, ns->path);
 }
 
 static const struct dn_tgt_subsys_config *dn_cfg_find_subsys(const struct dn_tgt_config *cfg,
@@ -420,11 +425,35 @@ static bool dn_ns_unchanged(const struct dn_tgt_ns *ns, const struct dn_tgt_ns_c
 	       !memcmp(ns->eui64, eui64, 8);
 }
 
+/*
+ * A namespace a reload re-creates keeps its registrations and reservation when it is the same
+ * reservation state: the same ptpl_file, or neither has one and the backing is the same. A
+ * fence must not lift because, say, an identifier or the read-only flag changed.
+ */
+static bool dn_ns_same_reservations(const struct dn_tgt_ns *ns, const struct dn_tgt_ns_config *nc)
+{
+	if (ns->pr.ptpl_file || nc->ptpl_file)
+		return ns->pr.ptpl_file && nc->ptpl_file &&
+		       !strcmp(ns->pr.ptpl_file, nc->ptpl_file);
+	return !strcmp(ns->path, nc->path);
+}
+
 /* A namespace opened ahead of a reload, published only when every open succeeded. */
 struct dn_reload_ns {
 	struct dn_tgt_subsys *subsys;
 	struct dn_tgt_ns *ns;
 };
+
+static struct dn_tgt_ns *dn_reload_find(const struct dn_reload_ns *added, size_t nr,
+					const struct dn_tgt_subsys *s, uint32_t nsid)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (added[i].subsys == s && added[i].ns->nsid == nsid)
+			return added[i].ns;
+	return NULL;
+}
 
 static bool dn_hosts_equal(const struct dn_tgt_subsys *s, const struct dn_tgt_subsys_config *sc)
 {
@@ -562,13 +591,18 @@ int dn_tgt_reload(const struct dn_tgt_config *cfg)
 			}
 		}
 		for (nsid = 1; nsid <= DN_TGT_MAX_NSID; nsid++) {
-			struct dn_tgt_ns *cur = dn_tgt_ns_lookup(s, nsid);
+			struct dn_tgt_ns *cur = dn_tgt_ns_lookup(s, nsid), *repl = NULL;
 			const struct dn_tgt_ns_config *nc = dn_cfg_find_ns(sc, nsid);
 			struct dn_tgt_ctrl *c;
 
 			if (!cur || (nc && dn_ns_unchanged(cur, nc)))
 				continue;
-			dn_tgt_ns_retire(s, nsid);
+			/* replaced: no moment without the namespace, reservations carried over */
+			if (nc)
+				repl = dn_reload_find(added, nr_added, s, nsid);
+			if (repl && dn_ns_same_reservations(cur, nc))
+				dn_tgt_pr_hand_over(cur, repl);
+			dn_tgt_ns_retire(s, nsid, repl);
 			if (!nc)
 				for (c = s->ctrls; c; c = c->next)
 					if (!c->dying)

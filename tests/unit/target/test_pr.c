@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1331,6 +1332,137 @@ static void test_ptpl_cannot_keep(void **state)
 		le32toh(feature(A, false, NVME_FEAT_FID_RESV_PERSIST, 1, 0).cqe.result.u32), 0);
 }
 
+/* ---- a namespace re-created by a configuration reload ---- */
+
+#define NOT_READY NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY)
+
+/*
+ * Reload with namespace 1 on path, its EUI-64 set to eui bytes (a new identity: the reload
+ * re-creates it) and ptpl_file ptpl (or none); returns the namespace published now.
+ */
+static struct dn_tgt_ns *reload_ns(const char *path, uint8_t eui, const char *ptpl)
+{
+	struct dn_tgt_config cfg;
+
+	assert_int_equal(dn_tgt_config_from_args(&cfg, "rdma", "10.0.0.1", NULL, H_SUBNQN, &path, 1,
+						 NULL, 0),
+			 0);
+	cfg.subsys[0].ns[0].has_eui64 = true;
+	memset(cfg.subsys[0].ns[0].eui64, eui, sizeof(cfg.subsys[0].ns[0].eui64));
+	if (ptpl)
+		assert_non_null(cfg.subsys[0].ns[0].ptpl_file = strdup(ptpl));
+	assert_int_equal(dn_tgt_reload(&cfg), 0);
+	dn_tgt_config_free(&cfg);
+	return dn_tgt_ns_lookup(dn_tgt_subsys_find(H_SUBNQN), 1);
+}
+
+/* h's Register as if it had looked the namespace up before the reload: it reaches `old` */
+static nvme_status_t reg_on(struct dn_tgt_ns *old, struct host *h)
+{
+	struct dn_tgt_subsys *s = dn_tgt_subsys_find(H_SUBNQN);
+	struct dn_tgt_ns *cur = dn_tgt_ns_lookup(s, 1);
+	nvme_status_t st;
+
+	atomic_store(&s->ns[1], old);
+	st = reg(h, REGISTER, 0, h->key);
+	atomic_store(&s->ns[1], cur);
+	return st;
+}
+
+static void test_reload_keeps_reservations(void **state)
+{
+	char other[64] = "/tmp/dn-test-pr-other-XXXXXX";
+	struct dn_tgt_ns *old = dn_tgt_ns_lookup(dn_tgt_subsys_find(H_SUBNQN), 1), *ns;
+	uint32_t gen;
+	int fd;
+
+	reg_ok(A);
+	reg_ok(B);
+	acq_ok(A, WE);
+	gen = generation();
+	assert_int_equal(
+		feature(B, true, NVME_FEAT_FID_RESV_MASK, 1, NVME_FEAT_RESV_NOTIFY_REGPRE).status,
+		0);
+
+	/* same backing, new identity: a new namespace object, the fence stays up */
+	ns = reload_ns(h_ns_path, 0x11, NULL);
+	assert_ptr_not_equal(ns, old);
+	assert_int_equal(held_rtype(), WE);
+	assert_int_equal(nr_registrants(), 2);
+	assert_int_equal(generation(), gen);
+	assert_int_equal(report(A, 4096, true).status, 0);
+	expect_entry(A, ROOM, true, A->key);
+	expect_entry(B, ROOM, false, B->key);
+	expect_access(B, 0, CONFLICT);
+	expect_access(C, 0, CONFLICT);
+	expect_access(A, 0, 0);
+	assert_int_equal(le32toh(feature(B, false, NVME_FEAT_FID_RESV_MASK, 1, 0).cqe.result.u32),
+			 NVME_FEAT_RESV_NOTIFY_REGPRE);
+
+	/* a Register that reached the namespace it replaced changes nothing; retrying works */
+	assert_int_equal(reg_on(old, C), NOT_READY);
+	assert_int_equal(nr_registrants(), 2);
+	reg_ok(C);
+	assert_int_equal(nr_registrants(), 3);
+	assert_int_equal(generation(), gen + 1);
+
+	/* other backing (no ptpl_file to say otherwise): another medium, nothing carried over */
+	fd = mkstemp(other);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, H_NS_BYTES), 0);
+	close(fd);
+	reload_ns(other, 0x11, NULL);
+	unlink(other);
+	assert_int_equal(held_rtype(), 0);
+	assert_int_equal(nr_registrants(), 0);
+	expect_access(B, 0, 0);
+}
+
+/* Read ptpl_path whole into buf (NUL-terminated). */
+static void read_ptpl(char *buf, size_t size)
+{
+	FILE *f = fopen(ptpl_path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = 0;
+	fclose(f);
+}
+
+static void test_ptpl_reload(void **state)
+{
+	struct dn_tgt_ns *old = dn_tgt_ns_lookup(dn_tgt_subsys_find(H_SUBNQN), 1), *ns;
+	char before[4096], after[4096], moved[96];
+
+	assert_int_equal(reg(A, REGISTER | 3u << 30, 0, A->key), 0);
+	acq_ok(A, WE);
+	ns = reload_ns(h_ns_path, 0x22, ptpl_path);
+	assert_ptr_not_equal(ns, old);
+	assert_int_equal(held_rtype(), WE);
+	assert_int_equal(ptpls(), 1);
+	/* the namespace it replaced no longer writes the file */
+	read_ptpl(before, sizeof(before));
+	assert_int_equal(reg_on(old, B), NOT_READY);
+	read_ptpl(after, sizeof(after));
+	assert_string_equal(before, after);
+	/* the new one does, and a restart finds both */
+	reg_ok(B);
+	restart();
+	assert_int_equal(held_rtype(), WE);
+	assert_int_equal(nr_registrants(), 2);
+	assert_int_equal(ptpls(), 1);
+	expect_access(B, 0, CONFLICT);
+
+	/* another ptpl_file: the reservations are the ones that file holds (none yet) */
+	snprintf(moved, sizeof(moved), "%s.moved", ptpl_path);
+	unlink(moved);
+	reload_ns(h_ns_path, 0x22, moved);
+	assert_int_equal(held_rtype(), 0);
+	assert_int_equal(nr_registrants(), 0);
+	unlink(moved);
+}
+
 static void test_identify(void **state)
 {
 	const struct nvme_id_ctrl *ctrl;
@@ -1393,6 +1525,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ptpl_all_registrants, setup_ptpl,
 						teardown_ptpl),
 		cmocka_unit_test_setup_teardown(test_ptpl_cannot_keep, setup_ptpl, teardown_ptpl),
+		cmocka_unit_test_setup_teardown(test_reload_keeps_reservations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ptpl_reload, setup_ptpl, teardown_ptpl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

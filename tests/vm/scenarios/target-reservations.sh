@@ -206,8 +206,28 @@ report_is "$d2" 1 2 1
 grep -q "2 registrants and reservation type 1 kept in $ptpl" "$tlog" || fail "no log line of what was kept"
 stamp two 6 "$d2" && fail "node two wrote after the restart: the reservation was lost"
 stamp one 6 "$d1" && holds one 6 "$d2" || fail "the holder after the restart"
-nvme resv-release "$d1" -n 1 --crkey=0xc1 --rtype=1 --rrela=1 >/dev/null || fail "clear"
 pass "registrations and Write Exclusive kept across a target restart (PTPLS 1): node two still refused"
+
+# -- and across a configuration reload that re-creates the namespace (here: its path is now
+# another name of the same file; same ptpl_file): the new namespace takes the fence over.
+# Persistence off first (Set Features 83h), so the file no longer holds the fence and only
+# the hand-over from the old namespace object can keep it.
+nvme set-feature "$d1" -n 1 -f 0x83 -v 0 >/dev/null || fail "set-feature 83h (persistence off)"
+report_is "$d2" 1 2 0
+ln -s "$backing" "$DATA/resv-alias.img" || fail "ln -s"
+sed -i "s|\"path\": \"$backing\"|\"path\": \"$DATA/resv-alias.img\"|" two-hosts.json
+grep -q resv-alias two-hosts.json || fail "config not rewritten"
+kept="namespace 1 of $nqn replaced (was $backing): registrations and reservation kept"
+kill -HUP $DTGT_PID
+wait_log_more "$tlog" "$kept" 0 20 ||
+	fail "no reload that kept the reservations: $(tail -5 "$tlog")"
+report_is "$d2" 1 2 0
+[[ $(resv_gen "$d2") == "$g0" ]] || fail "the generation changed across the reload"
+stamp two 7 "$d2" && fail "node two wrote after the reload: the reservation was lost"
+stamp one 7 "$d1" && holds one 7 "$d2" || fail "the holder after the reload"
+nvme resv-release "$d1" -n 1 --crkey=0xc1 --rtype=1 --rrela=1 >/dev/null || fail "clear"
+stamp two 7 "$d2" && holds two 7 "$d1" || fail "node two after the clear"
+pass "and across a reload that re-created the namespace: node two refused until the clear"
 
 # a refused command is the reservation working: the target does not log each one as an error
 grep -qi "reservation conflict" "$tlog" && fail "target logged reservation conflicts as errors"
