@@ -47,9 +47,11 @@ struct dn_tgt_pr {
 	int holder; /* index in regs of the holder (any registrant for All Registrants types) */
 	unsigned int nr_regs;
 	struct dn_tgt_pr_reg regs[DN_TGT_PR_MAX_REGS];
-	uint32_t gen;		      /* Reservation Report's generation */
-	bool draining;		      /* a Preempt and Abort is waiting for an epoch to drain */
-	bool handed_over;	      /* a reload gave these to the namespace's successor */
+	uint32_t gen;	  /* Reservation Report's generation */
+	bool draining;	  /* a Preempt and Abort is waiting for an epoch to drain */
+	bool handed_over; /* a reload gave these to the namespace's successor */
+	/* the namespace object these were handed over from, while it lives (its commands) */
+	struct dn_tgt_ns *pred;
 	char *ptpl_file;	      /* where they persist (config ptpl_file), or NULL */
 	bool ptpl;		      /* Persist Through Power Loss: kept in ptpl_file */
 	_Atomic uint32_t notify_mask; /* Set Features Reservation Notification Mask */
@@ -232,6 +234,8 @@ int dn_tgt_pr_load_text(struct dn_tgt_ns *ns, const char *file, const char *text
  * Ready, retryable), so only `to` changes them or writes their ptpl_file.
  */
 void dn_tgt_pr_hand_over(struct dn_tgt_ns *from, struct dn_tgt_ns *to);
+/* Main thread, before a retired namespace is freed: ns no longer points at gone (if it did). */
+void dn_tgt_pr_forget_pred(struct dn_tgt_ns *ns, const struct dn_tgt_ns *gone);
 /* Reservation Persistence (Get/Set Features 83h) */
 bool dn_tgt_pr_get_ptpl(struct dn_tgt_ns *ns);
 nvme_status_t dn_tgt_pr_set_ptpl(struct dn_tgt_ns *ns, bool on);

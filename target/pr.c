@@ -585,9 +585,9 @@ void dn_tgt_pr_hand_over(struct dn_tgt_ns *from, struct dn_tgt_ns *to)
 {
 	struct dn_tgt_pr *a = &from->pr, *b = &to->pr;
 
-	/* `to` is not published yet: nothing else takes its lock, so the order cannot invert */
-	pthread_mutex_lock(&a->lock);
+	/* successor before predecessor, as dn_pr_pred_busy() walks them */
 	pthread_mutex_lock(&b->lock);
+	pthread_mutex_lock(&a->lock);
 	atomic_store(&b->rtype, atomic_load(&a->rtype));
 	b->holder = a->holder;
 	b->nr_regs = a->nr_regs;
@@ -595,9 +595,48 @@ void dn_tgt_pr_hand_over(struct dn_tgt_ns *from, struct dn_tgt_ns *to)
 	b->gen = a->gen;
 	b->ptpl = a->ptpl && b->ptpl_file;
 	atomic_store(&b->notify_mask, atomic_load(&a->notify_mask));
+	/* a Preempt and Abort on `to` waits for what `from` admitted too */
+	b->pred = from;
 	a->handed_over = true;
-	pthread_mutex_unlock(&b->lock);
+	/* any type: from's I/O check leaves its lock-free path and finds handed_over */
+	atomic_store(&a->rtype, NVME_RESERVATION_RTYPE_WE);
 	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void dn_tgt_pr_forget_pred(struct dn_tgt_ns *ns, const struct dn_tgt_ns *gone)
+{
+	if (!ns)
+		return;
+	pthread_mutex_lock(&ns->pr.lock);
+	if (ns->pr.pred == gone)
+		ns->pr.pred = NULL;
+	pthread_mutex_unlock(&ns->pr.lock);
+}
+
+/*
+ * Caller holds pr->lock: whether a namespace object pr was handed over from (or one before
+ * it) still has commands in flight. Each object stays alive while its successor points at
+ * it (dn_tgt_pr_forget_pred() runs under the successor's lock), so the walk holds each lock
+ * until it has the next one: successor before predecessor.
+ */
+static bool dn_pr_pred_busy(struct dn_tgt_pr *pr)
+{
+	struct dn_tgt_pr *held = NULL;
+	struct dn_tgt_ns *p = pr->pred;
+	bool busy = false;
+
+	while (p && !busy) {
+		busy = atomic_load(&p->inflight[0]) || atomic_load(&p->inflight[1]);
+		pthread_mutex_lock(&p->pr.lock);
+		if (held)
+			pthread_mutex_unlock(&held->lock);
+		held = &p->pr;
+		p = p->pr.pred;
+	}
+	if (held)
+		pthread_mutex_unlock(&held->lock);
+	return busy;
 }
 
 bool dn_tgt_pr_get_ptpl(struct dn_tgt_ns *ns)
@@ -666,6 +705,10 @@ static void dn_pr_abort_wait(struct dn_pg_deferred *d)
 	if (atomic_load(&ns->inflight[req->pr_drain_slot]))
 		goto again;
 	pthread_mutex_lock(&pr->lock);
+	if (dn_pr_pred_busy(pr)) {
+		pthread_mutex_unlock(&pr->lock);
+		goto again;
+	}
 	pr->draining = false;
 	pthread_mutex_unlock(&pr->lock);
 	dn_req_complete(req, 0);
@@ -740,6 +783,11 @@ static void dn_pr_exec_report(struct dn_tgt_req *req)
 
 	memset(req->data, 0, req->data_len);
 	pthread_mutex_lock(&pr->lock);
+	if (pr->handed_over) {
+		pthread_mutex_unlock(&pr->lock);
+		dn_req_complete(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY));
+		return;
+	}
 	rtype = atomic_load_explicit(&pr->rtype, memory_order_relaxed);
 	st->gen = htole32(pr->gen);
 	st->rtype = rtype;
@@ -799,6 +847,11 @@ nvme_status_t dn_tgt_pr_check(struct dn_tgt_req *req, bool write)
 	if (!rtype)
 		return 0;
 	pthread_mutex_lock(&pr->lock);
+	/* admitted after a reload replaced the namespace: retryable, it reaches the new one */
+	if (pr->handed_over) {
+		st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY);
+		goto out;
+	}
 	rtype = atomic_load_explicit(&pr->rtype, memory_order_relaxed);
 	me = dn_pr_find(pr, req->queue->ctrl->hostid);
 	registrant = me >= 0;

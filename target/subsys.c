@@ -342,7 +342,13 @@ void dn_tgt_reap_retired(bool all)
 		 */
 		if (all || (!atomic_load(&ns->inflight[0]) && !atomic_load(&ns->inflight[1]) &&
 			    now - ns->retired_ms > 2000)) {
+			struct dn_tgt_ns *x;
+
 			*pn = ns->retired_next;
+			/* its successor, current or retired in turn, stops waiting for it */
+			dn_tgt_pr_forget_pred(dn_tgt_ns_lookup(ns->subsys, ns->nsid), ns);
+			for (x = dn_tgt.retired_ns; x; x = x->retired_next)
+				dn_tgt_pr_forget_pred(x, ns);
 			dn_notice("namespace %u of %s closed: %s", ns->nsid, ns->subsys->nqn,
 				  ns->path);
 			dn_tgt_ns_free(ns);
@@ -354,9 +360,14 @@ void dn_tgt_reap_retired(bool all)
 		struct dn_tgt_subsys *s = *ps;
 		bool idle;
 
+		struct dn_tgt_ns *x;
+
 		pthread_mutex_lock(&dn_tgt.lock);
 		idle = !s->ctrls;
 		pthread_mutex_unlock(&dn_tgt.lock);
+		/* a namespace it retired earlier still points at it */
+		for (x = dn_tgt.retired_ns; x && idle; x = x->retired_next)
+			idle = x->subsys != s;
 		if (all || idle) {
 			*ps = s->retired_next;
 			dn_tgt_subsys_free(s);
@@ -430,12 +441,12 @@ static bool dn_ns_unchanged(const struct dn_tgt_ns *ns, const struct dn_tgt_ns_c
  * reservation state: the same ptpl_file, or neither has one and the backing is the same. A
  * fence must not lift because, say, an identifier or the read-only flag changed.
  */
-static bool dn_ns_same_reservations(const struct dn_tgt_ns *ns, const struct dn_tgt_ns_config *nc)
+static bool dn_ns_same_reservations(const struct dn_tgt_ns *a, const struct dn_tgt_ns *b)
 {
-	if (ns->pr.ptpl_file || nc->ptpl_file)
-		return ns->pr.ptpl_file && nc->ptpl_file &&
-		       !strcmp(ns->pr.ptpl_file, nc->ptpl_file);
-	return !strcmp(ns->path, nc->path);
+	if (a->pr.ptpl_file || b->pr.ptpl_file)
+		return a->pr.ptpl_file && b->pr.ptpl_file &&
+		       !strcmp(a->pr.ptpl_file, b->pr.ptpl_file);
+	return !strcmp(a->path, b->path);
 }
 
 /* A namespace opened ahead of a reload, published only when every open succeeded. */
@@ -443,17 +454,6 @@ struct dn_reload_ns {
 	struct dn_tgt_subsys *subsys;
 	struct dn_tgt_ns *ns;
 };
-
-static struct dn_tgt_ns *dn_reload_find(const struct dn_reload_ns *added, size_t nr,
-					const struct dn_tgt_subsys *s, uint32_t nsid)
-{
-	size_t i;
-
-	for (i = 0; i < nr; i++)
-		if (added[i].subsys == s && added[i].ns->nsid == nsid)
-			return added[i].ns;
-	return NULL;
-}
 
 static bool dn_hosts_equal(const struct dn_tgt_subsys *s, const struct dn_tgt_subsys_config *sc)
 {
@@ -545,6 +545,23 @@ int dn_tgt_reload(const struct dn_tgt_config *cfg)
 		goto out_unwind;
 	}
 	dn_tgt.subsys = arr;
+	pthread_mutex_unlock(&dn_tgt.lock);
+	/*
+	 * Namespaces replaced: the new object takes the slot in one step (no moment without the
+	 * namespace), the reservations handed over first. Not under dn_tgt.lock: a Reservation
+	 * command takes it (for its notifications) while it holds its namespace's lock.
+	 */
+	for (i = 0; i < nr_added; i++) {
+		struct dn_tgt_subsys *s = added[i].subsys;
+		struct dn_tgt_ns *ns = added[i].ns, *cur = dn_tgt_ns_lookup(s, ns->nsid);
+
+		if (!cur)
+			continue;
+		if (dn_ns_same_reservations(cur, ns))
+			dn_tgt_pr_hand_over(cur, ns);
+		dn_tgt_ns_retire(s, ns->nsid, ns);
+	}
+	pthread_mutex_lock(&dn_tgt.lock);
 	/* subsystems gone from the configuration */
 	for (i = 1; i < dn_tgt.nr_subsys;) {
 		struct dn_tgt_subsys *s = dn_tgt.subsys[i];
@@ -591,22 +608,16 @@ int dn_tgt_reload(const struct dn_tgt_config *cfg)
 			}
 		}
 		for (nsid = 1; nsid <= DN_TGT_MAX_NSID; nsid++) {
-			struct dn_tgt_ns *cur = dn_tgt_ns_lookup(s, nsid), *repl = NULL;
-			const struct dn_tgt_ns_config *nc = dn_cfg_find_ns(sc, nsid);
+			struct dn_tgt_ns *cur = dn_tgt_ns_lookup(s, nsid);
 			struct dn_tgt_ctrl *c;
 
-			if (!cur || (nc && dn_ns_unchanged(cur, nc)))
+			/* the ones replaced hold their new object already */
+			if (!cur || dn_cfg_find_ns(sc, nsid))
 				continue;
-			/* replaced: no moment without the namespace, reservations carried over */
-			if (nc)
-				repl = dn_reload_find(added, nr_added, s, nsid);
-			if (repl && dn_ns_same_reservations(cur, nc))
-				dn_tgt_pr_hand_over(cur, repl);
-			dn_tgt_ns_retire(s, nsid, repl);
-			if (!nc)
-				for (c = s->ctrls; c; c = c->next)
-					if (!c->dying)
-						dn_tgt_ctrl_ns_changed(c, nsid);
+			dn_tgt_ns_retire(s, nsid, NULL);
+			for (c = s->ctrls; c; c = c->next)
+				if (!c->dying)
+					dn_tgt_ctrl_ns_changed(c, nsid);
 		}
 	}
 	for (i = 0; i < nr_added; i++) {

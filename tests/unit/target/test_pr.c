@@ -1356,17 +1356,31 @@ static struct dn_tgt_ns *reload_ns(const char *path, uint8_t eui, const char *pt
 	return dn_tgt_ns_lookup(dn_tgt_subsys_find(H_SUBNQN), 1);
 }
 
-/* h's Register as if it had looked the namespace up before the reload: it reaches `old` */
-static nvme_status_t reg_on(struct dn_tgt_ns *old, struct host *h)
+/*
+ * A command of h's as if it had looked the namespace up before the reload: it reaches `old`.
+ * op: an I/O opcode, or Reservation Register / Report. The current namespace is back in its
+ * slot before the caller checks the status.
+ */
+static nvme_status_t cmd_on(struct dn_tgt_ns *old, struct host *h, uint8_t op)
 {
 	struct dn_tgt_subsys *s = dn_tgt_subsys_find(H_SUBNQN);
 	struct dn_tgt_ns *cur = dn_tgt_ns_lookup(s, 1);
 	nvme_status_t st;
 
 	atomic_store(&s->ns[1], old);
-	st = reg(h, REGISTER, 0, h->key);
+	if (op == nvme_cmd_resv_register)
+		st = reg(h, REGISTER, 0, h->key);
+	else if (op == nvme_cmd_resv_report)
+		st = report(h, 4096, true).status;
+	else
+		st = io_cmd(h, op);
 	atomic_store(&s->ns[1], cur);
 	return st;
+}
+
+static nvme_status_t reg_on(struct dn_tgt_ns *old, struct host *h)
+{
+	return cmd_on(old, h, nvme_cmd_resv_register);
 }
 
 static void test_reload_keeps_reservations(void **state)
@@ -1376,7 +1390,13 @@ static void test_reload_keeps_reservations(void **state)
 	uint32_t gen;
 	int fd;
 
+	/* with no reservation held (the I/O check's lock-free case) a late command is refused */
 	reg_ok(A);
+	ns = reload_ns(h_ns_path, 0x10, NULL);
+	assert_int_equal(cmd_on(old, B, nvme_cmd_read), NOT_READY);
+	expect_access(B, 0, 0);
+	old = ns;
+
 	reg_ok(B);
 	acq_ok(A, WE);
 	gen = generation();
@@ -1402,6 +1422,11 @@ static void test_reload_keeps_reservations(void **state)
 	/* a Register that reached the namespace it replaced changes nothing; retrying works */
 	assert_int_equal(reg_on(old, C), NOT_READY);
 	assert_int_equal(nr_registrants(), 2);
+	/* so are an I/O command (its check would see the old registrations) and a Report */
+	assert_int_equal(cmd_on(old, A, nvme_cmd_read), NOT_READY);
+	assert_int_equal(cmd_on(old, A, nvme_cmd_write), NOT_READY);
+	assert_int_equal(cmd_on(old, A, nvme_cmd_resv_report), NOT_READY);
+	expect_access(A, 0, 0);
 	reg_ok(C);
 	assert_int_equal(nr_registrants(), 3);
 	assert_int_equal(generation(), gen + 1);
@@ -1416,6 +1441,42 @@ static void test_reload_keeps_reservations(void **state)
 	assert_int_equal(held_rtype(), 0);
 	assert_int_equal(nr_registrants(), 0);
 	expect_access(B, 0, 0);
+}
+
+/* A Preempt and Abort on the new object also waits for what the replaced one admitted */
+static void test_reload_preempt_abort_waits_for_replaced(void **state)
+{
+	struct dn_tgt_ns *old = ns1(), *ns;
+	unsigned int slot;
+
+	reg_ok(A);
+	reg_ok(B);
+	acq_ok(A, WE);
+	slot = old_cmd_start(); /* one of A's writes, admitted before the reload */
+	ns = reload_ns(h_ns_path, 0x33, NULL);
+	assert_ptr_not_equal(ns, old);
+	assert_ptr_equal(ns->pr.pred, old);
+	h_nr_async = 0;
+	preempt_abort_held(B, EA, A->key);
+	expect_access(A, CONFLICT, CONFLICT);
+	assert_int_equal(fake_pg_run_deferred_once(), 1);
+	assert_int_equal(fake_pg_run_deferred_once(), 1);
+	assert_int_equal(h_nr_async, 0);
+	atomic_fetch_sub(&old->inflight[slot], 1);
+	assert_int_equal(fake_pg_run_deferred_once(), 1);
+	assert_int_equal(h_nr_async, 1);
+	assert_int_equal(h_async[0].status, 0);
+	assert_false(fake_pg_deferred_pending());
+	/* freed once idle: its successor no longer points at it */
+	assert_ptr_equal(dn_tgt.retired_ns, old);
+	old->retired_ms -= 10000;
+	dn_tgt_reap_retired(false);
+	assert_null(dn_tgt.retired_ns);
+	assert_null(ns->pr.pred);
+	assert_int_equal(acq(A, PREEMPT_AB, WE, A->key, B->key),
+			 CONFLICT); /* A is not registered */
+	reg_ok(A);
+	assert_int_equal(acq(A, PREEMPT_AB, WE, A->key, B->key), 0);
 }
 
 /* Read ptpl_path whole into buf (NUL-terminated). */
@@ -1526,6 +1587,8 @@ int main(void)
 						teardown_ptpl),
 		cmocka_unit_test_setup_teardown(test_ptpl_cannot_keep, setup_ptpl, teardown_ptpl),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_reservations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_preempt_abort_waits_for_replaced, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_ptpl_reload, setup_ptpl, teardown_ptpl),
 	};
 

@@ -190,6 +190,43 @@ static void test_io_to_removed_namespace(void **state)
 	assert_int_equal(a->q.ctrl->nr_changed_ns, 2);
 }
 
+/*
+ * A subsystem removed while a namespace it had retired is still held: the subsystem is freed
+ * after that namespace, which points at it (before, it was freed first and reaping the
+ * namespace read freed memory).
+ */
+static void test_removed_subsys_outlives_retired_ns(void **state)
+{
+	const char *paths[2] = {h_ns_path, h_ns_path};
+	struct dn_tgt_config cfg = two_subsys(paths, 2, true);
+	struct dn_tgt_subsys *s = dn_tgt_subsys_find(H_SUBNQN);
+	struct dn_tgt_ns *ns2;
+
+	assert_int_equal(dn_tgt_reload(&cfg), 0);
+	dn_tgt_config_free(&cfg);
+	ns2 = dn_tgt_ns_lookup(s, 2);
+	assert_non_null(ns2);
+	atomic_fetch_add(&ns2->inflight[0], 1); /* a command holds it */
+	cfg = two_subsys(paths, 1, true);
+	assert_int_equal(dn_tgt_reload(&cfg), 0);
+	dn_tgt_config_free(&cfg);
+	assert_ptr_equal(dn_tgt.retired_ns, ns2);
+	/* now the whole subsystem goes: only B stays */
+	assert_int_equal(
+		dn_tgt_config_from_args(&cfg, "rdma", "10.0.0.1", NULL, NQN_B, paths, 1, NULL, 0),
+		0);
+	assert_int_equal(dn_tgt_reload(&cfg), 0);
+	dn_tgt_config_free(&cfg);
+	assert_null(dn_tgt_subsys_find(H_SUBNQN));
+	dn_tgt_reap_retired(false);
+	assert_ptr_equal(dn_tgt.retired_subsys, s); /* no controller, but ns2 is not freed yet */
+	atomic_fetch_sub(&ns2->inflight[0], 1);
+	ns2->retired_ms -= 10000;
+	dn_tgt_reap_retired(false);
+	assert_null(dn_tgt.retired_ns);
+	assert_null(dn_tgt.retired_subsys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +237,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reload_failure_changes_nothing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_io_to_removed_namespace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removed_subsys_outlives_retired_ns, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
