@@ -358,9 +358,8 @@ void dn_tgt_reap_retired(bool all)
 	}
 	while (*ps) {
 		struct dn_tgt_subsys *s = *ps;
-		bool idle;
-
 		struct dn_tgt_ns *x;
+		bool idle;
 
 		pthread_mutex_lock(&dn_tgt.lock);
 		idle = !s->ctrls;
