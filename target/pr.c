@@ -28,7 +28,9 @@
 
 #define DN_PR_CONFLICT NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_RESERVATION_CONFLICT)
 #define DN_PR_INVALID  NVME_STATUS_DNR(NVME_SCT_GENERIC, NVME_SC_INVALID_FIELD)
-#define DN_PR_IEKEY    (1u << 3)
+/* looked up just before a reload replaced the namespace: retryable, it reaches the new one */
+#define DN_PR_MOVED NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY)
+#define DN_PR_IEKEY (1u << 3)
 #define DN_PR_NOTIFY_BITS \
 	(NVME_FEAT_RESV_NOTIFY_REGPRE | NVME_FEAT_RESV_NOTIFY_RESREL | NVME_FEAT_RESV_NOTIFY_RESPRE)
 
@@ -718,6 +720,20 @@ again:
 	dn_pg_defer(req->queue->pg, &req->pr_wait);
 }
 
+/*
+ * Caller holds the namespace's reservation lock. A command that looked the namespace up just
+ * before a reload replaced it: the successor holds the reservations now. Completed with
+ * Namespace Not Ready (retryable, it reaches the successor) and the lock dropped.
+ */
+static bool dn_pr_refuse_handed_over(struct dn_tgt_req *req)
+{
+	if (!req->ns->pr.handed_over)
+		return false;
+	pthread_mutex_unlock(&req->ns->pr.lock);
+	dn_req_complete(req, DN_PR_MOVED);
+	return true;
+}
+
 static void dn_pr_exec(struct dn_tgt_req *req)
 {
 	struct dn_tgt_ns *ns = req->ns;
@@ -732,12 +748,8 @@ static void dn_pr_exec(struct dn_tgt_req *req)
 	k.crkey = le64toh(k.crkey);
 	k.key2 = le64toh(k.key2);
 	pthread_mutex_lock(&ns->pr.lock);
-	/* looked up before a reload replaced the namespace: the successor holds them now */
-	if (ns->pr.handed_over) {
-		pthread_mutex_unlock(&ns->pr.lock);
-		dn_req_complete(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY));
+	if (dn_pr_refuse_handed_over(req))
 		return;
-	}
 	if (ns->pr.ptpl_file)
 		dn_pr_snap_take(&ns->pr, &snap);
 	if (op == nvme_cmd_resv_register)
@@ -783,11 +795,8 @@ static void dn_pr_exec_report(struct dn_tgt_req *req)
 
 	memset(req->data, 0, req->data_len);
 	pthread_mutex_lock(&pr->lock);
-	if (pr->handed_over) {
-		pthread_mutex_unlock(&pr->lock);
-		dn_req_complete(req, NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY));
+	if (dn_pr_refuse_handed_over(req))
 		return;
-	}
 	rtype = atomic_load_explicit(&pr->rtype, memory_order_relaxed);
 	st->gen = htole32(pr->gen);
 	st->rtype = rtype;
@@ -849,7 +858,7 @@ nvme_status_t dn_tgt_pr_check(struct dn_tgt_req *req, bool write)
 	pthread_mutex_lock(&pr->lock);
 	/* admitted after a reload replaced the namespace: retryable, it reaches the new one */
 	if (pr->handed_over) {
-		st = NVME_STATUS(NVME_SCT_GENERIC, NVME_SC_NS_NOT_READY);
+		st = DN_PR_MOVED;
 		goto out;
 	}
 	rtype = atomic_load_explicit(&pr->rtype, memory_order_relaxed);

@@ -334,14 +334,23 @@ install_units() {
 	done
 }
 
-# dtgt_config FILE NQN PATH [TRSVCID]: a disnvme-target config with one RDMA port on $TGT_ADDR,
-# one subsystem open to any host, and PATH as its namespace 1
-dtgt_config() {
-	cat >"$1" <<JSON
-{
-  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "${4:-$PORT}" } ],
-  "subsystems": [ { "nqn": "$2", "allow_any_host": true,
-                    "namespaces": [ { "nsid": 1, "path": "$3" } ] } ]
+# dtgt_json TRSVCID NQN PATH [NQN PATH ...]: a disnvme-target config (stdout) with one RDMA port
+# on $TGT_ADDR and, for each NQN PATH pair, a subsystem open to any host with PATH as namespace 1
+dtgt_json() {
+	local port=$1 sep=
+	shift
+	printf '{\n  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "%s", "trsvcid": "%s" } ],\n  "subsystems": [' \
+		"$TGT_ADDR" "$port"
+	while (($# >= 2)); do
+		printf '%s\n    { "nqn": "%s", "allow_any_host": true, "namespaces": [ { "nsid": 1, "path": "%s" } ] }' \
+			"$sep" "$1" "$2"
+		sep=,
+		shift 2
+	done
+	printf ' ]\n}\n'
 }
+
+# dtgt_config FILE NQN PATH [TRSVCID]: one subsystem (dtgt_json), on port TRSVCID or $PORT
+dtgt_config() { dtgt_json "${4:-$PORT}" "$2" "$3" >"$1"; }
 JSON
 }

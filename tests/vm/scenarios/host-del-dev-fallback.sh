@@ -23,14 +23,7 @@ refusals() { grep -c 'DEL_DEV_ASYNC refused' "$DN_PRE69_LOG"; }
 
 sparse_file 64M $DATA/a.img
 sparse_file 64M $DATA/c.img
-cat >t.json <<JSON
-{
-  "ports": [ { "trtype": "rdma", "adrfam": "ipv4", "traddr": "$TGT_ADDR", "trsvcid": "4420" } ],
-  "subsystems": [
-    { "nqn": "$nqa", "allow_any_host": true, "namespaces": [ { "nsid": 1, "path": "$DATA/a.img" } ] },
-    { "nqn": "$nqc", "allow_any_host": true, "namespaces": [ { "nsid": 1, "path": "$DATA/c.img" } ] } ]
-}
-JSON
+dtgt_json $PORT $nqa $DATA/a.img $nqc $DATA/c.img >t.json
 : >"$DISNVME_OUT/t.log"
 dtgt_start "$DISNVME_OUT/t.log" --config t.json
 # the daemon (started by the first connect) inherits the preload; ASan need not come first
